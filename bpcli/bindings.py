@@ -1,0 +1,71 @@
+"""Reading `-v name=value,…`: the values of the inputs, each a number or a constant expression."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from bpcli import engine, ops
+from bpcli.errors import BpcliError, InputError
+from bpcli.graph import lower
+from bpcli.parser import parse
+
+_NAME = re.compile(r"[^\W\d]\w*\Z")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def parse_bindings(items: Iterable[str]) -> dict[str, float]:
+    """`["w=5,x=3", "y=pi/4"]` → {"w": 5.0, "x": 3.0, "y": 0.785…}. InputError (exit 2) on anything malformed."""
+    values: dict[str, float] = {}
+    for item in items:
+        for pair in split_top_level(item):
+            name, value = _pair(pair)
+            if name in values:
+                raise InputError(f"-v gives {name} twice")
+            values[name] = value
+    return values
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split at commas outside parentheses: `x=max(1,2),y=3` → [`x=max(1,2)`, `y=3`]."""
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _pair(pair: str) -> tuple[str, float]:
+    name, eq, value = pair.partition("=")
+    name, value = name.strip(), value.strip()
+    if not eq or not name or not value:
+        raise InputError(f"malformed -v {pair.strip()!r}: expected name=value, e.g. -v x=3,y=pi/4")
+    if not _NAME.match(name):
+        raise InputError(f"malformed -v {pair.strip()!r}: {name!r} is not a variable name")
+    if name in ops.CONSTANTS:
+        raise InputError(f"-v {name}=…: {name} is a constant and cannot be given a value")
+    if name in ops.FUNCTIONS:
+        raise InputError(f"-v {name}=…: {name} is a function, not a variable")
+    return name, constant_value(name, value)
+
+
+def constant_value(name: str, text: str) -> float:
+    """The value of a constant expression such as `pi/4` or `-2` or `1e-3`."""
+    if _PLAIN_NUMBER.match(text):
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise InputError(f"-v {name}={text}: the number is too large for double precision")
+        return value
+    try:
+        graph = lower(parse(text), text)
+        if graph.inputs:
+            raise InputError(f"-v {name}={text}: a value may use numbers, pi and e but not variables "
+                             f"({', '.join(graph.input_names)})")
+        return engine.forward(graph, {})[graph.output]
+    except BpcliError as err:
+        if err.message.startswith(f"-v {name}="):
+            raise
+        raise InputError(f"-v {name}={text}: {err.message}") from None

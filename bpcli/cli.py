@@ -1,0 +1,155 @@
+"""The command line: options in, library calls, results out. No math and no table building here.
+
+The one `except BpcliError` lives in `_Bpcli.invoke`: it prints the error on stderr and exits with its code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from bpcli import __version__
+from bpcli.errors import BpcliError, CheckFailed, InputError
+
+EXIT_CODES = """\b
+Exit status:
+  0  success
+  1  --perturb found a gradient that disagrees with the numeric check
+  2  bad input: syntax error, unknown function, missing or malformed -v value
+  3  the expression or its derivative is undefined (or overflows) at the point
+"""
+
+FORMATS = ("table", "json")
+PERTURB_METHODS = ("central", "forward", "complex")
+
+
+class _Bpcli(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BpcliError as err:
+            lines = err.lines()
+            click.echo(f"bpcli: error: {lines[0]}", err=True)
+            for line in lines[1:]:
+                click.echo(line, err=True)
+            ctx.exit(err.exit_code)
+
+
+@click.group(cls=_Bpcli, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bpcli")
+def cli() -> None:
+    """Differentiate an expression and show the work, as a lecture on backpropagation does.
+
+    \b
+      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4
+      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb
+      bpcli eval "sin(x)^2 + cos(x)^2" -v x=pi/3
+    """
+
+
+def point_options(command):
+    """The options every command that evaluates at a point shares: EXPR, -v and --format."""
+    @click.argument("expression", metavar="EXPR")
+    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]",
+                  help="Input values, comma-separated and/or repeated; a value may be a constant "
+                       "expression (x=pi/4, y=-2).")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                  help="Tables for people, or one JSON object for programs.")
+    @functools.wraps(command)
+    def wrapper(expression: str, var: tuple[str, ...], **kwargs):
+        from bpcli.bindings import parse_bindings
+
+        source = click.get_text_stream("stdin").read() if expression == "-" else expression
+        return command(source, parse_bindings(var), **kwargs)
+    return wrapper
+
+
+@cli.command(epilog=EXIT_CODES)
+@point_options
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", help="Show the gradient for these inputs only.")
+@click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
+              help="Check every gradient numerically; STEP fixes the nudge (default: scaled to each input).")
+@click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
+              help="central (default), forward (the lecture's one-sided nudge) or complex (complex step). "
+                   "Implies --perturb.")
+def grad(source: str, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
+         perturb_method: str | None) -> None:
+    """Forward pass, backward pass and gradient of EXPR at a point.
+
+    \b
+      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4
+      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb 0.001 --perturb-method forward
+      bpcli grad "max(x,y)" -v x=1,y=1 --format json
+
+    EXPR "-" reads the expression from standard input. An expression that starts with "-"
+    goes after "--" (bpcli grad -v x=3 -- "-x^2") or after a space (" -x^2").
+    """
+    from bpcli import pipeline
+
+    check = _perturb(perturb, perturb_method)
+    wrt_names = [n.strip() for item in wrt for n in item.split(",") if n.strip()] if wrt else None
+    result = pipeline.grad(source, values, wrt_names, check)
+    _show(result, fmt)
+    if result.check is not None and not result.check.ok:
+        bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
+        raise CheckFailed(f"the perturbation check disagrees with backprop for {', '.join(bad)}")
+
+
+@cli.command("eval", epilog=EXIT_CODES)
+@point_options
+def eval_(source: str, values: dict, fmt: str) -> None:
+    """Forward pass only: the value of EXPR at a point, gate by gate.
+
+    \b
+      bpcli eval "(w+x*y)*z" -v w=5,x=3,y=2,z=4
+    """
+    from bpcli import pipeline
+
+    _show(pipeline.evaluate(source, values), fmt)
+
+
+def _perturb(step: str | None, method: str | None):
+    from bpcli.pipeline import Perturb
+
+    if step is None and method is None:
+        return None
+    if step in (None, "auto"):
+        return Perturb(method or "central")
+    try:
+        value = float(step)
+    except ValueError:
+        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise InputError(f"--perturb step must be a positive number, not {step}")
+    return Perturb(method or "central", value)
+
+
+def _show(result, fmt: str) -> None:
+    for warning in result.warnings:
+        click.echo(f"bpcli: warning: {warning}", err=True)
+    if fmt == "json":
+        from bpcli.export import to_json
+
+        click.echo(to_json(result))
+        return
+    from rich.console import Console
+
+    from bpcli import render
+
+    renderable = render.gradients(result) if hasattr(result, "gradient") else render.evaluation(result)
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # a pipe or file has no width to fit; do not squeeze the tables into 80
+    console.print(renderable)
+
+
+def main() -> None:
+    """Entry point of the `bpcli` console script."""
+    cli(prog_name="bpcli")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The two passes: forward (values) and backward (gradients, edge by edge). Plain loops that know no op.
+
+Every gate's rules come from the table in `ops`. A domain check that fails, or a value or derivative
+that is not finite, raises DomainError naming the node, its definition and its arguments' values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bpcli import ops
+from bpcli.errors import DomainError
+from bpcli.graph import CONST, INPUT, Graph
+from bpcli.numfmt import fmt
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One step of the backward pass: what flows from gate `node` to its argument `to` (position `arg`).
+
+    product = upstream × local, where upstream is ∂f/∂node and local is ∂node/∂to.
+    """
+
+    node: int
+    arg: int
+    to: int
+    upstream: float
+    local: float
+    product: float
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The result of the backward pass: ∂f/∂node for every node, and every edge in the order computed."""
+
+    grads: list[float]
+    edges: list[Edge]
+
+
+def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") -> list:
+    """Values of every node, in forward order. `inputs` must hold every input variable."""
+    values: list = [0.0] * len(graph.nodes)
+    for i, node in enumerate(graph.nodes):
+        if node.op == INPUT:
+            values[i] = inputs[node.name]
+        elif node.op == CONST:
+            values[i] = node.const
+        else:
+            values[i] = _gate_value(graph, i, [values[a] for a in node.args], backend)
+    return values
+
+
+def _gate_value(graph: Graph, i: int, args: list, backend: str):
+    node = graph.nodes[i]
+    rules = ops.rules(node.op, len(args), backend)
+    if backend != "scalar":
+        return rules.forward(*args)  # the point was checked on real numbers already
+    for check, reason in rules.checks:
+        if not check(*args):
+            raise DomainError(f"{_describe(graph, i)} is undefined{_at(graph, i, args)}: {reason}")
+    out = rules.forward(*args)
+    if not math.isfinite(out):
+        what = "overflows double precision" if math.isinf(out) else "is undefined"
+        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}")
+    return out
+
+
+def backward(graph: Graph, values: list[float]) -> Backward:
+    """Seed ∂f/∂f = 1 and walk the gates in reverse, adding upstream × local into each argument's gradient."""
+    grads = [0.0] * len(graph.nodes)
+    grads[graph.output] = 1.0
+    edges: list[Edge] = []
+    depends, live = graph.depends, graph.live
+    for i in range(len(graph.nodes) - 1, -1, -1):
+        node = graph.nodes[i]
+        if not (node.is_gate and depends[i] and live[i]):
+            continue
+        args = [values[a] for a in node.args]
+        rules = ops.rules(node.op, len(args))
+        for k, a in enumerate(node.args):
+            if depends[a]:
+                local = _local(graph, i, k, args, values[i], rules)
+                product = grads[i] * local
+                grads[a] += product
+                edges.append(Edge(i, k, a, grads[i], local, product))
+    for i, g in enumerate(grads):
+        if not math.isfinite(g):
+            raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
+    return Backward(grads, edges)
+
+
+def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: ops.Rules) -> float:
+    for kk, check, reason in rules.grad_checks:
+        if kk == k and not check(*args):
+            raise DomainError(f"{_describe(graph, i)} has no derivative{_at(graph, i, args)}: {reason}")
+    local = rules.partials[k](*args, out)
+    if not math.isfinite(local):
+        name, arg = graph.nodes[i].name, graph.nodes[graph.nodes[i].args[k]].name
+        what = "infinite" if math.isinf(local) else "undefined"
+        raise DomainError(f"{_describe(graph, i)} is not differentiable{_at(graph, i, args)}: "
+                          f"∂{name}/∂{arg} is {what}")
+    return local
+
+
+def _describe(graph: Graph, i: int) -> str:
+    return f"{graph.nodes[i].name} = {graph.definition(i)}"
+
+
+def _at(graph: Graph, i: int, args: list[float]) -> str:
+    """` at x = -1, y = 2` for the gate's non-constant arguments (each named once)."""
+    seen: dict[str, float] = {}
+    for a, value in zip(graph.nodes[i].args, args):
+        if graph.nodes[a].op != CONST:
+            seen.setdefault(graph.nodes[a].name, value)
+    return " at " + ", ".join(f"{n} = {fmt(v)}" for n, v in seen.items()) if seen else ""

@@ -1,0 +1,222 @@
+"""THE table of primitives: every gate's forward rule and local derivatives, side by side.
+
+Each rule is written once, as a small expression template over the gate's arguments `{0}`, `{1}`, …,
+its output `{out}`, and, for gates that take any number of arguments (max, min), the argument a partial is
+for `{k}` and all arguments `{args}`. A template evaluates the same on Python floats (the SCALAR namespace
+below), on complex numbers (COMPLEX, for the complex-step check) and on NumPy arrays (a namespace built
+where NumPy is used), so the interpreter, generated code and the batch path share one source of truth.
+
+Templates may call only the names every namespace defines: exp log sqrt sin cos tan tanh sigmoid abs
+pow floor where vmax vmin count ties. `where(c, a, b)` evaluates both branches, so a branch must not raise:
+`pow` and `log` are IEEE-style here (inf/nan, not exceptions) and domain checks run before the rules.
+
+Adding a function is one entry in OPS plus a sample point; the grammar and the tests pick it up.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+pi = math.pi
+e = math.e
+CONSTANTS = {"pi": pi, "e": e}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A condition (template) that must hold at the point, and the reason shown when it does not."""
+
+    cond: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive gate.
+
+    forward/partials are evaluated; display/shown are what a person reads (over node names).
+    arity None means two or more arguments; then `partials` holds one template using `{k}`.
+    grad_checks apply only when the partial for that argument position is needed (it depends on an input).
+    kink is a template whose value (a "branch") changes exactly where the gate is not differentiable.
+    """
+
+    name: str
+    arity: int | None
+    display: str
+    forward: str
+    partials: tuple[str, ...]
+    shown: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+    grad_checks: tuple[tuple[int, Check], ...] = ()
+    kink: str | None = None
+    sample: tuple[float, ...] = ()
+
+    def accepts(self, n: int) -> bool:
+        """Whether the gate takes n arguments."""
+        return n >= 2 if self.arity is None else n == self.arity
+
+    def partial(self, k: int) -> str:
+        """The template of the local partial with respect to argument k."""
+        return self.partials[0 if self.arity is None else k]
+
+    def shown_partial(self, k: int) -> str:
+        """The human-readable local partial with respect to argument k (a display template)."""
+        return self.shown[0 if self.arity is None else k]
+
+
+_SIGN = "where({0} > 0, 1.0, where({0} < 0, -1.0, 0.0))"
+
+OPS: dict[str, Op] = {op.name: op for op in [
+    Op("add", 2, "{0}+{1}", "{0} + {1}", ("1.0", "1.0"), ("1", "1"), sample=(1.5, -2.0)),
+    Op("sub", 2, "{0}-{1}", "{0} - {1}", ("1.0", "-1.0"), ("1", "-1"), sample=(1.5, -2.0)),
+    Op("mul", 2, "{0}*{1}", "{0} * {1}", ("{1}", "{0}"), ("{1}", "{0}"), sample=(1.5, -2.0)),
+    Op("div", 2, "{0}/{1}", "{0} / {1}", ("1.0 / {1}", "-{out} / {1}"), ("1/{1}", "-{0}/{1}^2"),
+       checks=(Check("{1} != 0", "division by zero"),), sample=(1.5, -2.0)),
+    Op("pow", 2, "{0}^{1}", "pow({0}, {1})",
+       # PyTorch's conventions: d/dbase is 0 when the exponent is 0 (so 0^0 has slope 0),
+       # d/dexponent is 0 when the base is 0 (reached only with a positive exponent, see grad_checks).
+       ("where({1} == 0, 0.0, {1} * pow({0}, {1} - 1.0))", "where({0} == 0, 0.0, {out} * log({0}))"),
+       ("{1}*{0}^({1}-1)", "{out}*log({0})"),
+       checks=(Check("{0} != 0 or {1} >= 0", "0 to a negative power"),
+               Check("{0} >= 0 or {1} == floor({1})", "a negative base needs a whole-number exponent")),
+       grad_checks=((1, Check("{0} > 0 or ({0} == 0 and {1} > 0)",
+                              "the exponent depends on an input, so the base must be positive")),),
+       sample=(1.7, 2.3)),
+    Op("neg", 1, "-{0}", "-{0}", ("-1.0",), ("-1",), sample=(1.5,)),
+    Op("exp", 1, "exp({0})", "exp({0})", ("{out}",), ("{out}",), sample=(0.7,)),
+    Op("log", 1, "log({0})", "log({0})", ("1.0 / {0}",), ("1/{0}",),
+       checks=(Check("{0} > 0", "log needs a positive argument"),), sample=(1.7,)),
+    Op("sqrt", 1, "sqrt({0})", "sqrt({0})", ("0.5 / {out}",), ("1/(2*{out})",),
+       checks=(Check("{0} >= 0", "sqrt needs a non-negative argument"),), sample=(1.7,)),
+    Op("sin", 1, "sin({0})", "sin({0})", ("cos({0})",), ("cos({0})",), sample=(0.7,)),
+    Op("cos", 1, "cos({0})", "cos({0})", ("-sin({0})",), ("-sin({0})",), sample=(0.7,)),
+    Op("tan", 1, "tan({0})", "tan({0})", ("1.0 + {out} * {out}",), ("1+{out}^2",), sample=(0.7,)),
+    Op("tanh", 1, "tanh({0})", "tanh({0})", ("1.0 - {out} * {out}",), ("1-{out}^2",), sample=(0.7,)),
+    Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * (1.0 - {out})",), ("{out}*(1-{out})",),
+       sample=(0.7,)),
+    Op("relu", 1, "relu({0})", "where({0} > 0, {0}, 0.0)", ("where({0} > 0, 1.0, 0.0)",), ("[{0}>0]",),
+       kink=_SIGN, sample=(0.7,)),
+    Op("abs", 1, "abs({0})", "abs({0})", (_SIGN,), ("sign({0})",), kink=_SIGN, sample=(-0.7,)),
+    # Ties split the upstream gradient evenly among the tied arguments (PyTorch, JAX).
+    Op("max", None, "max({args})", "vmax({args})", ("({k} == {out}) / count({out}, {args})",),
+       ("[{k}={out}]/ties",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
+    Op("min", None, "min({args})", "vmin({args})", ("({k} == {out}) / count({out}, {args})",),
+       ("[{k}={out}]/ties",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
+]}
+
+# What the user types.
+BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
+UNARY = {"-": "neg"}
+FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "max", "min")
+KINKED = frozenset(name for name, op in OPS.items() if op.kink)
+
+
+# ---- namespaces the templates evaluate in -------------------------------------------------------
+
+def _log(a: float) -> float:
+    if a > 0:
+        return math.log(a)
+    return -math.inf if a == 0 else math.nan
+
+
+def _pow(a: float, b: float) -> float:
+    try:
+        r = a ** b
+    except ZeroDivisionError:
+        return math.inf
+    except OverflowError:
+        return math.inf
+    return math.nan if isinstance(r, complex) else r
+
+
+def _sigmoid(a: float) -> float:
+    # Two branches so that neither overflows: sigmoid(-800) is 0-ish, not an error.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
+
+
+def count(out, *args):
+    """How many arguments equal the output (the number of tied winners); works on floats and arrays."""
+    return sum(a == out for a in args)
+
+
+SCALAR: dict[str, object] = {
+    "exp": math.exp, "log": _log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+    "tanh": math.tanh, "sigmoid": _sigmoid, "abs": abs, "pow": _pow, "floor": math.floor,
+    "where": lambda c, a, b: a if c else b, "vmax": max, "vmin": min, "count": count,
+    "ties": lambda out, *args: tuple(a == out for a in args),
+}
+
+def _cpow(a: complex, b: complex) -> complex:
+    # A whole real exponent multiplies exactly; the general complex power would leave an imaginary
+    # residue of rounding size that the complex-step check would divide by 1e-20.
+    if b.imag == 0 and b.real == int(b.real) and abs(b.real) <= 1024:
+        return a ** int(b.real)
+    return a ** b
+
+
+COMPLEX: dict[str, object] = {
+    "exp": cmath.exp, "log": cmath.log, "sqrt": cmath.sqrt, "sin": cmath.sin, "cos": cmath.cos,
+    "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": lambda z: 1.0 / (1.0 + cmath.exp(-z)),
+    "pow": _cpow,
+}
+
+
+# ---- compiling templates ------------------------------------------------------------------------
+
+def expand(template: str, args: list[str], out: str = "out", k: int = 0) -> str:
+    """Fill a template with argument names (or code), the output, and for variadic gates {k} and {args}."""
+    return template.format(*args, out=out, k=args[k] if args else "", args=", ".join(args))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A gate's templates compiled for one arity and one namespace: plain callables over numbers."""
+
+    forward: Callable[..., float]                  # (*args)
+    partials: tuple[Callable[..., float], ...]     # each (*args, out)
+    checks: tuple[tuple[Callable[..., bool], str], ...]             # each (*args)
+    grad_checks: tuple[tuple[int, Callable[..., bool], str], ...]   # each (*args)
+    kink: Callable[..., object] | None             # (*args, out)
+
+
+def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
+    return eval(f"lambda {', '.join(params)}: {body}", dict(namespace))  # noqa: S307 - our own table's text
+
+
+def _ieee(fn: Callable[..., object]) -> Callable[..., object]:
+    """IEEE semantics for Python numbers: exceptions from math become inf/nan, which the engine checks."""
+    def call(*a):
+        try:
+            return fn(*a)
+        except (OverflowError, ZeroDivisionError):
+            return math.inf
+        except ValueError:
+            return math.nan
+    return call
+
+
+@lru_cache(maxsize=None)
+def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
+    """The compiled rules of gate `name` with `arity` arguments, for the 'scalar' or 'complex' backend."""
+    op = OPS[name]
+    namespace = SCALAR if backend == "scalar" else {**SCALAR, **COMPLEX}
+    args = [f"a{i}" for i in range(arity)]
+    with_out = args + ["out"]
+
+    def compiled(template: str, params: list[str], k: int = 0) -> Callable[..., object]:
+        return _lambda(expand(template, args, out="out", k=k), params, namespace)
+
+    return Rules(
+        forward=_ieee(compiled(op.forward, args)),
+        partials=tuple(_ieee(compiled(op.partial(k), with_out, k)) for k in range(arity)),
+        checks=tuple((compiled(c.cond, args), c.reason) for c in op.checks),
+        grad_checks=tuple((k, compiled(c.cond, args), c.reason) for k, c in op.grad_checks),
+        kink=compiled(op.kink, with_out) if op.kink else None,
+    )

@@ -1,0 +1,142 @@
+"""Text to syntax tree: the grammar in grammar/bpcli.lark, one LALR Lark parser, friendly errors.
+
+The only module that imports lark. The tree is built by an in-parser transformer while the LALR
+parser reduces, so no parse tree is made and nothing recurses: 100 000 nested parentheses parse.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from bpcli import ops, syntax
+from bpcli.errors import InputError
+
+_GRAMMAR = "bpcli.lark"
+
+
+def grammar_path() -> Path:
+    """The grammar file: inside the installed package (bpcli/grammar/) or, in a checkout, ../grammar/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar" / _GRAMMAR, here.parent / "grammar" / _GRAMMAR):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"bpcli's grammar file {_GRAMMAR} is missing from {here}")
+
+
+def _span(item) -> syntax.Span:
+    if isinstance(item, Token):
+        return item.start_pos, item.end_pos
+    return item.span
+
+
+class _Builder(Transformer):
+    """Called by the LALR parser on every reduction; builds `syntax` nodes with spans."""
+
+    def number(self, children):
+        (tok,) = children
+        value = float(tok)
+        if value == float("inf"):
+            raise InputError(f"the number {tok} is too large for double precision", None, tok.start_pos)
+        return syntax.Num(str(tok), value, _span(tok))
+
+    def variable(self, children):
+        (tok,) = children
+        return syntax.Var(str(tok), _span(tok))
+
+    def call(self, children):
+        name, _lpar, args, rpar = children
+        return syntax.Call(str(name), tuple(args), (name.start_pos, rpar.end_pos), _span(name))
+
+    def args(self, children):
+        return children[::2]  # drop the commas
+
+    def group(self, children):
+        return children[1]
+
+    def binary(self, children):
+        left, op, right = children
+        return syntax.Binary(str(op), left, right, (_span(left)[0], _span(right)[1]), op.start_pos)
+
+    def unary(self, children):
+        op, operand = children
+        return syntax.Unary(str(op), operand, (op.start_pos, _span(operand)[1]))
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    # cache=True keeps the analysed LALR tables in a temporary file, so later runs skip the analysis.
+    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
+                transformer=_Builder(), cache=True)
+
+
+def parse(source: str) -> syntax.Expr:
+    """Parse an expression; raise InputError (exit 2) with the offending column on any syntax error."""
+    if not source.strip():
+        raise InputError("empty expression: nothing to differentiate")
+    try:
+        return _lark().parse(source)
+    except InputError as err:
+        err.source = source
+        raise
+    except UnexpectedInput as err:
+        raise _friendly(source, err) from None
+
+
+# ---- turning Lark's exceptions into one clear line ------------------------------------------------
+
+_OPERAND_END = re.compile(r"((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[^\W\d]\w*|\))\s*$")
+_OPERAND_START = {"NUMBER", "NAME", "LPAR"}
+_DESCRIBE = {"$END": "end of expression", "RPAR": "')'", "LPAR": "'('", "COMMA": "','"}
+
+
+def _friendly(source: str, err: UnexpectedInput) -> InputError:
+    if isinstance(err, UnexpectedCharacters):
+        char = source[err.pos_in_stream]
+        return InputError(f"unexpected character {char!r}", source, err.pos_in_stream)
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    if tok.type == "$END":
+        unclosed = _unclosed_paren(source)
+        if unclosed is not None:
+            return InputError("unclosed '(': a ')' is missing", source, unclosed)
+        return InputError(f"unexpected end of expression: {_expected(err)}", source, len(source.rstrip()))
+    pos = tok.start_pos
+    if tok.type == "RPAR" and _unclosed_paren(source[:pos + 1]) is None and _depth(source[:pos + 1]) < 0:
+        return InputError("unmatched ')'", source, pos)
+    before = _OPERAND_END.search(source[:pos])
+    if tok.type in _OPERAND_START and before:
+        prev = before.group(1)
+        if tok.type == "NUMBER" and tok.startswith(".") and prev[0].isdigit() and not before.group(0)[-1].isspace():
+            return InputError(f"malformed number {prev + tok}", source, before.start(1))
+        if prev in ops.FUNCTIONS:
+            return InputError(f"{prev} is a function: write {prev}({tok}…)", source, pos)
+        hint = "use *" if prev == ")" or tok.type == "LPAR" else f"write {prev}*{tok}"
+        return InputError(f"missing operator before {str(tok)!r}: implicit multiplication is not "
+                          f"supported, {hint}", source, pos)
+    return InputError(f"unexpected {_DESCRIBE.get(tok.type, repr(str(tok)))}: {_expected(err)}", source, pos)
+
+
+def _expected(err: UnexpectedToken) -> str:
+    if err.expected & _OPERAND_START:
+        return "expected a number, a variable, a function call or '('"
+    return "expected an operator, ')' or ','" if "COMMA" in err.expected else "expected an operator or ')'"
+
+
+def _depth(text: str) -> int:
+    return text.count("(") - text.count(")")
+
+
+def _unclosed_paren(text: str) -> int | None:
+    """The offset of the first '(' that is never closed, or None."""
+    stack: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+    return stack[0] if stack else None

@@ -1,0 +1,99 @@
+"""The front door: source text and input values in, result dataclasses out. Renderers read these.
+
+    >>> r = grad("(w+x*y)*z", {"w": 5, "x": 3, "y": 2, "z": 4})
+    >>> r.value, r.gradient["x"]
+    (44.0, 8.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from bpcli import engine, gradcheck
+from bpcli.errors import InputError
+from bpcli.graph import Graph, lower
+from bpcli.parser import parse
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The forward pass: the graph, the inputs' values and every node's value."""
+
+    graph: Graph
+    inputs: dict[str, float]
+    values: list[float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        """The output's value, f."""
+        return self.values[self.graph.output]
+
+
+@dataclass(frozen=True)
+class Gradients(Evaluation):
+    """Forward and backward passes; `gradient` holds ∂f/∂name for the chosen inputs (--wrt), in order."""
+
+    backward: engine.Backward | None = None
+    gradient: dict[str, float] = field(default_factory=dict)
+    check: gradcheck.Report | None = None
+
+
+@dataclass(frozen=True)
+class Perturb:
+    """What --perturb asked for: the method and a fixed step (None: scaled to each input)."""
+
+    method: str = "central"
+    step: float | None = None
+
+
+def compile_source(source: str) -> Graph:
+    """Parse and lower an expression (InputError on bad syntax, unknown functions, wrong arity)."""
+    return lower(parse(source), source)
+
+
+def evaluate(source: str | Graph, values: Mapping[str, float]) -> Evaluation:
+    """Run the forward pass at the point `values` (which must name every variable of the expression)."""
+    graph = source if isinstance(source, Graph) else compile_source(source)
+    inputs, warnings = _inputs(graph, values)
+    return Evaluation(graph, inputs, engine.forward(graph, inputs), warnings)
+
+
+def grad(source: str | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
+         perturb: Perturb | None = None) -> Gradients:
+    """Forward pass, backward pass, and optionally the perturbation check, at the point `values`."""
+    ev = evaluate(source, values)
+    graph = ev.graph
+    chosen = _wrt(graph, wrt)
+    backward = engine.backward(graph, ev.values)
+    index = {graph.nodes[i].name: i for i in graph.inputs}
+    gradient = {name: backward.grads[index[name]] for name in chosen}
+    check = None
+    if perturb is not None:
+        check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step)
+    return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
+
+
+def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+    names = graph.input_names
+    missing = [n for n in names if n not in values]
+    if missing:
+        given = ",".join(f"{n}=…" for n in missing)
+        raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
+                         f"with -v {given}")
+    unused = [n for n in values if n not in set(names)]
+    warnings = [f"{n} is not a variable of the expression; its value is ignored" for n in unused]
+    return {n: float(values[n]) for n in names}, warnings
+
+
+def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    names = graph.input_names
+    if wrt is None:
+        return names
+    chosen = list(dict.fromkeys(wrt))
+    unknown = [n for n in chosen if n not in set(names)]
+    if unknown:
+        have = f"its variables are {', '.join(names)}" if names else "it has no variables"
+        raise InputError(f"--wrt {', '.join(unknown)}: not a variable of the expression ({have})")
+    return chosen

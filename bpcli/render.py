@@ -1,0 +1,130 @@
+"""Rich renderables for people: the lecture's slides as tables. The only module that imports rich.
+
+Every function returns renderables and computes nothing; user text goes in as `Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bpcli.graph import CONST, INPUT
+from bpcli.numfmt import fmt
+from bpcli.pipeline import Evaluation, Gradients
+
+MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
+
+
+def evaluation(result: Evaluation) -> RenderableType:
+    """`bpcli eval`: the forward pass and the value."""
+    return Group(_forward(result), _summary(result))
+
+
+def gradients(result: Gradients) -> RenderableType:
+    """`bpcli grad`: forward pass, backward pass, the gradient, and the perturbation check if asked."""
+    parts = [_forward(result), _backward(result), _gradient(result)]
+    if result.check is not None:
+        parts.append(_check(result))
+    return Group(*parts)
+
+
+def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False)
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left")
+    return table
+
+
+def _rows(table: Table, rows: list[tuple], width: int) -> Table:
+    """Add rows, eliding the middle of a very long table."""
+    if len(rows) > MAX_ROWS:
+        half = MAX_ROWS // 2
+        skipped = len(rows) - 2 * half
+        rows = rows[:half] + [(Text(f"… {skipped} more rows (--format json shows all)", style="dim"),)
+                              + ("",) * (width - 1)] + rows[-half:]
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
+    return table
+
+
+def _forward(result: Evaluation) -> Table:
+    graph = result.graph
+    table = _table("Forward pass", "node", "gate", "value", right=("value",))
+    rows = []
+    for i, node in enumerate(graph.nodes):
+        gate = {INPUT: Text("input", style="dim"), CONST: Text("constant", style="dim")}.get(node.op)
+        rows.append((node.name, gate or graph.definition(i), fmt(result.values[i])))
+    return _rows(table, rows, 3)
+
+
+def _backward(result: Gradients) -> Table:
+    graph, out = result.graph, result.graph.output_name
+    table = _table(f"Backward pass: upstream × local = product (seed ∂{out}/∂{out} = 1)",
+                   "chain rule", "upstream", "local", "product", right=("upstream", "product"))
+    reached: set[int] = set()
+    rows = []
+    for e in result.backward.edges:
+        node, to = graph.nodes[e.node].name, graph.nodes[e.to].name
+        sign = "+=" if e.to in reached else "="
+        reached.add(e.to)
+        rows.append((f"∂{out}/∂{to} {sign} ∂{out}/∂{node} · ∂{node}/∂{to}", fmt(e.upstream),
+                     _local(graph.local_formula(e.node, e.arg), e.local), fmt(e.product)))
+    return _rows(table, rows, 4)
+
+
+def _local(formula: str, value: float) -> str:
+    """`y = 2`, or just `1` where the local gradient is a constant of the gate."""
+    return formula if formula == fmt(value) else f"{formula} = {fmt(value)}"
+
+
+def _gradient(result: Gradients) -> Table:
+    out = result.graph.output_name
+    table = _table(f"Gradient ({out} = {fmt(result.value)})", "input", "value", f"∂{out}/∂input",
+                   right=("value", f"∂{out}/∂input"))
+    rows = [(name, fmt(result.inputs[name]), fmt(g)) for name, g in result.gradient.items()]
+    if not rows:
+        rows = [(Text("(no variables: the gradient is empty)", style="dim"), "", "")]
+    return _rows(table, rows, 3)
+
+
+def _summary(result: Evaluation) -> Text:
+    return Text(f"{result.graph.output_name} = {fmt(result.value)}", style="bold")
+
+
+def _check(result: Gradients) -> RenderableType:
+    check, out = result.check, result.graph.output_name
+    forward = check.method == "forward"
+    kinks = any(row.kink for row in check.rows)
+    columns = ["input", "x", "h"] + ([f"{out}(x)", f"{out}(x+h)"] if forward else []) + \
+        ["backprop", "numeric", "abs err", "rel err", "verdict"] + (["kink: left / right slope"] if kinks else [])
+    table = _table(f"Perturbation check ({check.method} difference)" if check.method != "complex"
+                   else "Perturbation check (complex step)", *columns,
+                   right=tuple(c for c in columns if c not in ("input", "verdict")))
+    rows = [_check_row(row, forward, kinks) for row in check.rows]
+    return Group(_rows(table, rows, len(columns)), _verdict(result))
+
+
+def _check_row(row, forward: bool, kinks: bool) -> tuple:
+    maybe = lambda v, spec="": "—" if v is None else (format(v, spec) if spec else fmt(v))  # noqa: E731
+    verdict = Text(row.verdict, style="green" if row.verdict == "ok" else "bold red")
+    cells = [row.name, fmt(row.x), f"{row.step:.3g}"]
+    if forward:
+        cells += [fmt(row.f_x), maybe(row.f_plus)]
+    return tuple(cells + [fmt(row.analytic), maybe(row.numeric, ".10g"), maybe(row.abs_error, ".1e"),
+                          maybe(row.rel_error, ".1e"), verdict]
+                 + ([f"{row.left:.6g} / {row.right:.6g}" if row.kink else ""] if kinks else []))
+
+
+def _verdict(result: Gradients) -> Text:
+    rows = result.check.rows
+    bad = [r.name for r in rows if r.verdict == "mismatch"]
+    if bad:
+        return Text(f"mismatch: backprop disagrees with the perturbation for {', '.join(bad)}", style="bold red")
+    unchecked = [r.name for r in rows if r.verdict == "unchecked"]
+    text = Text(f"ok: backprop agrees with the perturbation for {len(rows) - len(unchecked)} of {len(rows)} "
+                "inputs", style="bold green")
+    if unchecked:
+        text.append(f"; not checked (undefined on both sides): {', '.join(unchecked)}", style="yellow")
+    return text
