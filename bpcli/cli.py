@@ -62,7 +62,7 @@ def point_options(command):
     def wrapper(expression: str, var: tuple[str, ...], **kwargs):
         from bpcli.bindings import parse_bindings
 
-        source = click.get_text_stream("stdin").read() if expression == "-" else expression
+        source = click.get_text_stream("stdin").read().rstrip("\n") if expression == "-" else expression
         return command(source, parse_bindings(var), **kwargs)
     return wrapper
 

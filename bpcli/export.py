@@ -9,8 +9,27 @@ from bpcli.pipeline import Evaluation, Gradients
 
 
 def to_json(result: Evaluation) -> str:
-    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in the README."""
-    return json.dumps(to_dict(result), ensure_ascii=False, allow_nan=False, indent=2)
+    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in the README.
+
+    One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
+    every piece goes through json's C encoder (indent= would use the pure-Python one, 10x slower).
+    """
+    lines = []
+    for key, value in to_dict(result).items():
+        if isinstance(value, list):
+            items = ",\n".join(f"    {_dumps(item)}" for item in value)
+            text = f"[\n{items}\n  ]" if value else "[]"
+        elif isinstance(value, dict) and isinstance(value.get("rows"), list):
+            head = _dumps({k: v for k, v in value.items() if k != "rows"})[:-1]
+            rows = ",\n".join(f"    {_dumps(row)}" for row in value["rows"])
+            text = f'{head}, "rows": [\n{rows}\n  ]}}'
+        else:
+            text = _dumps(value)
+        lines.append(f"  {_dumps(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 
 
 def to_dict(result: Evaluation) -> dict:
