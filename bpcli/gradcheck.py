@@ -95,21 +95,19 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
         numeric = engine.forward(graph, moved, backend="complex")[graph.output].imag / h
         tol = 1e-10 * max(1.0, abs(analytic), abs(numeric))
         return _finish(name, x, h, analytic, numeric, tol, f_x, None, None, None, None)
-    f_plus = _value(graph, {**inputs, name: x + h})
-    f_minus = _value(graph, {**inputs, name: x - h}) if method == "central" or graph.kinked() else None
+    f = lambda d: _value(graph, {**inputs, name: x + d})  # noqa: E731 - f at x+d, None where undefined
+    f_plus = f(h)
+    f_minus = f(-h) if method == "central" or graph.kinked() else None
     right = None if f_plus is None else (f_plus - f_x) / h
     left = None if f_minus is None else (f_x - f_minus) / h
-    if method == "central" and left is not None and right is not None:
-        numeric = (left + right) / 2
-    else:
-        numeric = right if right is not None else left
-    if numeric is None:
+    if left is None and right is None:
         return Row(name, x, h, analytic, None, None, None, "unchecked", False, f_x, f_plus, f_minus,
                    None, None, None)
-    kink = graph.kinked() and _crosses_kink(graph, inputs, name, h)
-    tol = _tolerance(method if left is not None and right is not None else "forward", h, x,
-                     analytic, numeric, f_x, f_plus, f_minus)
-    if not kink:
+    two_sided = method == "central" and left is not None and right is not None
+    numeric = (left + right) / 2 if two_sided else (right if right is not None else left)
+    side = 0 if two_sided else (1 if right is not None else -1)
+    tol = _tolerance(f, h, x, side, numeric, analytic, f_x, f_plus, f_minus)
+    if not (graph.kinked() and _crosses_kink(graph, inputs, name, h)):
         left = right = None  # slopes are shown, and judged, only where the step crosses a kink
     return _finish(name, x, h, analytic, numeric, tol, f_x, f_plus, f_minus, left, right)
 
@@ -125,18 +123,29 @@ def _finish(name, x, h, analytic, numeric, tol, f_x, f_plus, f_minus, left, righ
                left is not None and right is not None, f_x, f_plus, f_minus, left, right, tol)
 
 
-def _tolerance(method: str, h: float, x: float, analytic: float, numeric: float,
+def _tolerance(f, h: float, x: float, side: int, numeric: float, analytic: float,
                f_x: float, f_plus: float | None, f_minus: float | None) -> float:
     """How far a correct derivative may be from the difference quotient: truncation plus rounding.
 
-    Truncation is O(h²) for central and O(h) for one-sided differences, taken relative to the
-    derivative's size and the step relative to x; rounding is a few ε·|f| divided by h.
+    Truncation is estimated from the data (Richardson): the same quotient with step 2h differs from the
+    one with step h by 3x the truncation error for central differences (error ∝ h²) and by 1x for
+    one-sided ones (error ∝ h). Rounding is a few ε·|f| / h. A floor of 1e-6 relative remains, so a
+    rule that is wrong by 0.01% is still caught at the default steps.
     """
-    h_rel = h / max(1.0, abs(x))
-    truncation = max(1e-6, 10 * h_rel ** 2) if method == "central" else max(1e-6, 10 * h_rel)
     size = max(abs(v) for v in (f_x, f_plus, f_minus) if v is not None)
     rounding = 8 * EPS * max(size, 1e-300) / h
-    return truncation * max(1.0, abs(analytic), abs(numeric)) + rounding
+    if side == 0:
+        far_plus, far_minus = f(2 * h), f(-2 * h)
+        wide = None if far_plus is None or far_minus is None else (far_plus - far_minus) / (4 * h)
+        truncation = None if wide is None else abs(wide - numeric) / 3
+    else:
+        far = f(2 * side * h)
+        wide = None if far is None else side * (far - f_x) / (2 * h)
+        truncation = None if wide is None else abs(wide - numeric)
+    if truncation is None:  # 2h leaves the domain: fall back to a bound from the step alone
+        h_rel = h / max(1.0, abs(x))
+        truncation = (h_rel ** 2 if side == 0 else h_rel) * max(1.0, abs(numeric))
+    return 2 * truncation + rounding + 1e-6 * max(1.0, abs(analytic), abs(numeric))
 
 
 def _value(graph: Graph, inputs: Mapping[str, float]) -> float | None:

@@ -1,0 +1,33 @@
+"""Shared helpers: run the CLI through Click's CliRunner with stdout and stderr kept apart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bpcli.cli import cli
+
+
+class Run:
+    """The outcome of one CLI invocation."""
+
+    def __init__(self, result) -> None:
+        self.code = result.exit_code
+        self.out = result.stdout
+        self.err = result.stderr
+        self.exception = result.exception
+
+    def json(self) -> dict:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def run():
+    """run("grad", "x*y", "-v", "x=1,y=2") -> Run."""
+    def invoke(*args: str, input: str | None = None) -> Run:
+        runner = CliRunner()
+        return Run(runner.invoke(cli, list(args), input=input, catch_exceptions=False))
+    return invoke

@@ -1,0 +1,100 @@
+"""The perturbation check: it agrees where backprop is right, and it can fail where backprop is wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bpcli import ops
+from bpcli.errors import InputError
+from bpcli.pipeline import Perturb, grad
+
+
+@pytest.fixture
+def broken(monkeypatch):
+    """Swap in a deliberately wrong derivative rule for one op."""
+    def breaking(name: str, *partials: str) -> None:
+        monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
+        ops.rules.cache_clear()
+    yield breaking
+    monkeypatch.undo()
+    ops.rules.cache_clear()
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "complex"])
+def test_the_check_catches_a_wrong_rule(broken, method):
+    broken("sin", "-cos({0})")
+    r = grad("sin(x)*y", {"x": 0.5, "y": 2}, perturb=Perturb(method))
+    assert not r.check.ok
+    assert [row.verdict for row in r.check.rows] == ["mismatch", "ok"]
+
+
+def test_the_check_catches_a_slightly_wrong_rule(broken):
+    broken("mul", "{1} * 1.0001", "{0}")
+    r = grad("x*y", {"x": 3, "y": 2}, perturb=Perturb())
+    assert [row.verdict for row in r.check.rows] == ["mismatch", "ok"]
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "complex"])
+def test_smooth_expressions_pass(method):
+    r = grad("tanh(x)*exp(y)/sqrt(z) + log(z)^2 + sigmoid(x*y) + x^y", {"x": 0.3, "y": 1.7, "z": 2.5},
+             perturb=Perturb(method))
+    assert r.check.ok, [(row.name, row.abs_error, row.tolerance) for row in r.check.rows]
+
+
+def test_complex_step_is_accurate_to_rounding():
+    r = grad("exp(sin(x))*x^3", {"x": 1.3}, perturb=Perturb("complex"))
+    assert r.check.rows[0].rel_error < 1e-14
+
+
+def test_complex_step_refuses_kinks():
+    with pytest.raises(InputError, match="smooth expression.*relu"):
+        grad("relu(x)", {"x": 1}, perturb=Perturb("complex"))
+
+
+@pytest.mark.parametrize("source,point", [
+    ("relu(x)", {"x": 0}), ("abs(x)", {"x": 0}), ("max(x, y)", {"x": 1, "y": 1}),
+    ("min(x, y, 2)", {"x": 2, "y": 3}), ("abs(x - 1e-9)", {"x": 0}),
+])
+def test_kinks_are_flagged_and_not_mismatches(source, point):
+    r = grad(source, point, perturb=Perturb())
+    assert r.check.ok
+    row = r.check.rows[0]
+    assert row.kink and row.left is not None and row.right is not None
+    assert min(row.left, row.right) - 1e-6 <= row.analytic <= max(row.left, row.right) + 1e-6
+
+
+def test_a_wrong_subgradient_at_a_kink_is_still_caught(broken):
+    broken("relu", "where({0} > 0, 1.0, 5.0)")
+    r = grad("relu(x)", {"x": 0}, perturb=Perturb())
+    assert r.check.rows[0].kink and not r.check.ok
+
+
+def test_away_from_kinks_no_flag():
+    r = grad("relu(x) + max(x, y)", {"x": 1, "y": -1}, perturb=Perturb())
+    assert r.check.ok and not any(row.kink for row in r.check.rows)
+
+
+def test_one_sided_where_the_other_side_is_undefined():
+    r = grad("sqrt(x)", {"x": 1e-12}, perturb=Perturb())
+    assert r.check.rows[0].verdict in ("ok", "mismatch")  # checked, not crashed
+    assert r.check.rows[0].f_minus is None
+
+
+def test_fixed_step_is_used_as_given():
+    r = grad("x^2", {"x": 3}, perturb=Perturb("central", 0.5))
+    assert r.check.rows[0].step == 0.5 and r.check.ok
+
+
+def test_the_lecture_step_still_catches_a_one_percent_error(broken):
+    broken("sin", "cos({0}) * 1.01")
+    r = grad("sin(x)*y", {"x": 0.5, "y": 2}, perturb=Perturb("forward", 0.001))
+    assert [row.verdict for row in r.check.rows] == ["mismatch", "ok"]
+
+
+def test_tolerance_grows_with_the_truncation_error_of_a_large_step():
+    small = grad("exp(5*x)", {"x": 1}, perturb=Perturb("forward", 1e-4)).check.rows[0]
+    large = grad("exp(5*x)", {"x": 1}, perturb=Perturb("forward", 0.1)).check.rows[0]
+    assert small.verdict == large.verdict == "ok"
+    assert large.tolerance > 100 * small.tolerance
