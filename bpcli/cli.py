@@ -1,12 +1,11 @@
 """The command line: options in, library calls, results out. No math and no table building here.
 
-The one `except BpcliError` lives in `_Bpcli.invoke`: it prints the error on stderr and exits with its code.
+The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stderr and exits with its code.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import sys
 
 import click
@@ -27,15 +26,30 @@ PERTURB_METHODS = ("central", "forward", "complex")
 
 
 class _Bpcli(click.Group):
-    def invoke(self, ctx: click.Context):
+    """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            return super().invoke(ctx)
+            rv = super().main(args, prog_name, complete_var, False, **extra)
         except BpcliError as err:
             lines = err.lines()
             click.echo(f"bpcli: error: {lines[0]}", err=True)
             for line in lines[1:]:
                 click.echo(line, err=True)
-            ctx.exit(err.exit_code)
+            sys.exit(err.exit_code)
+        except click.UsageError as err:
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            click.echo(f"bpcli: error: {err.format_message()}{where}", err=True)
+            sys.exit(err.exit_code)
+        except click.ClickException as err:
+            click.echo(f"bpcli: error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("bpcli: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 @click.group(cls=_Bpcli, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,15 +149,9 @@ def _show(result, fmt: str) -> None:
 
         click.echo(to_json(result))
         return
-    from rich.console import Console
-
     from bpcli import render
 
-    renderable = render.gradients(result) if hasattr(result, "gradient") else render.evaluation(result)
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160  # a pipe or file has no width to fit; do not squeeze the tables into 80
-    console.print(renderable)
+    render.show(render.gradients(result) if hasattr(result, "gradient") else render.evaluation(result))
 
 
 def main() -> None:

@@ -5,8 +5,12 @@ Every function returns renderables and computes nothing; user text goes in as `T
 
 from __future__ import annotations
 
+import io
+import os
+import sys
+
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -15,6 +19,21 @@ from bpcli.numfmt import fmt
 from bpcli.pipeline import Evaluation, Gradients
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
+
+
+def show(renderable: RenderableType) -> None:
+    """Print to stdout with a Console made now, so NO_COLOR, pipes and test runners are honoured.
+
+    A pipe or file gets plain text with no trailing blanks, at a width that does not squeeze the tables.
+    """
+    console = Console(highlight=False)
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    width = int(os.environ.get("COLUMNS", 0)) or 160
+    plain = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    plain.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in plain.file.getvalue().split("\n")))
 
 
 def evaluation(result: Evaluation) -> RenderableType:
@@ -61,8 +80,8 @@ def _forward(result: Evaluation) -> Table:
 
 def _backward(result: Gradients) -> Table:
     graph, out = result.graph, result.graph.output_name
-    table = _table(f"Backward pass: upstream × local = product (seed ∂{out}/∂{out} = 1)",
-                   "chain rule", "upstream", "local", "product", right=("upstream", "product"))
+    table = _table(f"Backward pass (seed ∂{out}/∂{out} = 1)",
+                   "chain rule", "upstream", "× local", "= product", right=("upstream", "= product"))
     reached: set[int] = set()
     rows = []
     for e in result.backward.edges:

@@ -1,0 +1,70 @@
+"""A real wheel, installed into a fresh virtual environment, run as a real `bpcli` process from another folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The bin folder of a venv with bpcli installed from a freshly built wheel (dependencies from this Python)."""
+    tmp = tmp_path_factory.mktemp("install")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp / "dist"), str(ROOT)], check=True, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("bpcli-*.whl")
+    venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
+    bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, cwd=tmp)
+    return bin_dir
+
+
+def bpcli(bin_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(bin_dir / "bpcli"), *args], capture_output=True, text=True, input=input,
+                          cwd=bin_dir.parent.parent, env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_grammar_comes_from_the_installed_wheel(installed):
+    out = subprocess.run([str(installed / "python"), "-c", "import bpcli.parser; print(bpcli.parser.grammar_path())"],
+                         capture_output=True, text=True, check=True, cwd=installed.parent.parent).stdout
+    assert str(installed.parent) in out and "site-packages" in out
+
+
+def test_seed_example_as_a_real_process(installed):
+    p = bpcli(installed, "grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--format", "json")
+    assert p.returncode == 0 and p.stderr == ""
+    doc = json.loads(p.stdout)
+    assert doc["value"] == 44 and doc["gradient"] == {"w": 4, "x": 8, "y": 12, "z": 11}
+
+
+def test_table_and_perturb_as_a_real_process(installed):
+    p = bpcli(installed, "grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--perturb")
+    assert p.returncode == 0
+    assert "u*z" in p.stdout and "ok: backprop agrees" in p.stdout and "\x1b[" not in p.stdout
+
+
+def test_errors_as_a_real_process(installed):
+    p = bpcli(installed, "grad", "x*/y", "-v", "x=1,y=1")
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.splitlines()[2] == "    ^"
+    p = bpcli(installed, "grad", "log(x)", "-v", "x=0")
+    assert p.returncode == 3 and "log(x)" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_stdin_as_a_real_process(installed):
+    p = bpcli(installed, "grad", "-", "-v", "x=2", "--format", "json", input="x^3\n")
+    assert p.returncode == 0 and json.loads(p.stdout)["gradient"] == {"x": 12}
+
+
+def test_python_dash_m(installed):
+    p = subprocess.run([str(installed / "python"), "-m", "bpcli", "eval", "1+2", "--format", "json"],
+                       capture_output=True, text=True, cwd=installed.parent.parent)
+    assert p.returncode == 0 and json.loads(p.stdout)["value"] == 3
