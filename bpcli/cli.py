@@ -98,8 +98,12 @@ def grad(source: str, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb 0.001 --perturb-method forward
       bpcli grad "max(x,y)" -v x=1,y=1 --format json
 
-    EXPR "-" reads the expression from standard input. An expression that starts with "-"
-    goes after "--" (bpcli grad -v x=3 -- "-x^2") or after a space (" -x^2").
+    EXPR "-" reads the expression from standard input. An expression that
+    starts with "-" goes last, after "--", or starts with a space:
+
+    \b
+      bpcli grad -v x=3 -- "-x^2"
+      bpcli grad " -x^2" -v x=3
     """
     from bpcli import pipeline
 
