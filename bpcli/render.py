@@ -100,7 +100,7 @@ def _local(formula: str, value: float) -> str:
 
 def _gradient(result: Gradients) -> Table:
     out = result.graph.output_name
-    table = _table(f"Gradient ({out} = {fmt(result.value)})", "input", "value", f"∂{out}/∂input",
+    table = _table(f"Gradient of {out}", "input", "value", f"∂{out}/∂input",
                    right=("value", f"∂{out}/∂input"))
     rows = [(name, fmt(result.inputs[name]), fmt(g)) for name, g in result.gradient.items()]
     if not rows:
