@@ -76,7 +76,7 @@ def point_options(command):
     def wrapper(expression: str, var: tuple[str, ...], **kwargs):
         from bpcli.bindings import parse_bindings
 
-        source = click.get_text_stream("stdin").read().rstrip("\n") if expression == "-" else expression
+        source = _read_stdin() if expression == "-" else expression
         return command(source, parse_bindings(var), **kwargs)
     return wrapper
 
@@ -127,6 +127,15 @@ def eval_(source: str, values: dict, fmt: str) -> None:
     from bpcli import pipeline
 
     _show(pipeline.evaluate(source, values), fmt)
+
+
+def _read_stdin() -> str:
+    data = click.get_binary_stream("stdin").read()
+    try:
+        return data.decode("utf-8-sig").rstrip("\n")
+    except UnicodeDecodeError as err:
+        raise InputError(f"standard input is not UTF-8 text (byte {data[err.start]:#04x} at offset "
+                         f"{err.start})") from None
 
 
 def _perturb(step: str | None, method: str | None):

@@ -47,7 +47,9 @@ class InputError(BpcliError):
             return [self.message]
         line_no, col = where
         text = self.source.split("\n")[line_no - 1] if "\n" in self.source else self.source
-        text, caret = _window(text.replace("\t", " "), col - 1)
+        # Control characters and lone surrogates print as "?" so the caret stays under its column.
+        text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text)
+        text, caret = _window(text, col - 1)
         return [f"{self.message} (line {line_no}, column {col})" if "\n" in self.source
                 else f"{self.message} (column {col})", "  " + text, "  " + " " * caret + "^"]
 

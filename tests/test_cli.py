@@ -193,3 +193,20 @@ def test_help_lists_exit_codes(run):
 def test_version(run):
     r = run("--version")
     assert r.code == 0 and "bpcli" in r.out
+
+
+def test_stdin_that_is_not_utf8(run):
+    from click.testing import CliRunner
+
+    from bpcli.cli import cli
+    result = CliRunner().invoke(cli, ["grad", "-", "-v", "x=1"], input=b"x+\xff")
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr and result.exception.__class__ is SystemExit
+
+
+@pytest.mark.parametrize("source", ["x+\x01", "\x00", "x+\udcff", "((((", "))))", ",", "x,y", "max(,)", "1e", "1e1e",
+                                    "x^", "^x", "**", "x***y", "sin()", "()", "x" * 10_000 + "$", "θ²", "x—y"])
+def test_garbage_gets_exit_2_and_one_message(run, source):
+    r = run("grad", source, "-v", "x=1,y=1")
+    assert r.code == 2 and r.out == "" and r.err.startswith("bpcli: error: ")
+    for line in r.err.splitlines()[1:]:
+        assert line.isprintable()
