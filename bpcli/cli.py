@@ -130,7 +130,7 @@ def eval_(source: str, values: dict, fmt: str) -> None:
 
 
 def _read_stdin() -> str:
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8-sig").rstrip("\n")
     except UnicodeDecodeError as err:
