@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 
 from bpcli.pipeline import Evaluation, Gradients
@@ -50,8 +51,13 @@ def to_dict(result: Evaluation) -> dict:
     if isinstance(result, Gradients) and result.check is not None:
         check = result.check
         doc["perturb"] = {"method": check.method, "step": check.step, "ok": check.ok,
-                          "rows": [asdict(row) for row in check.rows]}
+                          "rows": [_finite(asdict(row)) for row in check.rows]}
     return doc
+
+
+def _finite(row: dict) -> dict:
+    """RFC 8259 has no NaN or Infinity: a number that is not finite is reported as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
 def _node(result: Evaluation, i: int, grads: list[float] | None) -> dict:

@@ -7,6 +7,11 @@ Methods:
   complex  Im f(x + ih) / h with h = 1e-20: no cancellation, accurate to rounding; needs a smooth
            expression, so it is refused where relu/abs/max/min appear.
 
+The error of a difference quotient is estimated from the data (Richardson: the same quotient with
+step 2h), never assumed. With the default step, bpcli tries h, h/10, h/100, … and keeps the step with
+the smallest error bound, so points near a singularity (log(x) at x = 1e-5) are checked on one
+smooth piece. A user's step is taken as given.
+
 Where the nudge crosses a kink (a relu/abs argument changes sign, a max/min winner changes), the row
 is flagged, the left and right one-sided slopes are shown, and backprop's subgradient passes when it
 lies between them (PyTorch's gradcheck and JAX's check_grads report a false failure there).
@@ -15,7 +20,8 @@ lies between them (PyTorch's gradcheck and JAX's check_grads report a false fail
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bpcli import engine, ops
@@ -25,11 +31,17 @@ from bpcli.graph import Graph
 EPS = 2.0 ** -52
 METHODS = ("central", "forward", "complex")
 COMPLEX_STEP = 1e-20
+SHRINKS = 12       # the default step tries h, h/10, …, h/10^12
+RTOL = 1e-6        # a rule wrong by more than this, relative to the derivative, is caught
 
 
 @dataclass(frozen=True)
 class Row:
-    """One input's check. `left`/`right` are the one-sided slopes, shown when the step crosses a kink."""
+    """One input's check. `left`/`right` are the one-sided slopes, shown when the step crosses a kink.
+
+    verdict: "ok"; "mismatch"; or "unchecked" when f is undefined on both sides, the quotient is not
+    finite, or its own error is as large as the slope (a step far too large or too small).
+    """
 
     name: str
     x: float
@@ -38,7 +50,7 @@ class Row:
     numeric: float | None
     abs_error: float | None
     rel_error: float | None
-    verdict: str            # "ok", "mismatch", or "unchecked" (f undefined on both sides of x)
+    verdict: str
     kink: bool
     f_x: float
     f_plus: float | None
@@ -50,7 +62,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Report:
-    """All rows of one check; `step` is the step the user asked for (None: scaled to each input)."""
+    """All rows of one check; `step` is the step the user asked for (None: chosen per input)."""
 
     method: str
     step: float | None
@@ -60,6 +72,25 @@ class Report:
     def ok(self) -> bool:
         """True when no row is a mismatch."""
         return all(row.verdict != "mismatch" for row in self.rows)
+
+
+@dataclass(frozen=True)
+class _Quotient:
+    """A difference quotient at one step, with estimates of its truncation and rounding errors."""
+
+    h: float
+    numeric: float
+    truncation: float
+    rounding: float
+    f_plus: float | None
+    f_minus: float | None
+    left: float | None
+    right: float | None
+
+    @property
+    def error(self) -> float:
+        """The bound on how far the quotient may be from the true slope."""
+        return 2 * self.truncation + self.rounding
 
 
 def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
@@ -79,7 +110,7 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
 
 
 def default_step(method: str, x: float) -> float:
-    """The step scaled to the input: ∛ε·max(1,|x|) for central, √ε·max(1,|x|) for forward, 1e-20 for complex."""
+    """The first step tried: ∛ε·max(1,|x|) for central, √ε·max(1,|x|) for forward, 1e-20 for complex."""
     if method == "complex":
         return COMPLEX_STEP
     return (EPS ** (1 / 3) if method == "central" else EPS ** 0.5) * max(1.0, abs(x))
@@ -90,62 +121,103 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     x = inputs[name]
     h = step if step is not None else default_step(method, x)
     if method == "complex":
-        moved = {k: complex(v) for k, v in inputs.items()}
-        moved[name] = complex(x, h)
-        numeric = engine.forward(graph, moved, backend="complex")[graph.output].imag / h
-        tol = 1e-10 * max(1.0, abs(analytic), abs(numeric))
-        return _finish(name, x, h, analytic, numeric, tol, f_x, None, None, None, None)
+        return _complex_row(graph, inputs, name, analytic, f_x, h)
     f = lambda d: _value(graph, {**inputs, name: x + d})  # noqa: E731 - f at x+d, None where undefined
-    f_plus = f(h)
-    f_minus = f(-h) if method == "central" or graph.kinked() else None
+    two_sided = method == "central" or graph.kinked()
+    q = _quotient(f, f_x, h, method, two_sided)
+    kink = (q is not None and q.left is not None and q.right is not None and graph.kinked()
+            and _crosses_kink(graph, inputs, name, h))
+    if step is None and not kink:
+        q = _best_step(f, f_x, h, method, two_sided, q)
+    if q is None or not math.isfinite(q.error):
+        return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
+    tol = q.error + RTOL * max(abs(analytic), abs(q.numeric))
+    abs_error = abs(analytic - q.numeric)
+    if kink:  # the subgradient must lie between the one-sided slopes
+        ok = min(q.left, q.right) - tol <= analytic <= max(q.left, q.right) + tol
+        verdict = "ok" if ok else "mismatch"
+        return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
+    if abs_error > tol:
+        verdict = "mismatch"
+    elif abs_error > 0 and q.error >= 0.5 * max(abs(analytic), abs(q.numeric)):
+        verdict = "unchecked"  # the quotient's own error is as large as the slope: it says nothing
+    else:
+        verdict = "ok"
+    return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
+
+
+def _quotient(f: Callable[[float], float | None], f_x: float, h: float, method: str,
+              two_sided: bool) -> _Quotient | None:
+    """The quotient at step h and its error bound; None where f is undefined on both sides or it overflows."""
+    f_plus, f_minus = f(h), (f(-h) if two_sided else None)
     right = None if f_plus is None else (f_plus - f_x) / h
     left = None if f_minus is None else (f_x - f_minus) / h
     if left is None and right is None:
-        return Row(name, x, h, analytic, None, None, None, "unchecked", False, f_x, f_plus, f_minus,
-                   None, None, None)
-    two_sided = method == "central" and left is not None and right is not None
-    numeric = (left + right) / 2 if two_sided else (right if right is not None else left)
-    side = 0 if two_sided else (1 if right is not None else -1)
-    tol = _tolerance(f, h, x, side, numeric, analytic, f_x, f_plus, f_minus)
-    if not (graph.kinked() and _crosses_kink(graph, inputs, name, h)):
-        left = right = None  # slopes are shown, and judged, only where the step crosses a kink
-    return _finish(name, x, h, analytic, numeric, tol, f_x, f_plus, f_minus, left, right)
-
-
-def _finish(name, x, h, analytic, numeric, tol, f_x, f_plus, f_minus, left, right) -> Row:
-    abs_error = abs(analytic - numeric)
-    rel_error = abs_error / max(abs(analytic), abs(numeric)) if abs_error else 0.0
-    if left is not None and right is not None:  # a kink: the subgradient must lie between the slopes
-        ok = min(left, right) - tol <= analytic <= max(left, right) + tol
-    else:
-        ok = abs_error <= tol
-    return Row(name, x, h, analytic, numeric, abs_error, rel_error, "ok" if ok else "mismatch",
-               left is not None and right is not None, f_x, f_plus, f_minus, left, right, tol)
-
-
-def _tolerance(f, h: float, x: float, side: int, numeric: float, analytic: float,
-               f_x: float, f_plus: float | None, f_minus: float | None) -> float:
-    """How far a correct derivative may be from the difference quotient: truncation plus rounding.
-
-    Truncation is estimated from the data (Richardson): the same quotient with step 2h differs from the
-    one with step h by 3x the truncation error for central differences (error ∝ h²) and by 1x for
-    one-sided ones (error ∝ h). Rounding is a few ε·|f| / h. A floor of 1e-6 relative remains, so a
-    rule that is wrong by 0.01% is still caught at the default steps.
-    """
+        return None
+    central = method == "central" and left is not None and right is not None
+    numeric = (left + right) / 2 if central else (right if right is not None else left)
+    side = 0 if central else (1 if right is not None else -1)
     size = max(abs(v) for v in (f_x, f_plus, f_minus) if v is not None)
-    rounding = 8 * EPS * max(size, 1e-300) / h
+    rounding = 8 * EPS * size / h
+    truncation = _truncation(f, f_x, h, side, numeric)
+    if not (math.isfinite(numeric) and math.isfinite(rounding)):
+        return None
+    return _Quotient(h, numeric, truncation, rounding, f_plus, f_minus, left, right)
+
+
+def _truncation(f, f_x: float, h: float, side: int, numeric: float) -> float:
+    """Richardson: the quotient at 2h differs from the one at h by 3T (central, error ∝ h²) or T (one-sided).
+
+    Where 2h leaves the domain the error is unknown: infinity, so a smaller step is preferred.
+    """
     if side == 0:
         far_plus, far_minus = f(2 * h), f(-2 * h)
-        wide = None if far_plus is None or far_minus is None else (far_plus - far_minus) / (4 * h)
-        truncation = None if wide is None else abs(wide - numeric) / 3
-    else:
-        far = f(2 * side * h)
-        wide = None if far is None else side * (far - f_x) / (2 * h)
-        truncation = None if wide is None else abs(wide - numeric)
-    if truncation is None:  # 2h leaves the domain: fall back to a bound from the step alone
-        h_rel = h / max(1.0, abs(x))
-        truncation = (h_rel ** 2 if side == 0 else h_rel) * max(1.0, abs(numeric))
-    return 2 * truncation + rounding + 1e-6 * max(1.0, abs(analytic), abs(numeric))
+        if far_plus is None or far_minus is None:
+            return math.inf
+        return abs((far_plus - far_minus) / (4 * h) - numeric) / 3
+    far = f(2 * side * h)
+    return math.inf if far is None else abs(side * (far - f_x) / (2 * h) - numeric)
+
+
+def _best_step(f, f_x: float, h: float, method: str, two_sided: bool, first: _Quotient | None) -> _Quotient | None:
+    """Try h, h/10, … and keep the quotient with the smallest error bound relative to its size."""
+    best, q = first, first
+    for _ in range(SHRINKS):
+        if q is not None and (q.error <= RTOL * abs(q.numeric) or q.truncation <= q.rounding):
+            break  # good enough, or smaller steps would only add rounding
+        h /= 10
+        q = _quotient(f, f_x, h, method, two_sided)
+        if q is not None and (best is None or _relative(q) < _relative(best)):
+            best = q
+    return best
+
+
+def _relative(q: _Quotient) -> float:
+    return q.error / max(abs(q.numeric), 1e-300)
+
+
+def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
+                 h: float) -> Row:
+    x = inputs[name]
+    moved = {k: complex(v) for k, v in inputs.items()}
+    moved[name] = complex(x, h)
+    numeric = engine.forward(graph, moved, backend="complex")[graph.output].imag / h
+    if not math.isfinite(numeric):
+        return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
+    # No cancellation, so a relative 1e-10; plus what underflows in the imaginary part (h·f' below the
+    # smallest normal double is lost).
+    tol = 1e-10 * max(abs(analytic), abs(numeric)) + sys.float_info.min / h
+    verdict = "ok" if abs(analytic - numeric) <= tol else "mismatch"
+    return _row_of(name, x, h, analytic, numeric, tol, verdict, f_x, None, None, None, None)
+
+
+def _row_of(name, x, h, analytic, numeric, tol, verdict, f_x, f_plus, f_minus, left, right) -> Row:
+    abs_error = None if numeric is None else abs(analytic - numeric)
+    rel_error = None
+    if abs_error is not None:
+        rel_error = abs_error / max(abs(analytic), abs(numeric)) if abs_error else 0.0
+    return Row(name, x, h, analytic, numeric, abs_error, rel_error, verdict, left is not None, f_x,
+               f_plus, f_minus, left, right, tol)
 
 
 def _value(graph: Graph, inputs: Mapping[str, float]) -> float | None:

@@ -154,16 +154,29 @@ SCALAR: dict[str, object] = {
 }
 
 def _cpow(a: complex, b: complex) -> complex:
-    # A whole real exponent multiplies exactly; the general complex power would leave an imaginary
-    # residue of rounding size that the complex-step check would divide by 1e-20.
-    if b.imag == 0 and b.real == int(b.real) and abs(b.real) <= 1024:
-        return a ** int(b.real)
+    # A whole real exponent multiplies by repeated squaring: the general complex power goes through the
+    # polar form, whose angle (about pi for a negative base) swamps the 1e-20 the complex step carries.
+    if b.imag == 0 and b.real == int(b.real) and abs(b.real) <= 1 << 20:
+        n, result, base = abs(int(b.real)), complex(1.0), a
+        while n:
+            if n & 1:
+                result *= base
+            base *= base
+            n >>= 1
+        return result if b.real >= 0 else 1 / result
     return a ** b
+
+
+def _csigmoid(z: complex) -> complex:
+    if z.real >= 0:
+        return 1.0 / (1.0 + cmath.exp(-z))
+    t = cmath.exp(z)
+    return t / (1.0 + t)
 
 
 COMPLEX: dict[str, object] = {
     "exp": cmath.exp, "log": cmath.log, "sqrt": cmath.sqrt, "sin": cmath.sin, "cos": cmath.cos,
-    "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": lambda z: 1.0 / (1.0 + cmath.exp(-z)),
+    "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": _csigmoid,
     "pow": _cpow,
 }
 

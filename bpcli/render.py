@@ -127,7 +127,7 @@ def _check(result: Gradients) -> RenderableType:
 
 def _check_row(row, forward: bool, kinks: bool) -> tuple:
     maybe = lambda v, spec="": "—" if v is None else (format(v, spec) if spec else fmt(v))  # noqa: E731
-    verdict = Text(row.verdict, style="green" if row.verdict == "ok" else "bold red")
+    verdict = Text(row.verdict, style={"ok": "green", "unchecked": "yellow"}.get(row.verdict, "bold red"))
     cells = [row.name, fmt(row.x), f"{row.step:.3g}"]
     if forward:
         cells += [fmt(row.f_x), maybe(row.f_plus)]
@@ -145,5 +145,6 @@ def _verdict(result: Gradients) -> Text:
     text = Text(f"ok: backprop agrees with the perturbation for {len(rows) - len(unchecked)} of {len(rows)} "
                 "inputs", style="bold green")
     if unchecked:
-        text.append(f"; not checked (undefined on both sides): {', '.join(unchecked)}", style="yellow")
+        text.append(f"; not checked: {', '.join(unchecked)} (f is undefined on both sides, or the step is "
+                    "too large or too small for the quotient to mean anything)", style="yellow")
     return text
