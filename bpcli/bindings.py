@@ -11,7 +11,7 @@ from bpcli.graph import lower
 from bpcli.parser import parse
 
 _NAME = re.compile(r"[^\W\d]\w*\Z")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
 
 def parse_bindings(items: Iterable[str]) -> dict[str, float]:

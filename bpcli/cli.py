@@ -25,6 +25,18 @@ FORMATS = ("table", "json")
 PERTURB_METHODS = ("central", "forward", "complex")
 
 
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
+
+
+def _hint(err: click.UsageError, args) -> str:
+    """`--perturb x^2` took the expression as its step: say so instead of only 'Missing argument'."""
+    args = list(sys.argv[1:] if args is None else args)
+    if "EXPR" in err.format_message() and "--perturb" in args[:-1]:
+        taken = args[args.index("--perturb") + 1]
+        return f"; --perturb took {taken!r} as its step: put EXPR before --perturb"
+    return ""
+
+
 class _Bpcli(click.Group):
     """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
 
@@ -40,8 +52,11 @@ class _Bpcli(click.Group):
                 click.echo(line, err=True)
             sys.exit(err.exit_code)
         except click.UsageError as err:
+            if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
+                click.echo(err.ctx.get_help())
+                sys.exit(0)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-            click.echo(f"bpcli: error: {err.format_message()}{where}", err=True)
+            click.echo(f"bpcli: error: {err.format_message()}{where}{_hint(err, args)}", err=True)
             sys.exit(err.exit_code)
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)
@@ -109,6 +124,8 @@ def grad(source: str, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str
 
     check = _perturb(perturb, perturb_method)
     wrt_names = [n.strip() for item in wrt for n in item.split(",") if n.strip()] if wrt else None
+    if wrt and not wrt_names:
+        raise InputError("--wrt needs at least one variable name")
     result = pipeline.grad(source, values, wrt_names, check)
     _show(result, fmt)
     if result.check is not None and not result.check.ok:
@@ -132,7 +149,7 @@ def eval_(source: str, values: dict, fmt: str) -> None:
 def _read_stdin() -> str:
     data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8-sig").rstrip("\n")
+        return data.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as err:
         raise InputError(f"standard input is not UTF-8 text (byte {data[err.start]:#04x} at offset "
                          f"{err.start})") from None

@@ -7,7 +7,7 @@ that is not finite, raises DomainError naming the node, its definition and its a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bpcli import ops
@@ -33,10 +33,15 @@ class Edge:
 
 @dataclass(frozen=True)
 class Backward:
-    """The result of the backward pass: ∂f/∂node for every node, and every edge in the order computed."""
+    """The result of the backward pass: ∂f/∂node for every node, and every edge in the order computed.
+
+    `needed[i]` says whether node i depends on an input being differentiated; grads[i] means
+    something only there.
+    """
 
     grads: list[float]
     edges: list[Edge]
+    needed: tuple[bool, ...]
 
 
 def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") -> list:
@@ -67,12 +72,17 @@ def _gate_value(graph: Graph, i: int, args: list, backend: str):
     return out
 
 
-def backward(graph: Graph, values: list[float]) -> Backward:
-    """Seed ∂f/∂f = 1 and walk the gates in reverse, adding upstream × local into each argument's gradient."""
+def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = None) -> Backward:
+    """Seed ∂f/∂f = 1 and walk the gates in reverse, adding upstream × local into each argument's gradient.
+
+    With `wrt`, only the edges that lead to those inputs are computed (so x^y at x = -2 has a gradient
+    with respect to x even though the one with respect to y is undefined).
+    """
     grads = [0.0] * len(graph.nodes)
     grads[graph.output] = 1.0
     edges: list[Edge] = []
-    depends, live = graph.depends, graph.live
+    depends = graph.depends if wrt is None else graph.depends_on(wrt)
+    live = graph.live
     for i in range(len(graph.nodes) - 1, -1, -1):
         node = graph.nodes[i]
         if not (node.is_gate and depends[i] and live[i]):
@@ -86,9 +96,9 @@ def backward(graph: Graph, values: list[float]) -> Backward:
                 grads[a] += product
                 edges.append(Edge(i, k, a, grads[i], local, product))
     for i, g in enumerate(grads):
-        if not math.isfinite(g):
+        if depends[i] and not math.isfinite(g):
             raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
-    return Backward(grads, edges)
+    return Backward(grads, edges, depends)
 
 
 def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: ops.Rules) -> float:

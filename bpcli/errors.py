@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class BpcliError(Exception):
     """Base of every error bpcli reports to a user (never a traceback)."""
@@ -50,6 +52,7 @@ class InputError(BpcliError):
         # Control characters and lone surrogates print as "?" so the caret stays under its column.
         text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text)
         text, caret = _window(text, col - 1)
+        caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
         return [f"{self.message} (line {line_no}, column {col})" if "\n" in self.source
                 else f"{self.message} (column {col})", "  " + text, "  " + " " * caret + "^"]
 

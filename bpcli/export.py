@@ -66,8 +66,8 @@ def _node(result: Evaluation, i: int, grads: list[float] | None) -> dict:
     entry = {"name": node.name, "op": node.op, "expr": graph.definition(i),
              "args": [graph.nodes[a].name for a in node.args], "value": result.values[i]}
     if grads is not None:
-        # Parts of the expression that depend on no input carry no gradient.
-        entry["grad"] = grads[i] if graph.depends[i] else None
+        # Parts of the expression that depend on no differentiated input carry no gradient.
+        entry["grad"] = grads[i] if result.backward.needed[i] else None
     return entry
 
 

@@ -45,9 +45,14 @@ class Graph:
     @cached_property
     def depends(self) -> tuple[bool, ...]:
         """Per node: does its value depend on an input? Edges into constant parts carry no gradient."""
+        return self.depends_on(self.input_names)
+
+    def depends_on(self, names) -> tuple[bool, ...]:
+        """Per node: does its value depend on one of the inputs `names`?"""
+        wanted = set(names)
         flags: list[bool] = []
         for node in self.nodes:
-            flags.append(node.op == INPUT or any(flags[a] for a in node.args))
+            flags.append(node.name in wanted if node.op == INPUT else any(flags[a] for a in node.args))
         return tuple(flags)
 
     @cached_property
@@ -86,8 +91,8 @@ class Graph:
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
         node = self.nodes[i]
-        shown = ops.OPS[node.op].shown_partial(k)
-        return ops.expand(shown, [self.operand(a) for a in node.args], out=node.name, k=k)
+        rule = ops.OPS[node.op].partial(k)
+        return ops.readable(ops.expand(rule, [self.operand(a) for a in node.args], out=node.name, k=k))
 
     def operand(self, i: int) -> str:
         """A node's name as it reads inside another gate's definition: negative constants in parentheses."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -38,8 +39,10 @@ class Check:
 class Op:
     """One primitive gate.
 
-    forward/partials are evaluated; display/shown are what a person reads (over node names).
+    forward/partials are evaluated; display is what a person reads (over node names), and the tables show
+    each partial as `readable()` makes it, so a derivative rule is written only once.
     arity None means two or more arguments; then `partials` holds one template using `{k}`.
+    call: the user writes it as a function call (sin(x)); False for the operators.
     grad_checks apply only when the partial for that argument position is needed (it depends on an input).
     kink is a template whose value (a "branch") changes exactly where the gate is not differentiable.
     """
@@ -49,7 +52,7 @@ class Op:
     display: str
     forward: str
     partials: tuple[str, ...]
-    shown: tuple[str, ...]
+    call: bool = True
     checks: tuple[Check, ...] = ()
     grad_checks: tuple[tuple[int, Check], ...] = ()
     kink: str | None = None
@@ -63,55 +66,50 @@ class Op:
         """The template of the local partial with respect to argument k."""
         return self.partials[0 if self.arity is None else k]
 
-    def shown_partial(self, k: int) -> str:
-        """The human-readable local partial with respect to argument k (a display template)."""
-        return self.shown[0 if self.arity is None else k]
 
 
 _SIGN = "where({0} > 0, 1.0, where({0} < 0, -1.0, 0.0))"
 
 OPS: dict[str, Op] = {op.name: op for op in [
-    Op("add", 2, "{0}+{1}", "{0} + {1}", ("1.0", "1.0"), ("1", "1"), sample=(1.5, -2.0)),
-    Op("sub", 2, "{0}-{1}", "{0} - {1}", ("1.0", "-1.0"), ("1", "-1"), sample=(1.5, -2.0)),
-    Op("mul", 2, "{0}*{1}", "{0} * {1}", ("{1}", "{0}"), ("{1}", "{0}"), sample=(1.5, -2.0)),
-    Op("div", 2, "{0}/{1}", "{0} / {1}", ("1.0 / {1}", "-{out} / {1}"), ("1/{1}", "-{0}/{1}^2"),
+    Op("add", 2, "{0}+{1}", "{0} + {1}", ("1.0", "1.0"), call=False, sample=(1.5, -2.0)),
+    Op("sub", 2, "{0}-{1}", "{0} - {1}", ("1.0", "-1.0"), call=False, sample=(1.5, -2.0)),
+    Op("mul", 2, "{0}*{1}", "{0} * {1}", ("{1}", "{0}"), call=False, sample=(1.5, -2.0)),
+    Op("div", 2, "{0}/{1}", "{0} / {1}", ("1.0 / {1}", "-{out} / {1}"), call=False,
        checks=(Check("{1} != 0", "division by zero"),), sample=(1.5, -2.0)),
     Op("pow", 2, "{0}^{1}", "pow({0}, {1})",
        # PyTorch's conventions: d/dbase is 0 when the exponent is 0 (so 0^0 has slope 0),
        # d/dexponent is 0 when the base is 0 (reached only with a positive exponent, see grad_checks).
        ("where({1} == 0, 0.0, {1} * pow({0}, {1} - 1.0))", "where({0} == 0, 0.0, {out} * log({0}))"),
-       ("{1}*{0}^({1}-1)", "{out}*log({0})"),
+       call=False,
        checks=(Check("{0} != 0 or {1} >= 0", "0 to a negative power"),
                Check("{0} >= 0 or {1} == floor({1})", "a negative base needs a whole-number exponent")),
        grad_checks=((1, Check("{0} > 0 or ({0} == 0 and {1} > 0)",
                               "the exponent depends on an input, so the base must be positive")),),
        sample=(1.7, 2.3)),
-    Op("neg", 1, "-{0}", "-{0}", ("-1.0",), ("-1",), sample=(1.5,)),
-    Op("exp", 1, "exp({0})", "exp({0})", ("{out}",), ("{out}",), sample=(0.7,)),
-    Op("log", 1, "log({0})", "log({0})", ("1.0 / {0}",), ("1/{0}",),
+    Op("neg", 1, "-{0}", "-{0}", ("-1.0",), call=False, sample=(1.5,)),
+    Op("exp", 1, "exp({0})", "exp({0})", ("{out}",), sample=(0.7,)),
+    Op("log", 1, "log({0})", "log({0})", ("1.0 / {0}",),
        checks=(Check("{0} > 0", "log needs a positive argument"),), sample=(1.7,)),
-    Op("sqrt", 1, "sqrt({0})", "sqrt({0})", ("0.5 / {out}",), ("1/(2*{out})",),
+    Op("sqrt", 1, "sqrt({0})", "sqrt({0})", ("0.5 / {out}",),
        checks=(Check("{0} >= 0", "sqrt needs a non-negative argument"),), sample=(1.7,)),
-    Op("sin", 1, "sin({0})", "sin({0})", ("cos({0})",), ("cos({0})",), sample=(0.7,)),
-    Op("cos", 1, "cos({0})", "cos({0})", ("-sin({0})",), ("-sin({0})",), sample=(0.7,)),
-    Op("tan", 1, "tan({0})", "tan({0})", ("1.0 + {out} * {out}",), ("1+{out}^2",), sample=(0.7,)),
-    Op("tanh", 1, "tanh({0})", "tanh({0})", ("1.0 - {out} * {out}",), ("1-{out}^2",), sample=(0.7,)),
-    Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * (1.0 - {out})",), ("{out}*(1-{out})",),
+    Op("sin", 1, "sin({0})", "sin({0})", ("cos({0})",), sample=(0.7,)),
+    Op("cos", 1, "cos({0})", "cos({0})", ("-sin({0})",), sample=(0.7,)),
+    Op("tan", 1, "tan({0})", "tan({0})", ("1.0 + {out} * {out}",), sample=(0.7,)),
+    Op("tanh", 1, "tanh({0})", "tanh({0})", ("1.0 - {out} * {out}",), sample=(0.7,)),
+    Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * (1.0 - {out})",),
        sample=(0.7,)),
-    Op("relu", 1, "relu({0})", "where({0} > 0, {0}, 0.0)", ("where({0} > 0, 1.0, 0.0)",), ("[{0}>0]",),
+    Op("relu", 1, "relu({0})", "where({0} > 0, {0}, 0.0)", ("where({0} > 0, 1.0, 0.0)",),
        kink=_SIGN, sample=(0.7,)),
-    Op("abs", 1, "abs({0})", "abs({0})", (_SIGN,), ("sign({0})",), kink=_SIGN, sample=(-0.7,)),
+    Op("abs", 1, "abs({0})", "abs({0})", (_SIGN,), kink=_SIGN, sample=(-0.7,)),
     # Ties split the upstream gradient evenly among the tied arguments (PyTorch, JAX).
-    Op("max", None, "max({args})", "vmax({args})", ("({k} == {out}) / count({out}, {args})",),
-       ("[{k}={out}]/ties",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
-    Op("min", None, "min({args})", "vmin({args})", ("({k} == {out}) / count({out}, {args})",),
-       ("[{k}={out}]/ties",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
+    Op("max", None, "max({args})", "vmax({args})", ("({k} == {out}) / count({out}, {args})",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
+    Op("min", None, "min({args})", "vmin({args})", ("({k} == {out}) / count({out}, {args})",), kink="ties({out}, {args})", sample=(0.5, -1.0, 2.0)),
 ]}
 
 # What the user types.
 BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "**": "pow"}
 UNARY = {"-": "neg"}
-FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "max", "min")
+FUNCTIONS = tuple(name for name, op in OPS.items() if op.call)
 KINKED = frozenset(name for name, op in OPS.items() if op.kink)
 
 
@@ -179,6 +177,68 @@ COMPLEX: dict[str, object] = {
     "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": _csigmoid,
     "pow": _cpow,
 }
+
+
+_LIT = r"(?:\(-[0-9.]+(?:e[+-]?[0-9]+)?\)|[0-9.]+(?:e[+-]?[0-9]+)?)"   # 2, 0.5, 1e-3, (-2)
+_ARITH = re.compile(rf"(^|\(|, )({_LIT})([-+*/])({_LIT})(?=\)|,|$)")
+_COMPARE = re.compile(rf"({_LIT}) (==|!=|>=|<=|>|<) ({_LIT})")
+_POW = re.compile(r"pow\(([\w.]+|\(-[0-9.]+\)), ([\w.]+|\(-[0-9.]+\))\)")
+
+
+def readable(code: str) -> str:
+    """A filled-in rule as a person reads it; the tables show the very rule that computed the number.
+
+    `1.0 - v * v` → `1-v*v`; with constant arguments the rule is folded: pow's
+    `where(3 == 0, 0, 3*pow(x, 3-1))` → `3*x^2`.
+    """
+    code = re.sub(r"(?<![\w.])([0-9]+)\.0\b", r"\1", code)
+    for op in ("*", "/", "+", "-"):
+        code = code.replace(f" {op} ", op)
+    code = _ARITH.sub(lambda m: m.group(1) + _literal(eval(f"{_num(m.group(2))}{m.group(3)}{_num(m.group(4))}")),
+                      code)  # noqa: S307 - two numbers and an operator, matched above
+    code = _fold_where(code)
+    return _POW.sub(r"\1^\2", code)
+
+
+def _num(text: str) -> float:
+    return float(text.strip("()"))
+
+
+def _literal(value: float) -> str:
+    text = f"{value:.12g}"
+    return f"({text})" if value < 0 else text
+
+
+def _fold_where(code: str) -> str:
+    """Replace where(c, a, b) by a or b wherever c compares two numbers."""
+    start = code.find("where(")
+    while start != -1:
+        args, end = _call_args(code, start + len("where("))
+        test = _COMPARE.fullmatch(args[0]) if len(args) == 3 else None
+        if test:
+            left, op, right = _num(test.group(1)), test.group(2), _num(test.group(3))
+            taken = args[1] if eval(f"{left} {op} {right}") else args[2]  # noqa: S307 - numbers only
+            code = code[:start] + taken + code[end:]
+            start = code.find("where(")
+        else:
+            start = code.find("where(", start + 1)
+    return code
+
+
+def _call_args(code: str, i: int) -> tuple[list[str], int]:
+    """The top-level arguments of a call whose '(' ends just before i, and the index after its ')'."""
+    args, depth, begin = [], 0, i
+    while depth >= 0:
+        ch = code[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if depth == 0 and ch == "," or depth < 0:
+            args.append(code[begin:i].strip())
+            begin = i + 1
+        i += 1
+    return args, i
 
 
 # ---- compiling templates ------------------------------------------------------------------------

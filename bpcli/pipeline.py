@@ -66,7 +66,7 @@ def grad(source: str | Graph, values: Mapping[str, float], wrt: Iterable[str] | 
     ev = evaluate(source, values)
     graph = ev.graph
     chosen = _wrt(graph, wrt)
-    backward = engine.backward(graph, ev.values)
+    backward = engine.backward(graph, ev.values, None if wrt is None else chosen)
     index = {graph.nodes[i].name: i for i in graph.inputs}
     gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None

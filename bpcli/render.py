@@ -24,16 +24,23 @@ MAX_ROWS = 200  # longer tables show their first and last rows; --format json ha
 def show(renderable: RenderableType) -> None:
     """Print to stdout with a Console made now, so NO_COLOR, pipes and test runners are honoured.
 
-    A pipe or file gets plain text with no trailing blanks, at a width that does not squeeze the tables.
+    A pipe or file gets plain text with no trailing blanks, at a width that does not squeeze the tables;
+    so does a terminal when NO_COLOR is set (no colour, and no bold or dim either).
     """
     console = Console(highlight=False)
-    if console.is_terminal:
+    if console.is_terminal and "NO_COLOR" not in os.environ:
         console.print(renderable)
         return
-    width = int(os.environ.get("COLUMNS", 0)) or 160
+    width = console.width if console.is_terminal else _columns() or 160
     plain = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     plain.print(renderable)
     sys.stdout.write("\n".join(line.rstrip() for line in plain.file.getvalue().split("\n")))
+
+
+def _columns() -> int | None:
+    """$COLUMNS when it is a sensible width, else None."""
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isdigit() and 20 <= int(text) <= 10_000 else None
 
 
 def evaluation(result: Evaluation) -> RenderableType:

@@ -44,13 +44,28 @@ def test_forward_matches_python_math(name):
 
 
 @pytest.mark.parametrize("name", SMOOTH)
-def test_every_op_has_display_and_shown_partials(name):
+def test_every_op_has_a_display_and_readable_partials(name):
     op = ops.OPS[name]
     n = len(op.sample)
     names = [f"a{i}" for i in range(n)]
     assert ops.expand(op.display, names)
     for k in range(n):
-        assert ops.expand(op.shown_partial(k), names, out="v", k=k)
+        shown = ops.readable(ops.expand(op.partial(k), names, out="v", k=k))
+        assert shown and ".0" not in shown and "{" not in shown
+
+
+def test_readable():
+    assert ops.readable("1.0 - v * v") == "1-v*v"
+    assert ops.readable("where(x > 0, 1.0, 0.0)") == "where(x > 0, 1, 0)"
+    assert ops.readable("x1 * 2.05") == "x1*2.05"
+    # with constant arguments the rule folds to what a person would write
+    assert ops.readable("where(3.0 == 0, 0.0, 3.0 * pow(x, 3.0 - 1.0))") == "3*x^2"
+    assert ops.readable("where((-2) == 0, 0.0, (-2) * pow(x, (-2) - 1.0))") == "(-2)*x^(-3)"
+    assert ops.readable("where(y == 0, 0.0, y * pow(x, y - 1.0))") == "where(y == 0, 0, y*pow(x, y-1))"
+
+
+def test_functions_are_the_table_entries_called_by_name():
+    assert ops.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "max", "min")
 
 
 @pytest.mark.parametrize("name,x,expected", [
