@@ -210,3 +210,40 @@ def test_garbage_gets_exit_2_and_one_message(run, source):
     assert r.code == 2 and r.out == "" and r.err.startswith("bpcli: error: ")
     for line in r.err.splitlines()[1:]:
         assert line.isprintable()
+
+
+def test_plain_bpcli_prints_help(run):
+    r = run()
+    assert r.code == 0 and "Commands:" in r.out and "grad" in r.out
+
+
+def test_perturb_that_swallowed_the_expression_says_so(run):
+    r = run("grad", "-v", "x=3", "--perturb", "x^2")
+    assert r.code == 2 and "--perturb took 'x^2' as its step" in r.err
+
+
+def test_empty_wrt_is_an_error(run):
+    r = run(*SEED, "--wrt", ",")
+    assert r.code == 2 and "--wrt needs" in r.err
+
+
+def test_crlf_on_stdin(run):
+    assert run("grad", "-", "-v", "x=1", "--format", "json", input="x*2\r\n").json()["expression"] == "x*2"
+
+
+def test_wrt_skips_edges_it_does_not_need(run):
+    doc = run("grad", "x^y", "-v", "x=-2,y=2", "--wrt", "x", "--format", "json").json()
+    assert doc["gradient"] == {"x": -4}
+    assert run("grad", "x^y", "-v", "x=-2,y=2").code == 3
+
+
+@pytest.mark.parametrize("columns", ["abc", "-5", "0", "99999999"])
+def test_bad_columns_are_ignored(run, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    r = run(*SEED)
+    assert r.code == 0 and "u*z" in r.out
+
+
+def test_local_gradients_show_the_rule_folded(run):
+    r = run("grad", "x^3", "-v", "x=2")
+    assert "3*x^2 = 12" in r.out
