@@ -18,16 +18,26 @@ def to_json(result: Evaluation) -> str:
     lines = []
     for key, value in to_dict(result).items():
         if isinstance(value, list):
-            items = ",\n".join(f"    {_dumps(item)}" for item in value)
-            text = f"[\n{items}\n  ]" if value else "[]"
+            text = _lines(value, "  ")
         elif isinstance(value, dict) and isinstance(value.get("rows"), list):
             head = _dumps({k: v for k, v in value.items() if k != "rows"})[:-1]
-            rows = ",\n".join(f"    {_dumps(row)}" for row in value["rows"])
-            text = f'{head}, "rows": [\n{rows}\n  ]}}'
+            text = f'{head}, "rows": {_lines(value["rows"], "  ")}}}'
         else:
             text = _dumps(value)
         lines.append(f"  {_dumps(key)}: {text}")
     return "{\n" + ",\n".join(lines) + "\n}"
+
+
+def _lines(items: list[dict], indent: str) -> str:
+    """A list of flat objects, one per line, encoded in one call of the C encoder.
+
+    Splitting at '}, {' is safe because no string in these objects can hold a brace: names are
+    letters, digits and _, and definitions are names, numbers, operators, parentheses and commas.
+    """
+    if not items:
+        return "[]"
+    body = _dumps(items)[1:-1].replace("}, {", "},\n" + indent + "  {")
+    return f"[\n{indent}  {body}\n{indent}]"
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode

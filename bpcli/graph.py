@@ -86,18 +86,20 @@ class Graph:
         node = self.nodes[i]
         if not node.is_gate:
             return node.name
-        return ops.expand(ops.OPS[node.op].display, [self.operand(a) for a in node.args], out=node.name)
+        operands = self.operands
+        return ops.expand(ops.OPS[node.op].display, [operands[a] for a in node.args], out=node.name)
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
         node = self.nodes[i]
         rule = ops.OPS[node.op].partial(k)
-        return ops.readable(ops.expand(rule, [self.operand(a) for a in node.args], out=node.name, k=k))
+        operands = self.operands
+        return ops.readable(ops.expand(rule, [operands[a] for a in node.args], out=node.name, k=k))
 
-    def operand(self, i: int) -> str:
-        """A node's name as it reads inside another gate's definition: negative constants in parentheses."""
-        name = self.nodes[i].name
-        return f"({name})" if name.startswith("-") else name
+    @cached_property
+    def operands(self) -> list[str]:
+        """Each node's name as it reads inside another gate's definition: negative constants in parentheses."""
+        return [f"({n.name})" if n.name.startswith("-") else n.name for n in self.nodes]
 
     def kinked(self) -> bool:
         """Whether any gate has a kink (relu, abs, max, min)."""

@@ -185,12 +185,15 @@ _COMPARE = re.compile(rf"({_LIT}) (==|!=|>=|<=|>|<) ({_LIT})")
 _POW = re.compile(r"pow\(([\w.]+|\(-[0-9.]+\)), ([\w.]+|\(-[0-9.]+\))\)")
 
 
+@lru_cache(maxsize=1 << 16)  # the same few strings ("1.0", "-1.0", …) recur on every edge of a big graph
 def readable(code: str) -> str:
     """A filled-in rule as a person reads it; the tables show the very rule that computed the number.
 
     `1.0 - v * v` → `1-v*v`; with constant arguments the rule is folded: pow's
     `where(3 == 0, 0, 3*pow(x, 3-1))` → `3*x^2`.
     """
+    if " " not in code and "(" not in code and ".0" not in code:
+        return code  # a bare name or number (mul's partials are the other argument): nothing to do
     code = re.sub(r"(?<![\w.])([0-9]+)\.0\b", r"\1", code)
     for op in ("*", "/", "+", "-"):
         code = code.replace(f" {op} ", op)
