@@ -94,8 +94,12 @@ class _Quotient:
 
 
 def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
-          method: str = "central", step: float | None = None) -> Report:
-    """Check ∂f/∂name for every name in `grads` by perturbing that input alone."""
+          method: str = "central", step: float | None = None, noise: float = 0.0) -> Report:
+    """Check ∂f/∂name for every name in `grads` by perturbing that input alone.
+
+    `noise` is the rounding error expected in f, EPS·Σ|vᵢ·∂f/∂vᵢ| over the gates (`rounding_noise`):
+    f is known only that well, however small f itself is.
+    """
     if method not in METHODS:
         raise InputError(f"unknown --perturb-method {method!r} (choose from {', '.join(METHODS)})")
     if step is not None and not (step > 0 and math.isfinite(step)):
@@ -105,8 +109,13 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
         raise InputError(f"--perturb-method complex needs a smooth expression; this one uses {', '.join(kinked)} "
                          "(use central or forward)")
     f_x = _value(graph, dict(inputs))
-    rows = [_row(graph, inputs, name, grads[name], f_x, method, step) for name in grads]
+    rows = [_row(graph, inputs, name, grads[name], f_x, method, step, noise) for name in grads]
     return Report(method, step, rows)
+
+
+def rounding_noise(values: list[float], adjoints: list[float]) -> float:
+    """How much rounding error f carries: each node's rounding (EPS·|v|) reaches f times its adjoint."""
+    return EPS * math.fsum(abs(v * g) for v, g in zip(values, adjoints))
 
 
 def default_step(method: str, x: float) -> float:
@@ -117,18 +126,22 @@ def default_step(method: str, x: float) -> float:
 
 
 def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
-         method: str, step: float | None) -> Row:
+         method: str, step: float | None, noise: float) -> Row:
     x = inputs[name]
     h = step if step is not None else default_step(method, x)
     if method == "complex":
         return _complex_row(graph, inputs, name, analytic, f_x, h)
-    f = lambda d: _value(graph, {**inputs, name: x + d})  # noqa: E731 - f at x+d, None where undefined
-    two_sided = method == "central" or graph.kinked()
-    q = _quotient(f, f_x, h, method, two_sided)
-    kink = (q is not None and q.left is not None and q.right is not None and graph.kinked()
-            and _crosses_kink(graph, inputs, name, h))
+    kink = graph.kinked() and _crosses_kink(graph, inputs, name, h)
+    if kink and step is None:  # a smooth point near a kink: a smaller step may stay on one piece
+        smaller = _step_off_the_kink(graph, inputs, name, h)
+        if smaller is not None:
+            h, kink = smaller, False
+    nudge = _Nudge(lambda d: _value(graph, {**inputs, name: x + d}), f_x, method,
+                   method == "central" or graph.kinked(), noise)
+    q = nudge.quotient(h)
+    kink = kink and q is not None and q.left is not None and q.right is not None
     if step is None and not kink:
-        q = _best_step(f, f_x, h, method, two_sided, q)
+        q = nudge.best_step(h, q)
     if q is None or not math.isfinite(q.error):
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
     tol = q.error + RTOL * max(abs(analytic), abs(q.numeric))
@@ -146,50 +159,67 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
 
 
-def _quotient(f: Callable[[float], float | None], f_x: float, h: float, method: str,
-              two_sided: bool) -> _Quotient | None:
-    """The quotient at step h and its error bound; None where f is undefined on both sides or it overflows."""
-    f_plus, f_minus = f(h), (f(-h) if two_sided else None)
-    right = None if f_plus is None else (f_plus - f_x) / h
-    left = None if f_minus is None else (f_x - f_minus) / h
-    if left is None and right is None:
-        return None
-    central = method == "central" and left is not None and right is not None
-    numeric = (left + right) / 2 if central else (right if right is not None else left)
-    side = 0 if central else (1 if right is not None else -1)
-    size = max(abs(v) for v in (f_x, f_plus, f_minus) if v is not None)
-    rounding = 8 * EPS * size / h
-    truncation = _truncation(f, f_x, h, side, numeric)
-    if not (math.isfinite(numeric) and math.isfinite(rounding)):
-        return None
-    return _Quotient(h, numeric, truncation, rounding, f_plus, f_minus, left, right)
-
-
-def _truncation(f, f_x: float, h: float, side: int, numeric: float) -> float:
-    """Richardson: the quotient at 2h differs from the one at h by 3T (central, error ∝ h²) or T (one-sided).
-
-    Where 2h leaves the domain the error is unknown: infinity, so a smaller step is preferred.
-    """
-    if side == 0:
-        far_plus, far_minus = f(2 * h), f(-2 * h)
-        if far_plus is None or far_minus is None:
-            return math.inf
-        return abs((far_plus - far_minus) / (4 * h) - numeric) / 3
-    far = f(2 * side * h)
-    return math.inf if far is None else abs(side * (far - f_x) / (2 * h) - numeric)
-
-
-def _best_step(f, f_x: float, h: float, method: str, two_sided: bool, first: _Quotient | None) -> _Quotient | None:
-    """Try h, h/10, … and keep the quotient with the smallest error bound relative to its size."""
-    best, q = first, first
-    for _ in range(SHRINKS):
-        if q is not None and (q.error <= RTOL * abs(q.numeric) or q.truncation <= q.rounding):
-            break  # good enough, or smaller steps would only add rounding
+def _step_off_the_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> float | None:
+    """The first of h/10, h/100, … whose nudge no longer crosses a kink, or None: x sits on the kink
+    (within 1e-10 relative, where a nudge would be lost in rounding anyway)."""
+    smallest = 1e-10 * max(1.0, abs(inputs[name]))
+    while h / 10 >= smallest:
         h /= 10
-        q = _quotient(f, f_x, h, method, two_sided)
-        if q is not None and (best is None or _relative(q) < _relative(best)):
-            best = q
-    return best
+        if not _crosses_kink(graph, inputs, name, h):
+            return h
+    return None
+
+
+@dataclass(frozen=True)
+class _Nudge:
+    """Difference quotients of one input: f(d) is the output with that input moved by d (None: undefined)."""
+
+    f: Callable[[float], float | None]
+    f_x: float
+    method: str
+    two_sided: bool
+    noise: float
+
+    def quotient(self, h: float) -> _Quotient | None:
+        """The quotient at step h with its error estimates; None where f is undefined on both sides."""
+        f_plus, f_minus = self.f(h), (self.f(-h) if self.two_sided else None)
+        right = None if f_plus is None else (f_plus - self.f_x) / h
+        left = None if f_minus is None else (self.f_x - f_minus) / h
+        if left is None and right is None:
+            return None
+        central = self.method == "central" and left is not None and right is not None
+        numeric = (left + right) / 2 if central else (right if right is not None else left)
+        side = 0 if central else (1 if right is not None else -1)
+        size = max(abs(v) for v in (self.f_x, f_plus, f_minus) if v is not None)
+        rounding = 8 * max(self.noise, EPS * size) / h
+        if not (math.isfinite(numeric) and math.isfinite(rounding)):
+            return None
+        return _Quotient(h, numeric, self.truncation(h, side, numeric), rounding, f_plus, f_minus, left, right)
+
+    def truncation(self, h: float, side: int, numeric: float) -> float:
+        """Richardson: the quotient at 2h differs from the one at h by 3T (central, error ∝ h²) or T (one-sided).
+
+        Where 2h leaves the domain the error is unknown: infinity, so a smaller step is preferred.
+        """
+        if side == 0:
+            far_plus, far_minus = self.f(2 * h), self.f(-2 * h)
+            if far_plus is None or far_minus is None:
+                return math.inf
+            return abs((far_plus - far_minus) / (4 * h) - numeric) / 3
+        far = self.f(2 * side * h)
+        return math.inf if far is None else abs(side * (far - self.f_x) / (2 * h) - numeric)
+
+    def best_step(self, h: float, first: _Quotient | None) -> _Quotient | None:
+        """Try h, h/10, … and keep the quotient with the smallest error bound relative to its size."""
+        best, q = first, first
+        for _ in range(SHRINKS):
+            if q is not None and (q.error <= RTOL * abs(q.numeric) or q.truncation <= q.rounding):
+                break  # good enough, or smaller steps would only add rounding
+            h /= 10
+            q = self.quotient(h)
+            if q is not None and (best is None or _relative(q) < _relative(best)):
+                best = q
+        return best
 
 
 def _relative(q: _Quotient) -> float:

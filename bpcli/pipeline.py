@@ -71,7 +71,8 @@ def grad(source: str | Graph, values: Mapping[str, float], wrt: Iterable[str] | 
     gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None
     if perturb is not None:
-        check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step)
+        noise = gradcheck.rounding_noise(ev.values, backward.grads)
+        check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
 
 

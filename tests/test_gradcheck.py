@@ -55,7 +55,7 @@ def test_complex_step_refuses_kinks():
 
 @pytest.mark.parametrize("source,point", [
     ("relu(x)", {"x": 0}), ("abs(x)", {"x": 0}), ("max(x, y)", {"x": 1, "y": 1}),
-    ("min(x, y, 2)", {"x": 2, "y": 3}), ("abs(x - 1e-9)", {"x": 0}),
+    ("min(x, y, 2)", {"x": 2, "y": 3}), ("abs(x - 1e-12)", {"x": 0}),
 ])
 def test_kinks_are_flagged_and_not_mismatches(source, point):
     r = grad(source, point, perturb=Perturb())
@@ -69,6 +69,11 @@ def test_a_wrong_subgradient_at_a_kink_is_still_caught(broken):
     broken("relu", "where({0} > 0, 1.0, 5.0)")
     r = grad("relu(x)", {"x": 0}, perturb=Perturb())
     assert r.check.rows[0].kink and not r.check.ok
+
+
+def test_near_a_kink_a_smaller_step_stays_on_one_piece():
+    row = grad("abs(x - 1e-8)", {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert not row.kink and row.verdict == "ok" and row.step < 1e-8
 
 
 def test_away_from_kinks_no_flag():
