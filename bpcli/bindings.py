@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
 from bpcli import engine, ops
 from bpcli.errors import BpcliError, InputError
-from bpcli.graph import lower
+from bpcli.lowering import lower
 from bpcli.parser import parse
 
 _NAME = re.compile(r"[^\W\d]\w*\Z")
@@ -24,6 +25,27 @@ def parse_bindings(items: Iterable[str]) -> dict[str, float]:
                 raise InputError(f"-v gives {name} twice")
             values[name] = value
     return values
+
+
+def read_vars(text: str, origin: str) -> dict[str, float]:
+    """Values from a --vars file: a JSON object ({"w": 0.5, "x": "pi/4"}) or `name = value` lines
+    (# comments and blank lines allowed)."""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{origin}: not valid JSON ({err.msg}, line {err.lineno})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{origin}: expected a JSON object of name → value")
+        return parse_bindings(f"{name}={_json_value(origin, name, value)}" for name, value in data.items())
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return parse_bindings(line for line in lines if line)
+
+
+def _json_value(origin: str, name: str, value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{origin}: the value of {name} must be a number or a constant expression")
+    return repr(float(value)) if isinstance(value, (int, float)) else value
 
 
 def split_top_level(text: str) -> list[str]:

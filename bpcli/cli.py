@@ -80,19 +80,35 @@ def cli() -> None:
 
 
 def point_options(command):
-    """The options every command that evaluates at a point shares: EXPR, -v and --format."""
-    @click.argument("expression", metavar="EXPR")
+    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
+    @click.argument("expression", metavar="[EXPR]", required=False)
+    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Read the expression or program from FILE instead of EXPR.")
+    @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
+                  "instead of its last statement.")
     @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]",
                   help="Input values, comma-separated and/or repeated; a value may be a constant "
                        "expression (x=pi/4, y=-2).")
+    @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                   help="Tables for people, or one JSON object for programs.")
     @functools.wraps(command)
-    def wrapper(expression: str, var: tuple[str, ...], **kwargs):
-        from bpcli.bindings import parse_bindings
+    def wrapper(expression: str | None, file: str | None, output: str | None, var: tuple[str, ...],
+                vars_file: str | None, **kwargs):
+        from bpcli import bindings
+        from bpcli.pipeline import Source
 
-        source = _read_stdin() if expression == "-" else expression
-        return command(source, parse_bindings(var), **kwargs)
+        if (expression is None) == (file is None):
+            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
+        if file is not None:
+            source = Source(_read_file(file), output, file)
+        else:
+            source = Source(_read_stdin() if expression == "-" else expression, output,
+                            "<stdin>" if expression == "-" else None)
+        values = bindings.read_vars(_read_file(vars_file), vars_file) if vars_file else {}
+        values.update(bindings.parse_bindings(var))
+        return command(source, values, **kwargs)
     return wrapper
 
 
@@ -104,7 +120,7 @@ def point_options(command):
 @click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
               help="central (default), forward (the lecture's one-sided nudge) or complex (complex step). "
                    "Implies --perturb.")
-def grad(source: str, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
+def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
          perturb_method: str | None) -> None:
     """Forward pass, backward pass and gradient of EXPR at a point.
 
@@ -135,7 +151,7 @@ def grad(source: str, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str
 
 @cli.command("eval", epilog=EXIT_CODES)
 @point_options
-def eval_(source: str, values: dict, fmt: str) -> None:
+def eval_(source, values: dict, fmt: str) -> None:
     """Forward pass only: the value of EXPR at a point, gate by gate.
 
     \b
@@ -147,12 +163,22 @@ def eval_(source: str, values: dict, fmt: str) -> None:
 
 
 def _read_stdin() -> str:
-    data = sys.stdin.buffer.read()
+    return _text(sys.stdin.buffer.read(), "standard input")
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return _text(handle.read(), path)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _text(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as err:
-        raise InputError(f"standard input is not UTF-8 text (byte {data[err.start]:#04x} at offset "
-                         f"{err.start})") from None
+        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None
 
 
 def _perturb(step: str | None, method: str | None):

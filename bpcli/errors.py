@@ -32,6 +32,7 @@ class InputError(BpcliError):
         super().__init__(message)
         self.source = source
         self.pos = pos
+        self.origin: str | None = None   # the file the source came from, when it did
 
     @property
     def line_col(self) -> tuple[int, int] | None:
@@ -53,8 +54,10 @@ class InputError(BpcliError):
         text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text)
         text, caret = _window(text, col - 1)
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
-        return [f"{self.message} (line {line_no}, column {col})" if "\n" in self.source
-                else f"{self.message} (column {col})", "  " + text, "  " + " " * caret + "^"]
+        where = f"line {line_no}, column {col}" if "\n" in self.source or self.origin else f"column {col}"
+        if self.origin:
+            where = f"{self.origin}, {where}"
+        return [f"{self.message} ({where})", "  " + text, "  " + " " * caret + "^"]
 
 
 class DomainError(BpcliError):

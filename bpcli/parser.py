@@ -56,6 +56,13 @@ class _Builder(Transformer):
     def args(self, children):
         return children[::2]  # drop the commas
 
+    def start(self, children):
+        return syntax.Program(tuple(children), (_span(children[0])[0], _span(children[-1])[1]))
+
+    def assign(self, children):
+        name, _eq, value = children
+        return syntax.Assign(str(name), value, (name.start_pos, _span(value)[1]), _span(name))
+
     def group(self, children):
         return children[1]
 
@@ -90,17 +97,44 @@ def _cache_file() -> str | None:
     return os.path.join(folder, "grammar.lark-cache")
 
 
-def parse(source: str) -> syntax.Expr:
-    """Parse an expression; raise InputError (exit 2) with the offending column on any syntax error."""
-    if not source.strip():
+def parse(source: str) -> syntax.Program:
+    """Parse a program (or a lone expression); InputError (exit 2) with line and column on a syntax error."""
+    if not _COMMENTS.sub("", source).strip():
         raise InputError("empty expression: nothing to differentiate")
     try:
-        return _lark().parse(source)
+        return _lark().parse(_join_lines(source))
     except InputError as err:
         err.source = source
         raise
     except UnexpectedInput as err:
         raise _friendly(source, err) from None
+
+
+_COMMENTS = re.compile(r"#[^\n]*")
+
+
+_CONTINUES = set("+-*/^=,(")
+
+
+def _join_lines(source: str) -> str:
+    """Where a newline is only a blank, make it a space (one character for one: positions stay put).
+
+    Comments become blanks. A source with no `=` and no `;` is one expression, so every newline is a
+    blank; in a program, a newline inside parentheses or after an operator continues the statement.
+    """
+    if "\n" not in source and "#" not in source:
+        return source
+    chars = list(_COMMENTS.sub(lambda m: " " * len(m.group()), source))
+    program = "=" in chars or ";" in chars
+    depth, last = 0, ""
+    for i, ch in enumerate(chars):
+        if ch == "\n" and (not program or depth > 0 or last in _CONTINUES):
+            chars[i] = " "
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        if not ch.isspace():
+            last = ch
+    return "".join(chars)
 
 
 # ---- turning Lark's exceptions into one clear line ------------------------------------------------

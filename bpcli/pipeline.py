@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from bpcli import engine, gradcheck
 from bpcli.errors import InputError
-from bpcli.graph import Graph, lower
+from bpcli.graph import Graph
+from bpcli.lowering import lower
 from bpcli.parser import parse
 
 
@@ -41,6 +42,16 @@ class Gradients(Evaluation):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Program text, the assigned name to differentiate (None: the last statement), and where it came
+    from (a file name, "<stdin>", or None for the command line) for error messages."""
+
+    text: str
+    output: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
 class Perturb:
     """What --perturb asked for: the method and a fixed step (None: scaled to each input)."""
 
@@ -48,19 +59,27 @@ class Perturb:
     step: float | None = None
 
 
-def compile_source(source: str) -> Graph:
-    """Parse and lower an expression (InputError on bad syntax, unknown functions, wrong arity)."""
-    return lower(parse(source), source)
+def compile_source(source: str | Source) -> Graph:
+    """Parse and lower an expression or program (InputError on bad syntax, unknown functions, arity, …).
+
+    The output is the program's last statement, or the assigned name `source.output`.
+    """
+    src = source if isinstance(source, Source) else Source(source)
+    try:
+        return lower(parse(src.text), src.text, src.output)
+    except InputError as err:
+        err.origin = src.origin
+        raise
 
 
-def evaluate(source: str | Graph, values: Mapping[str, float]) -> Evaluation:
+def evaluate(source: str | Source | Graph, values: Mapping[str, float]) -> Evaluation:
     """Run the forward pass at the point `values` (which must name every variable of the expression)."""
     graph = source if isinstance(source, Graph) else compile_source(source)
     inputs, warnings = _inputs(graph, values)
     return Evaluation(graph, inputs, engine.forward(graph, inputs), warnings)
 
 
-def grad(source: str | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
+def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
          perturb: Perturb | None = None) -> Gradients:
     """Forward pass, backward pass, and optionally the perturbation check, at the point `values`."""
     ev = evaluate(source, values)
@@ -78,13 +97,17 @@ def grad(source: str | Graph, values: Mapping[str, float], wrt: Iterable[str] | 
 
 def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
     names = graph.input_names
+    clash = [n for n in values if n in graph.assigned]
+    if clash:
+        raise InputError(f"-v {clash[0]}=…: {clash[0]} is assigned in the program, so it cannot be given a value")
     missing = [n for n in names if n not in values]
     if missing:
         given = ",".join(f"{n}=…" for n in missing)
         raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
                          f"with -v {given}")
     unused = [n for n in values if n not in set(names)]
-    warnings = [f"{n} is not a variable of the expression; its value is ignored" for n in unused]
+    warnings = list(graph.unused)
+    warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in unused]
     return {n: float(values[n]) for n in names}, warnings
 
 

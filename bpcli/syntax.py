@@ -61,9 +61,27 @@ class Unary:
 Expr = Num | Var | Call | Binary | Unary
 
 
+@dataclass(eq=False, repr=False, slots=True)
+class Assign:
+    """A statement `name = value`; `name_span` covers the name."""
+
+    name: str
+    value: object
+    span: Span
+    name_span: Span
+
+
+@dataclass(eq=False, repr=False, slots=True)
+class Program:
+    """Statements in order: Assign, or a bare expression. A lone expression is a program of one."""
+
+    statements: tuple
+    span: Span
+
+
 def _short_repr(self) -> str:
     return f"<{type(self).__name__} at {self.span[0]}:{self.span[1]}>"
 
 
-for _cls in (Num, Var, Call, Binary, Unary):
+for _cls in (Num, Var, Call, Binary, Unary, Assign, Program):
     _cls.__repr__ = _short_repr

@@ -1,0 +1,212 @@
+"""Syntax tree to Graph: statements in order, each expression walked with an explicit stack.
+
+A program's assigned names become node names (`v = x*y` names that gate v); the other gates get
+the lecture's names v, u, t, … skipping every name in use, and the output is f. Gates the output does
+not depend on are dropped and reported, not silently evaluated. Checks: unknown functions (with the
+nearest known name), arity, bare function names, reassignment, use before assignment.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from bpcli import names, ops, syntax
+from bpcli.errors import InputError
+from bpcli.graph import CONST, INPUT, Graph, Node
+
+
+def lower(program: syntax.Program, source: str, output: str | None = None) -> Graph:
+    """Lower a parsed program to a Graph; its output is the last statement, or the assigned name `output`."""
+    return _Lowering(source, program).run(output)
+
+
+class _Lowering:
+    """One lowering: leaves keyed by name or literal (shared), gates in computation order."""
+
+    def __init__(self, source: str, program: syntax.Program) -> None:
+        self.source = source
+        self.program = program
+        self.leaves: list[Node] = []
+        self.leaf_index: dict[tuple[str, str], int] = {}
+        self.gates: list[tuple[str, tuple[int, ...], syntax.Span]] = []
+        self.gate_names: dict[int, str] = {}   # gate position → the name a statement gave it
+        self.env: dict[str, int] = {}          # assigned name → reference
+        self.assigned = self.assignments()
+
+    # References: a leaf is ~i (negative), a gate is its position in self.gates.
+    def leaf(self, op: str, name: str, span: syntax.Span, value: float | None = None) -> int:
+        key = (op, name)
+        if key not in self.leaf_index:
+            self.leaf_index[key] = len(self.leaves)
+            self.leaves.append(Node(name, op, (), span, value))
+        return ~self.leaf_index[key]
+
+    def gate(self, op: str, args: tuple[int, ...], span: syntax.Span) -> int:
+        self.gates.append((op, args, span))
+        return len(self.gates) - 1
+
+    def assignments(self) -> dict[str, syntax.Assign]:
+        """Every assigned name with its statement; InputError on reassignment or a reserved name."""
+        found: dict[str, syntax.Assign] = {}
+        for st in self.program.statements:
+            if isinstance(st, syntax.Assign):
+                if st.name in ops.CONSTANTS or st.name in ops.FUNCTIONS:
+                    kind = "a constant" if st.name in ops.CONSTANTS else "a function"
+                    raise InputError(f"cannot assign to {st.name}: it is {kind}", self.source, st.name_span[0])
+                if st.name in found:
+                    raise InputError(f"{st.name} is assigned twice (first at {self.where(found[st.name])})",
+                                     self.source, st.name_span[0])
+                found[st.name] = st
+        return found
+
+    def where(self, st: syntax.Assign) -> str:
+        """`line 3` in a program of several lines, `column 9` in a one-line program."""
+        start = st.span[0]
+        if "\n" in self.source:
+            return f"line {self.source.count(chr(10), 0, start) + 1}"
+        return f"column {start + 1}"
+
+    def run(self, output: str | None) -> Graph:
+        root = 0
+        for st in self.program.statements:
+            if isinstance(st, syntax.Assign):
+                root = self.statement(st)
+            else:
+                root = self.expression(st)
+        if output is not None:
+            if output not in self.env:
+                have = ", ".join(self.env) or "none"
+                raise InputError(f"--output {output}: not a name the program assigns (it assigns: {have})")
+            root = self.env[output]
+        return self.build(root)
+
+    def statement(self, st: syntax.Assign) -> int:
+        """Lower `name = value`: the value's new top gate takes the name; otherwise the name is an alias."""
+        before = len(self.gates)
+        ref = self.expression(st.value)
+        if ref >= before and ref not in self.gate_names:
+            self.gate_names[ref] = st.name
+        self.env[st.name] = ref
+        return ref
+
+    def expression(self, tree) -> int:
+        stack: list[tuple[object, bool]] = [(tree, False)]
+        results: list[int] = []
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                self.finish(node, results)
+            else:
+                self.visit(node, stack, results)
+        return results.pop()
+
+    def visit(self, node, stack: list, results: list[int]) -> None:
+        """First sight of a node: leaves are done at once; operations push themselves, then their operands."""
+        if isinstance(node, syntax.Num):
+            results.append(self.leaf(CONST, node.text, node.span, node.value))
+        elif isinstance(node, syntax.Var):
+            results.append(self.variable(node))
+        elif isinstance(node, syntax.Unary) and node.op == "+":
+            stack.append((node.operand, False))  # a unary plus is no gate
+        elif isinstance(node, syntax.Unary) and isinstance(node.operand, syntax.Num):
+            num = node.operand  # fold -2 into one constant, so x^-2 shows as x^-2, not a gate
+            results.append(self.leaf(CONST, "-" + num.text, node.span, -num.value))
+        else:
+            if isinstance(node, syntax.Call):
+                self.check_call(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(_operands(node)))
+
+    def finish(self, node, results: list[int]) -> None:
+        """All operands are lowered (on top of `results`): add the gate."""
+        if isinstance(node, syntax.Unary):
+            op, n = ops.UNARY[node.op], 1
+        elif isinstance(node, syntax.Binary):
+            op, n = ops.BINARY[node.op], 2
+        else:
+            op, n = node.name, len(node.args)
+        args = tuple(results[len(results) - n:])
+        del results[len(results) - n:]
+        results.append(self.gate(op, args, node.span))
+
+    def variable(self, node: syntax.Var) -> int:
+        if node.name in self.env:
+            return self.env[node.name]
+        if node.name in self.assigned:
+            raise InputError(f"{node.name} is used before it is assigned (at {self.where(self.assigned[node.name])})",
+                             self.source, node.span[0])
+        if node.name in ops.CONSTANTS:
+            return self.leaf(CONST, node.name, node.span, ops.CONSTANTS[node.name])
+        if node.name in ops.FUNCTIONS:
+            raise InputError(f"{node.name} is a function: call it as {node.name}(…)", self.source, node.span[0])
+        return self.leaf(INPUT, node.name, node.span)
+
+    def check_call(self, node: syntax.Call) -> None:
+        if node.name not in ops.FUNCTIONS:
+            raise InputError(_unknown_function(node.name), self.source, node.name_span[0])
+        op = ops.OPS[node.name]
+        if not op.accepts(len(node.args)):
+            want = "at least 2 arguments" if op.arity is None else _plural(op.arity, "argument")
+            raise InputError(f"{node.name} takes {want}, got {len(node.args)}", self.source, node.name_span[0])
+
+    def build(self, root: int) -> Graph:
+        """Keep what the output depends on, number leaves then gates, and name the gates."""
+        keep_leaf, keep_gate = self.reachable(root)
+        leaves = [leaf for i, leaf in enumerate(self.leaves) if keep_leaf[i]]
+        leaf_at = {i: k for k, i in enumerate(i for i in range(len(self.leaves)) if keep_leaf[i])}
+        gates = [j for j in range(len(self.gates)) if keep_gate[j]]
+        gate_at = {j: len(leaves) + k for k, j in enumerate(gates)}
+        at = lambda ref: leaf_at[~ref] if ref < 0 else gate_at[ref]  # noqa: E731
+        nodes = list(leaves)
+        for j, name in zip(gates, self.names(gates, root, leaves)):
+            op, args, span = self.gates[j]
+            nodes.append(Node(name, op, tuple(at(a) for a in args), span))
+        return Graph(self.source, tuple(nodes), at(root), frozenset(self.env), self.unused(keep_gate))
+
+    def reachable(self, root: int) -> tuple[list[bool], list[bool]]:
+        keep_leaf, keep_gate = [False] * len(self.leaves), [False] * len(self.gates)
+        if root < 0:
+            keep_leaf[~root] = True
+            return keep_leaf, keep_gate
+        keep_gate[root] = True
+        for j in range(root, -1, -1):
+            if keep_gate[j]:
+                for a in self.gates[j][1]:
+                    if a < 0:
+                        keep_leaf[~a] = True
+                    else:
+                        keep_gate[a] = True
+        return keep_leaf, keep_gate
+
+    def names(self, gates: list[int], root: int, leaves: list[Node]) -> list[str]:
+        """A statement's name where it gave one; else f for the output and v, u, t, … for the rest."""
+        taken = {leaf.name for leaf in leaves if leaf.op == INPUT} | set(self.env)
+        fresh = names.intermediate_names(taken | {names.output_name(taken)})
+        return [self.gate_names.get(j) or (names.output_name(taken) if j == root else next(fresh)) for j in gates]
+
+    def unused(self, keep_gate: list[bool]) -> tuple[str, ...]:
+        out = []
+        for name, st in self.assigned.items():
+            ref = self.env.get(name)
+            if ref is not None and ref >= 0 and not keep_gate[ref]:
+                out.append(f"{self.where(st)}: {name} is assigned but the output does not use it; "
+                           "it is not evaluated")
+        return tuple(out)
+
+
+def _operands(node) -> tuple:
+    if isinstance(node, syntax.Binary):
+        return node.left, node.right
+    return (node.operand,) if isinstance(node, syntax.Unary) else node.args
+
+
+def _unknown_function(name: str) -> str:
+    close = difflib.get_close_matches(name, ops.FUNCTIONS, n=1, cutoff=0.6)
+    if close:
+        return f"unknown function {name!r}: did you mean {close[0]}?"
+    return (f"unknown function {name!r} (known: {', '.join(ops.FUNCTIONS)}); "
+            f"for a product write {name}*(…)")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
