@@ -31,7 +31,7 @@ _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
 def _hint(err: click.UsageError, args) -> str:
     """`--perturb x^2` took the expression as its step: say so instead of only 'Missing argument'."""
     args = list(sys.argv[1:] if args is None else args)
-    if "EXPR" in err.format_message() and "--perturb" in args[:-1]:
+    if "EXPR" in err.format_message() and "--perturb" in args[:-1] and "-f" not in args and "--file" not in args:
         taken = args[args.index("--perturb") + 1]
         return f"; --perturb took {taken!r} as its step: put EXPR before --perturb"
     return ""

@@ -156,7 +156,7 @@ def test_json_is_strict(run):
     (["grad", "x", "-v", "x=1", "--perturb", "0"], 2, "positive"),
     (["grad", "x", "-v", "x=1", "--format", "xml"], 2, "'xml' is not one of"),
     (["grad", "x", "--nope"], 2, "No such option"),
-    (["grad"], 2, "Missing argument 'EXPR'"),
+    (["grad"], 2, "give the expression either as EXPR or with -f FILE"),
     (["nope"], 2, "No such command"),
     (["grad", "log(x)", "-v", "x=-1"], 3, "f = log(x) is undefined at x = -1"),
     (["grad", "log(x)", "-v", "x=0"], 3, "log needs a positive argument"),
