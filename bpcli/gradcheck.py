@@ -191,7 +191,9 @@ class _Nudge:
         numeric = (left + right) / 2 if central else (right if right is not None else left)
         side = 0 if central else (1 if right is not None else -1)
         size = max(abs(v) for v in (self.f_x, f_plus, f_minus) if v is not None)
-        rounding = 8 * max(self.noise, EPS * size) / h
+        # f is known to about noise (rounding in every gate), to EPS·|f|, and near 0 no better than the
+        # smallest normal double (below it, products underflow).
+        rounding = 8 * max(self.noise, EPS * size, sys.float_info.min) / h
         if not (math.isfinite(numeric) and math.isfinite(rounding)):
             return None
         return _Quotient(h, numeric, self.truncation(h, side, numeric), rounding, f_plus, f_minus, left, right)
