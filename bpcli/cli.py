@@ -11,7 +11,7 @@ import sys
 import click
 
 from bpcli import __version__
-from bpcli.errors import BpcliError, CheckFailed, InputError
+from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 EXIT_CODES = """\b
 Exit status:
@@ -139,10 +139,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     from bpcli import pipeline
 
     check = _perturb(perturb, perturb_method)
-    wrt_names = [n.strip() for item in wrt for n in item.split(",") if n.strip()] if wrt else None
-    if wrt and not wrt_names:
-        raise InputError("--wrt needs at least one variable name")
-    result = pipeline.grad(source, values, wrt_names, check)
+    result = pipeline.grad(source, values, _names(wrt), check)
     _show(result, fmt)
     if result.check is not None and not result.check.ok:
         bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
@@ -160,6 +157,67 @@ def eval_(source, values: dict, fmt: str) -> None:
     from bpcli import pipeline
 
     _show(pipeline.evaluate(source, values), fmt)
+
+
+@cli.command(epilog=EXIT_CODES)
+@point_options
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
+@click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", help="Train these inputs only (default: all).")
+@click.option("--target", type=float, default=None,
+              help="Minimise ½(f − T)² instead of f: bring f to the target T.")
+@click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the final values as `name = value` lines, which --vars reads back.")
+def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, ...], target: float | None,
+         save: str | None) -> None:
+    """Gradient descent: move inputs against the gradient, x ← x − lr·∂loss/∂x.
+
+    \b
+      bpcli step "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --target 33 --lr 0.001 --steps 200
+      bpcli step -f examples/lecture_network.bp --vars examples/lecture_network.vars \\
+                 --wrt a10,a11,a12,a20,a21,a22,b10,b11,b12,b20,b21,b22 --lr 0.5 --steps 100
+
+    The loss is f, or ½(f − T)² with --target T. The last line of the output is the new values
+    as a -v argument, ready for another bpcli command.
+    """
+    from bpcli import pipeline
+
+    if not (lr > 0 and lr < float("inf")):
+        raise InputError(f"--lr must be a positive number, not {lr}")
+    if target is not None and target != target or target in (float("inf"), float("-inf")):
+        raise InputError(f"--target must be a finite number, not {target}")
+    run = pipeline.step(source, values, _names(wrt), lr, steps, target)
+    if save:
+        _write(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    if fmt == "json":
+        from bpcli.export import descent_json
+
+        click.echo(descent_json(run))
+    else:
+        from bpcli import render
+
+        render.show(render.descent(run))
+        click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
+    if run.diverged:
+        raise DomainError(run.diverged)
+
+
+def _names(items: tuple[str, ...]) -> list[str] | None:
+    """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
+    if not items:
+        return None
+    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
+    if not names:
+        raise InputError("--wrt needs at least one variable name")
+    return names
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror}") from None
 
 
 def _read_stdin() -> str:

@@ -15,8 +15,12 @@ def to_json(result: Evaluation) -> str:
     One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
     every piece goes through json's C encoder (indent= would use the pure-Python one, 10x slower).
     """
+    return _document(to_dict(result))
+
+
+def _document(doc: dict) -> str:
     lines = []
-    for key, value in to_dict(result).items():
+    for key, value in doc.items():
         if isinstance(value, list):
             text = _lines(value, "  ")
         elif isinstance(value, dict) and isinstance(value.get("rows"), list):
@@ -63,6 +67,15 @@ def to_dict(result: Evaluation) -> dict:
         doc["perturb"] = {"method": check.method, "step": check.step, "ok": check.ok,
                           "rows": [_finite(asdict(row)) for row in check.rows]}
     return doc
+
+
+def descent_json(run) -> str:
+    """The JSON document for `bpcli step`: every step as data, the final values, and a -v string."""
+    doc = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt,
+           "steps": [_finite(asdict(s)) for s in run.steps], "final": run.final,
+           "vars": ",".join(f"{name}={value!r}" for name, value in run.final.items()),
+           "diverged": run.diverged}
+    return _document(doc)
 
 
 def _finite(row: dict) -> dict:

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 
-from bpcli import engine, gradcheck
+from bpcli import descent, engine, gradcheck
 from bpcli.errors import InputError
 from bpcli.graph import Graph
 from bpcli.lowering import lower
@@ -93,6 +94,14 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
         noise = gradcheck.rounding_noise(ev.values, backward.grads)
         check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
+
+
+def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None, lr: float,
+         steps: int, target: float | None = None) -> descent.Descent:
+    """Gradient descent on the chosen inputs (default: all) from the point `values`."""
+    ev = evaluate(source, values)
+    run = descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target)
+    return dataclasses.replace(run, warnings=ev.warnings, source=ev.graph.source)
 
 
 def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:

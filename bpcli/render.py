@@ -56,6 +56,18 @@ def gradients(result: Gradients) -> RenderableType:
     return Group(*parts)
 
 
+def descent(run) -> RenderableType:
+    """`bpcli step`: one row per step (f, the loss, the trained variables), then how it ended."""
+    loss = "f" if run.target is None else f"½(f − {fmt(run.target)})²"
+    table = _table(f"Gradient descent (lr = {fmt(run.lr)}, loss = {loss})", "step", "f", "loss", "values",
+                   right=("step", "f", "loss"))
+    rows = [(str(s.step), fmt(s.f), fmt(s.loss), " ".join(f"{n}={fmt(v)}" for n, v in s.values.items()))
+            for s in run.steps]
+    ending = Text(run.diverged, style="bold red") if run.diverged else Text(
+        f"new values after {len(run.steps) - 1} step(s), as -v:", style="bold")
+    return Group(_rows(table, rows, 4), ending)
+
+
 def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False)
     for name in columns:
