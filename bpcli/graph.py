@@ -7,7 +7,8 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from bpcli import ops, syntax
@@ -39,7 +40,7 @@ class Graph:
     source: str
     nodes: tuple[Node, ...]
     output: int
-    assigned: frozenset[str] = frozenset()   # names the program assigns (not inputs)
+    assigned: Mapping[str, int] = field(default_factory=dict)  # name the program assigns → its offset
     unused: tuple[str, ...] = ()             # warnings for statements the output does not use
 
     @cached_property

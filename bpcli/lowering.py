@@ -161,7 +161,8 @@ class _Lowering:
         for j, name in zip(gates, self.names(gates, root, leaves)):
             op, args, span = self.gates[j]
             nodes.append(Node(name, op, tuple(at(a) for a in args), span))
-        return Graph(self.source, tuple(nodes), at(root), frozenset(self.env), self.unused(keep_gate))
+        assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
+        return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate))
 
     def reachable(self, root: int) -> tuple[list[bool], list[bool]]:
         keep_leaf, keep_gate = [False] * len(self.leaves), [False] * len(self.gates)

@@ -76,7 +76,11 @@ def compile_source(source: str | Source) -> Graph:
 def evaluate(source: str | Source | Graph, values: Mapping[str, float]) -> Evaluation:
     """Run the forward pass at the point `values` (which must name every variable of the expression)."""
     graph = source if isinstance(source, Graph) else compile_source(source)
-    inputs, warnings = _inputs(graph, values)
+    try:
+        inputs, warnings = _inputs(graph, values)
+    except InputError as err:
+        err.origin = source.origin if isinstance(source, Source) else None
+        raise
     return Evaluation(graph, inputs, engine.forward(graph, inputs), warnings)
 
 
@@ -108,7 +112,8 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
     names = graph.input_names
     clash = [n for n in values if n in graph.assigned]
     if clash:
-        raise InputError(f"-v {clash[0]}=…: {clash[0]} is assigned in the program, so it cannot be given a value")
+        raise InputError(f"-v {clash[0]}=…: {clash[0]} is assigned in the program, so it cannot be given a value",
+                         graph.source, graph.assigned[clash[0]])
     missing = [n for n in names if n not in values]
     if missing:
         given = ",".join(f"{n}=…" for n in missing)

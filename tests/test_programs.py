@@ -109,9 +109,13 @@ def test_cli_expr_and_file_are_exclusive(run, tmp_path):
     assert r.code == 2 and "cannot read" in r.err
 
 
-def test_cli_assigning_an_input_is_an_error(run):
+def test_cli_assigning_an_input_is_an_error(run, tmp_path):
     r = run("grad", "v = x*y; v", "-v", "x=1,y=1,v=2")
-    assert r.code == 2 and "v is assigned in the program" in r.err
+    assert r.code == 2 and "v is assigned in the program" in r.err and "(column 1)" in r.err
+    path = tmp_path / "p.bp"
+    path.write_text("a = 1\nv = x*y\nv\n")
+    r = run("grad", "-f", str(path), "-v", "x=1,y=1,v=2")
+    assert r.code == 2 and f"({path}, line 2, column 1)" in r.err
 
 
 def test_vars_file_json_and_lines_and_override(run, tmp_path):
