@@ -120,8 +120,10 @@ def point_options(command):
 @click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
               help="central (default), forward (the lecture's one-sided nudge) or complex (complex step). "
                    "Implies --perturb.")
+@click.option("--explain", is_flag=True, help="Write out the chain rule for each input: every path from "
+              "the output as a product of local gradients (grouped when there are too many).")
 def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
-         perturb_method: str | None) -> None:
+         perturb_method: str | None, explain: bool) -> None:
     """Forward pass, backward pass and gradient of EXPR at a point.
 
     \b
@@ -140,7 +142,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
 
     check = _perturb(perturb, perturb_method)
     result = pipeline.grad(source, values, _names(wrt), check)
-    _show(result, fmt)
+    _show(result, fmt, pipeline.explain(result) if explain else None)
     if result.check is not None and not result.check.ok:
         bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
         raise CheckFailed(f"the perturbation check disagrees with backprop for {', '.join(bad)}")
@@ -255,17 +257,20 @@ def _perturb(step: str | None, method: str | None):
     return Perturb(method or "central", value)
 
 
-def _show(result, fmt: str) -> None:
+def _show(result, fmt: str, explanations=None) -> None:
     for warning in result.warnings:
         click.echo(f"bpcli: warning: {warning}", err=True)
     if fmt == "json":
         from bpcli.export import to_json
 
-        click.echo(to_json(result))
+        click.echo(to_json(result, explanations))
         return
     from bpcli import render
 
-    render.show(render.gradients(result) if hasattr(result, "gradient") else render.evaluation(result))
+    if hasattr(result, "gradient"):
+        render.show(render.gradients(result, explanations))
+    else:
+        render.show(render.evaluation(result))
 
 
 def main() -> None:

@@ -9,13 +9,17 @@ from dataclasses import asdict
 from bpcli.pipeline import Evaluation, Gradients
 
 
-def to_json(result: Evaluation) -> str:
+def to_json(result: Evaluation, explanations=None) -> str:
     """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in the README.
 
     One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
     every piece goes through json's C encoder (indent= would use the pure-Python one, 10x slower).
     """
-    return _document(to_dict(result))
+    doc = to_dict(result)
+    if explanations is not None:
+        doc["explain"] = {ex.name: {"paths": ex.paths, "grouped": ex.grouped, "total": ex.total,
+                                    "terms": [asdict(t) for t in ex.terms]} for ex in explanations}
+    return _document(doc)
 
 
 def _document(doc: dict) -> str:

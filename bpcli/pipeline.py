@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 from dataclasses import dataclass, field
 
-from bpcli import descent, engine, gradcheck
+from bpcli import descent, engine, explain as chain_rule, gradcheck
 from bpcli.errors import InputError
 from bpcli.graph import Graph
 from bpcli.lowering import lower
@@ -98,6 +98,11 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
         noise = gradcheck.rounding_noise(ev.values, backward.grads)
         check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
+
+
+def explain(result: Gradients) -> list[chain_rule.Explanation]:
+    """The chain rule, path by path, for every input in the result's gradient."""
+    return chain_rule.explain(result.graph, result.backward, list(result.gradient))
 
 
 def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None, lr: float,

@@ -48,9 +48,11 @@ def evaluation(result: Evaluation) -> RenderableType:
     return Group(_forward(result), _summary(result))
 
 
-def gradients(result: Gradients) -> RenderableType:
-    """`bpcli grad`: forward pass, backward pass, the gradient, and the perturbation check if asked."""
+def gradients(result: Gradients, explanations=None) -> RenderableType:
+    """`bpcli grad`: forward pass, backward pass, the gradient, the chain rule and the check if asked."""
     parts = [_forward(result), _backward(result), _gradient(result)]
+    if explanations is not None:
+        parts.append(_explain(explanations, result.graph.output_name))
     if result.check is not None:
         parts.append(_check(result))
     return Group(*parts)
@@ -125,6 +127,35 @@ def _gradient(result: Gradients) -> Table:
     if not rows:
         rows = [(Text("(no variables: the gradient is empty)", style="dim"), "", "")]
     return _rows(table, rows, 3)
+
+
+MAX_FACTORS = 8  # a longer chain shows its first and last links
+
+
+def _explain(explanations, out: str) -> RenderableType:
+    lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
+    for ex in explanations:
+        terms = [_chain(t.chain, t.factors) for t in ex.terms]
+        line = Text(f"∂{out}/∂{ex.name} = ")
+        if terms and not (len(ex.terms) == 1 and len(ex.terms[0].factors) == 1):  # ∂f/∂z = 11 says it all
+            line.append(" + ".join(sym for sym, _ in terms) + " = " + " + ".join(num for _, num in terms) + " = ")
+        line.append(fmt(ex.total), style="bold")
+        lines.append(line)
+        if ex.grouped:
+            lines.append(Text(f"  ({ex.paths} paths: grouped by the gates that use {ex.name})", style="dim"))
+    return Group(*lines)
+
+
+def _chain(chain: list[str], factors: list[float]) -> tuple[str, str]:
+    """`∂f/∂u·∂u/∂v·∂v/∂x` and `4·1·2` for one path, eliding the middle of a long one."""
+    links = [f"∂{a}/∂{b}" for a, b in zip(chain, chain[1:])] or ["1"]
+    numbers = [fmt(v) for v in factors] or ["1"]
+    if len(links) > MAX_FACTORS:
+        cut = len(links) - MAX_FACTORS
+        half = MAX_FACTORS // 2
+        links = links[:half] + [f"…({cut} more)…"] + links[-half:]
+        numbers = numbers[:half] + ["…"] + numbers[-half:]
+    return "·".join(links), "·".join(numbers)
 
 
 def _summary(result: Evaluation) -> Text:
