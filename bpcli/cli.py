@@ -79,8 +79,10 @@ def cli() -> None:
     """
 
 
-def point_options(command):
+def point_options(command=None, formats: tuple[str, ...] = FORMATS):
     """The options every command that evaluates at a point shares: the program, its inputs, --format."""
+    if command is None:
+        return functools.partial(point_options, formats=formats)
     @click.argument("expression", metavar="[EXPR]", required=False)
     @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
@@ -91,8 +93,8 @@ def point_options(command):
                        "expression (x=pi/4, y=-2).")
     @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
                   help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
-    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                  help="Tables for people, or one JSON object for programs.")
+    @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
+                  help="How to show the result: " + ", ".join(formats) + ".")
     @functools.wraps(command)
     def wrapper(expression: str | None, file: str | None, output: str | None, var: tuple[str, ...],
                 vars_file: str | None, **kwargs):
@@ -159,6 +161,41 @@ def eval_(source, values: dict, fmt: str) -> None:
     from bpcli import pipeline
 
     _show(pipeline.evaluate(source, values), fmt)
+
+
+@cli.command(epilog=EXIT_CODES)
+@point_options(formats=("tree", "dot", "mermaid"))
+@click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="FILE.svg|png|pdf",
+              help="Draw the graph into FILE with Graphviz's dot (which must be installed).")
+def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
+    """The computational graph: a tree in the terminal, Graphviz DOT, or a Mermaid flowchart.
+
+    \b
+      bpcli graph "(w+x*y)*z"
+      bpcli graph "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --format dot
+      bpcli graph "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --render graph.svg
+
+    With -v each node shows its value and its gradient (in red), like the lecture's slides; without
+    it, the structure alone. Shared nodes are drawn once with several edges.
+    """
+    from bpcli import pipeline
+
+    result = pipeline.grad(source, values) if values else None
+    graph_ = result.graph if result else pipeline.compile_source(source)
+    if render_to or fmt in ("dot", "mermaid"):
+        from bpcli import export
+
+        text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
+        if render_to:
+            export.render_with_dot(text, render_to)
+        else:
+            click.echo(text)
+    else:
+        from bpcli import render
+
+        render.show(render.tree(graph_, result))
+    for warning in result.warnings if result else ():
+        click.echo(f"bpcli: warning: {warning}", err=True)
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import subprocess
 from dataclasses import asdict
 
+from bpcli.errors import InputError
+from bpcli.numfmt import fmt
 from bpcli.pipeline import Evaluation, Gradients
 
 
@@ -80,6 +85,80 @@ def descent_json(run) -> str:
            "vars": ",".join(f"{name}={value!r}" for name, value in run.final.items()),
            "diverged": run.diverged}
     return _document(doc)
+
+
+def dot(graph, result=None) -> str:
+    """Graphviz source: leaves as ellipses, gates as boxes `v = x*y`; with a result, each node shows its
+    value (black) and ∂f/∂node (red), and each edge the gradient flowing back along it (red)."""
+    lines = ["digraph bpcli {", "  rankdir=LR;", '  node [fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontcolor="red3"];']
+    for i, node in enumerate(graph.nodes):
+        shape = "box" if node.is_gate else ("ellipse" if node.op == "input" else "plaintext")
+        lines.append(f"  n{i} [shape={shape}, label=<{_dot_label(graph, result, i)}>];")
+    flows = _flows(result)
+    for i, node in enumerate(graph.nodes):
+        for k, a in enumerate(node.args):
+            label = f' [label="{_html(fmt(flows[i, k]))}"]' if (i, k) in flows else ""
+            lines.append(f"  n{a} -> n{i}{label};")
+    return "\n".join(lines + ["}"])
+
+
+def mermaid(graph, result=None) -> str:
+    """A Mermaid flowchart (for Markdown) of the same picture as `dot`."""
+    lines = ["flowchart LR"]
+    for i, node in enumerate(graph.nodes):
+        text = "<br/>".join(_node_lines(graph, result, i)).replace('"', "#quot;")
+        lines.append(f'  n{i}["{text}"]' if node.is_gate else f'  n{i}(["{text}"])')
+    flows = _flows(result)
+    for i, node in enumerate(graph.nodes):
+        for k, a in enumerate(node.args):
+            lines.append(f"  n{a} -->|{fmt(flows[i, k])}| n{i}" if (i, k) in flows else f"  n{a} --> n{i}")
+    return "\n".join(lines)
+
+
+def _node_lines(graph, result, i: int) -> list[str]:
+    """`v = x*y`, then with a result its value and ∂f/∂v."""
+    node = graph.nodes[i]
+    lines = [f"{node.name} = {graph.definition(i)}" if node.is_gate else node.name]
+    if result is not None:
+        if node.op != "const":
+            lines.append(fmt(result.values[i]))
+        if result.backward is not None and result.backward.needed[i]:
+            lines.append(f"∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}")
+    return lines
+
+
+def _dot_label(graph, result, i: int) -> str:
+    lines = [_html(line) for line in _node_lines(graph, result, i)]
+    if len(lines) == 3:
+        lines[2] = f'<FONT COLOR="red3">{lines[2]}</FONT>'
+    return "<BR/>".join(lines)
+
+
+def _flows(result) -> dict:
+    """(gate, argument position) → the gradient flowing back along that edge."""
+    if result is None or getattr(result, "backward", None) is None:
+        return {}
+    return {(e.node, e.arg): e.product for e in result.backward.edges}
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_with_dot(source: str, path: str) -> None:
+    """Run Graphviz's dot to draw `source` into `path` (.svg, .png or .pdf); InputError if it cannot."""
+    kind = os.path.splitext(path)[1].lstrip(".").lower()
+    if kind not in ("svg", "png", "pdf"):
+        raise InputError(f"--render {path}: the file name must end in .svg, .png or .pdf")
+    exe = shutil.which("dot")
+    if exe is None:
+        raise InputError("--render needs Graphviz's dot, which is not installed: apt-get install graphviz "
+                         "(Debian, Ubuntu), brew install graphviz (macOS), or print the source with --format dot")
+    done = subprocess.run([exe, f"-T{kind}", "-o", path], input=source.encode("utf-8"), capture_output=True)
+    if done.returncode != 0:
+        first = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[0]
+        raise InputError(f"dot could not draw {path}: {first}")
 
 
 def _finite(row: dict) -> dict:

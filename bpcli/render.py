@@ -70,6 +70,45 @@ def descent(run) -> RenderableType:
     return Group(_rows(table, rows, 4), ending)
 
 
+MAX_DEPTH = 24  # the tree view stops here (it indents 4 columns a level); --format dot draws any depth
+
+
+def tree(graph, result=None) -> RenderableType:
+    """The graph as a tree from the output down; a shared node is expanded once and later marked ↑."""
+    from rich.tree import Tree
+
+    root = Tree(_tree_label(graph, result, graph.output))
+    seen = {graph.output}
+    stack = [(graph.output, root, 0)]
+    while stack:
+        i, branch, depth = stack.pop()
+        children = graph.nodes[i].args
+        if depth >= MAX_DEPTH and children:
+            branch.add(Text("… (deeper: --format dot draws all)", style="dim"))
+            continue
+        expand = []
+        for a in children:
+            label = _tree_label(graph, result, a)
+            if a in seen and graph.nodes[a].is_gate:
+                label.append("  (shared: expanded once)", style="dim")
+                branch.add(label)
+                continue
+            seen.add(a)
+            expand.append((a, branch.add(label), depth + 1))
+        stack.extend(reversed(expand))
+    return root
+
+
+def _tree_label(graph, result, i: int) -> Text:
+    node = graph.nodes[i]
+    text = Text(f"{node.name} = {graph.definition(i)}" if node.is_gate else node.name, style="bold")
+    if result is not None and node.op != CONST:
+        text.append(f"  {fmt(result.values[i])}")
+        if result.backward is not None and result.backward.needed[i]:
+            text.append(f"  ∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}", style="red")
+    return text
+
+
 def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False)
     for name in columns:
