@@ -23,6 +23,7 @@ Exit status:
 
 FORMATS = ("table", "json")
 PERTURB_METHODS = ("central", "forward", "complex")
+CODE_LANGUAGES = ("python", "c", "javascript")  # bpcli.codegen.LANGUAGES; listed here to keep --help fast
 
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
@@ -79,15 +80,33 @@ def cli() -> None:
     """
 
 
-def point_options(command=None, formats: tuple[str, ...] = FORMATS):
-    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
-    if command is None:
-        return functools.partial(point_options, formats=formats)
+def program_options(command):
+    """The program a command works on: EXPR, or -f FILE, and --output."""
     @click.argument("expression", metavar="[EXPR]", required=False)
     @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
     @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
                   "instead of its last statement.")
+    @functools.wraps(command)
+    def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
+        from bpcli.pipeline import Source
+
+        if (expression is None) == (file is None):
+            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
+        if file is not None:
+            return command(Source(_read_file(file), output, file), **kwargs)
+        stdin = expression == "-"
+        return command(Source(_read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
+                       **kwargs)
+    return wrapper
+
+
+def point_options(command=None, formats: tuple[str, ...] = FORMATS):
+    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
+    if command is None:
+        return functools.partial(point_options, formats=formats)
+
+    @program_options
     @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]",
                   help="Input values, comma-separated and/or repeated; a value may be a constant "
                        "expression (x=pi/4, y=-2).")
@@ -96,18 +115,9 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
     @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
                   help="How to show the result: " + ", ".join(formats) + ".")
     @functools.wraps(command)
-    def wrapper(expression: str | None, file: str | None, output: str | None, var: tuple[str, ...],
-                vars_file: str | None, **kwargs):
+    def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
         from bpcli import bindings
-        from bpcli.pipeline import Source
 
-        if (expression is None) == (file is None):
-            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
-        if file is not None:
-            source = Source(_read_file(file), output, file)
-        else:
-            source = Source(_read_stdin() if expression == "-" else expression, output,
-                            "<stdin>" if expression == "-" else None)
         values = bindings.read_vars(_read_file(vars_file), vars_file) if vars_file else {}
         values.update(bindings.parse_bindings(var))
         return command(source, values, **kwargs)
@@ -161,6 +171,25 @@ def eval_(source, values: dict, fmt: str) -> None:
     from bpcli import pipeline
 
     _show(pipeline.evaluate(source, values), fmt)
+
+
+@cli.command(epilog=EXIT_CODES)
+@program_options
+@click.option("--lang", type=click.Choice(CODE_LANGUAGES), default="python", show_default=True,
+              help="The language to write.")
+def code(source, lang: str) -> None:
+    """The forward and backward passes as straight-line code, as in the lecture's pseudo-code.
+
+    \b
+      bpcli code "(w+x*y)*z"
+      bpcli code "(w+x*y)*z" --lang c > grad_f.c
+
+    The code defines grad_f(inputs…), which returns f and every input's gradient (in C it fills
+    grad[] in input order). Every line comes from the same table of rules the engine uses.
+    """
+    from bpcli import codegen, pipeline
+
+    click.echo(codegen.LANGUAGES[lang](pipeline.compile_source(source)))
 
 
 @cli.command(epilog=EXIT_CODES)

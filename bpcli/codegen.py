@@ -287,9 +287,8 @@ static inline double bp_where(int c, double a, double b) { return c ? a : b; }
 
 static inline double bp_sigmoid(double a)
 {
-    double z;
     if (a >= 0) return 1.0 / (1.0 + exp(-a));
-    z = exp(a);
+    double z = exp(a);
     return z / (1.0 + z);
 }
 
@@ -297,11 +296,9 @@ static inline double bp_sigmoid(double a)
 static inline double bp_vmax(int n, ...)
 {
     va_list ap;
-    double m, a;
-    int i;
     va_start(ap, n);
-    m = va_arg(ap, double);
-    for (i = 1; i < n; i++) { a = va_arg(ap, double); if (a > m) m = a; }
+    double m = va_arg(ap, double);
+    for (int i = 1; i < n; i++) { double a = va_arg(ap, double); if (a > m) m = a; }
     va_end(ap);
     return m;
 }
@@ -309,11 +306,9 @@ static inline double bp_vmax(int n, ...)
 static inline double bp_vmin(int n, ...)
 {
     va_list ap;
-    double m, a;
-    int i;
     va_start(ap, n);
-    m = va_arg(ap, double);
-    for (i = 1; i < n; i++) { a = va_arg(ap, double); if (a < m) m = a; }
+    double m = va_arg(ap, double);
+    for (int i = 1; i < n; i++) { double a = va_arg(ap, double); if (a < m) m = a; }
     va_end(ap);
     return m;
 }
@@ -323,9 +318,8 @@ static inline double bp_count(int n, double out, ...)
 {
     va_list ap;
     double ties = 0.0;
-    int i;
     va_start(ap, out);
-    for (i = 0; i < n; i++) ties += va_arg(ap, double) == out;
+    for (int i = 0; i < n; i++) ties += va_arg(ap, double) == out;
     va_end(ap);
     return ties;
 }
