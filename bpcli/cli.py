@@ -21,7 +21,7 @@ Exit status:
   3  the expression or its derivative is undefined (or overflows) at the point
 """
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 PERTURB_METHODS = ("central", "forward", "complex")
 CODE_LANGUAGES = ("python", "c", "javascript")  # bpcli.codegen.LANGUAGES; listed here to keep --help fast
 
@@ -132,10 +132,19 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
 @click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
               help="central (default), forward (the lecture's one-sided nudge) or complex (complex step). "
                    "Implies --perturb.")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+              help="Many points: one per row of FILE (CSV/TSV with a header, or JSON Lines); - is stdin.")
+@click.option("--batch-format", type=click.Choice(("csv", "tsv", "jsonl")), default=None,
+              help="The --batch input's format (default: from the file name's ending; stdin: csv).")
+@click.option("--grid", multiple=True, metavar="NAME=START:END:STEP",
+              help="Sweep an input over START, START+STEP, … END (repeat for a product of grids).")
+@click.option("--on-error", type=click.Choice(("stop", "skip", "null")), default="stop", show_default=True,
+              help="A batch row that fails: stop there, skip it, or write it with empty fields (exit 3 either way).")
 @click.option("--explain", is_flag=True, help="Write out the chain rule for each input: every path from "
               "the output as a product of local gradients (grouped when there are too many).")
 def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
-         perturb_method: str | None, explain: bool) -> None:
+         perturb_method: str | None, batch_file: str | None, batch_format: str | None, grid: tuple[str, ...],
+         on_error: str, explain: bool) -> None:
     """Forward pass, backward pass and gradient of EXPR at a point.
 
     \b
@@ -152,6 +161,12 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     """
     from bpcli import pipeline
 
+    if batch_file or grid:
+        if perturb or perturb_method or explain:
+            raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
+        return _batch(source, values, _names(wrt), fmt, batch_file, batch_format, grid, on_error)
+    if fmt in ("csv", "tsv", "jsonl"):
+        raise InputError(f"--format {fmt} is for many points: give --batch FILE or --grid")
     check = _perturb(perturb, perturb_method)
     result = pipeline.grad(source, values, _names(wrt), check)
     _show(result, fmt, pipeline.explain(result) if explain else None)
@@ -268,6 +283,42 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
+
+
+def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, on_error: str) -> None:
+    from bpcli import pipeline
+
+    if batch_file and grid:
+        raise InputError("give --batch or --grid, not both")
+    if batch_file == "-" and source.origin == "<stdin>":
+        raise InputError("the expression and --batch cannot both come from standard input")
+    in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
+    out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
+    if fmt == "json":
+        raise InputError("--format json is for one point; with --batch or --grid use csv, tsv or jsonl")
+    stream = sys.stdin.buffer if batch_file == "-" else None
+    if batch_file and batch_file != "-":
+        try:
+            stream = open(batch_file, "rb")  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
+    try:
+        spec = pipeline.Batch(stream, in_fmt, grid, out_fmt, on_error)
+        warnings, failed = pipeline.batch(source, values, wrt, spec, click.get_text_stream("stdout"))
+    finally:
+        if stream is not None and stream is not sys.stdin.buffer:
+            stream.close()
+    for warning in warnings:
+        click.echo(f"bpcli: warning: {warning}", err=True)
+    for line in failed:
+        click.echo(f"bpcli: error: {line}", err=True)
+    if failed:
+        raise DomainError(f"{len(failed)} row(s) could not be computed")
+
+
+def _format_of(path: str) -> str:
+    ending = path.rsplit(".", 1)[-1].lower()
+    return {"tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending, "csv")
 
 
 def _names(items: tuple[str, ...]) -> list[str] | None:

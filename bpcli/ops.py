@@ -7,7 +7,8 @@ below), on complex numbers (COMPLEX, for the complex-step check) and on NumPy ar
 where NumPy is used), so the interpreter, generated code and the batch path share one source of truth.
 
 Templates may call only the names every namespace defines: exp log sqrt sin cos tan tanh sigmoid abs
-pow floor where vmax vmin count ties. `where(c, a, b)` evaluates both branches, so a branch must not raise:
+pow floor where vmax vmin count ties. Conditions combine comparisons with | and & (each in parentheses),
+which work on bools and on arrays alike; Python's `and`/`or` would not. `where(c, a, b)` evaluates both branches, so a branch must not raise:
 `pow` and `log` are IEEE-style here (inf/nan, not exceptions) and domain checks run before the rules.
 
 Adding a function is one entry in OPS plus a sample point; the grammar and the tests pick it up.
@@ -81,9 +82,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
        # d/dexponent is 0 when the base is 0 (reached only with a positive exponent, see grad_checks).
        ("where({1} == 0, 0.0, {1} * pow({0}, {1} - 1.0))", "where({0} == 0, 0.0, {out} * log({0}))"),
        call=False,
-       checks=(Check("{0} != 0 or {1} >= 0", "0 to a negative power"),
-               Check("{0} >= 0 or {1} == floor({1})", "a negative base needs a whole-number exponent")),
-       grad_checks=((1, Check("{0} > 0 or ({0} == 0 and {1} > 0)",
+       checks=(Check("({0} != 0) | ({1} >= 0)", "0 to a negative power"),
+               Check("({0} >= 0) | ({1} == floor({1}))", "a negative base needs a whole-number exponent")),
+       grad_checks=((1, Check("({0} > 0) | (({0} == 0) & ({1} > 0))",
                               "the exponent depends on an input, so the base must be positive")),),
        sample=(1.7, 2.3)),
     Op("neg", 1, "-{0}", "-{0}", ("-1.0",), call=False, sample=(1.5,)),
@@ -278,20 +279,31 @@ def _ieee(fn: Callable[..., object]) -> Callable[..., object]:
     return call
 
 
+BACKENDS: dict[str, dict[str, object]] = {"scalar": SCALAR, "complex": {**SCALAR, **COMPLEX}}
+_RAISING = {"scalar", "complex"}  # Python's math raises where IEEE gives inf/nan: those rules get _ieee
+
+
+def add_backend(name: str, namespace: dict[str, object]) -> None:
+    """Make another namespace available to `rules` (bpcli.batch adds NumPy's, on the path that uses it).
+    Its functions must follow IEEE (inf/nan, not exceptions), as NumPy's do."""
+    BACKENDS[name] = namespace
+
+
 @lru_cache(maxsize=None)
 def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
-    """The compiled rules of gate `name` with `arity` arguments, for the 'scalar' or 'complex' backend."""
+    """The compiled rules of gate `name` with `arity` arguments, for a backend of BACKENDS."""
     op = OPS[name]
-    namespace = SCALAR if backend == "scalar" else {**SCALAR, **COMPLEX}
+    namespace = BACKENDS[backend]
     args = [f"a{i}" for i in range(arity)]
     with_out = args + ["out"]
 
     def compiled(template: str, params: list[str], k: int = 0) -> Callable[..., object]:
         return _lambda(expand(template, args, out="out", k=k), params, namespace)
 
+    ieee = _ieee if backend in _RAISING else (lambda fn: fn)
     return Rules(
-        forward=_ieee(compiled(op.forward, args)),
-        partials=tuple(_ieee(compiled(op.partial(k), with_out, k)) for k in range(arity)),
+        forward=ieee(compiled(op.forward, args)),
+        partials=tuple(ieee(compiled(op.partial(k), with_out, k)) for k in range(arity)),
         checks=tuple((compiled(c.cond, args), c.reason) for c in op.checks),
         grad_checks=tuple((k, compiled(c.cond, args), c.reason) for k, c in op.grad_checks),
         kink=compiled(op.kink, with_out) if op.kink else None,

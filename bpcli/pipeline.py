@@ -113,6 +113,43 @@ def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     return dataclasses.replace(run, warnings=ev.warnings, source=ev.graph.source)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Many points: rows from a stream (`rows`, in `rows_format`) or the product of `grids` (NAME=A:B:STEP)."""
+
+    rows: object = None            # a binary stream
+    rows_format: str = "csv"
+    grids: tuple[str, ...] = ()
+    out_format: str = "csv"
+    on_error: str = "stop"
+
+
+def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Iterable[str] | None,
+          spec: Batch, out) -> tuple[list[str], list[str]]:
+    """Value and gradients at many points, written to `out` as they are computed.
+
+    Returns warnings and the failed rows ("row 12: …"; skipped or written empty by on_error "skip" or
+    "null"). With on_error "stop" the first failing row raises DomainError, after the rows before it.
+    """
+    from bpcli import stream  # NumPy is imported only on this path
+
+    graph = source if isinstance(source, Graph) else compile_source(source)
+    chosen = _wrt(graph, wrt)
+    names = set(graph.input_names)
+    warnings = [f"{n} is not a variable of the expression; its value is ignored" for n in constants if n not in names]
+    values = {n: float(v) for n, v in constants.items() if n in names}
+    if spec.grids:
+        grids = [stream.parse_grid(text) for text in spec.grids]
+        missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
+        if missing:
+            raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v")
+        outcome = stream.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error)
+    else:
+        outcome = stream.run_rows(graph, spec.rows, spec.rows_format, values, chosen, out, spec.out_format,
+                                  spec.on_error)
+    return warnings, [f"row {row}: {message}" for row, message in outcome.failed]
+
+
 def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
     names = graph.input_names
     clash = [n for n in values if n in graph.assigned]

@@ -1,0 +1,248 @@
+"""Batch input and output: rows in (CSV, TSV, JSON Lines, or a grid), rows out, streamed chunk by chunk.
+
+Input is read with `read1`, which returns what a pipe has ready, so output starts before the input ends
+and memory stays bounded. Rows keep their order. Row numbers count data rows from 1 (a CSV header is
+not a row). Imports NumPy (through `batch`): only the batch path imports this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+import numpy as np
+
+from bpcli import batch
+from bpcli.errors import DomainError, InputError
+from bpcli.graph import Graph
+
+FORMATS = ("csv", "tsv", "jsonl")
+READ_SIZE = 1 << 16
+GRID_CHUNK = 1 << 16
+
+
+@dataclass
+class Outcome:
+    """What a batch run did: rows written and rows that failed (row number, message)."""
+
+    rows: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_grid(text: str) -> batch.Grid:
+    """`x=0:10:0.1` → Grid(x, 0, 0.1, 101); the end is included when it lies on the grid."""
+    name, eq, spec = text.partition("=")
+    parts = spec.split(":")
+    try:
+        start, end, step = (float(p) for p in parts) if eq and len(parts) == 3 else (None,) * 3
+    except ValueError:
+        start = None
+    if start is None or not name.strip().isidentifier():
+        raise InputError(f"--grid {text!r}: expected NAME=START:END:STEP, e.g. x=0:10:0.1")
+    if not all(math.isfinite(v) for v in (start, end, step)) or step == 0 or (end - start) * step < 0:
+        raise InputError(f"--grid {text!r}: the step must be non-zero and go from START towards END")
+    count = int(math.floor((end - start) / step + 1e-9)) + 1
+    return batch.Grid(name.strip(), start, step, count)
+
+
+def run_grid(graph: Graph, grids: Sequence[batch.Grid], constants: dict[str, float], wrt: Sequence[str],
+             out: TextIO, fmt: str, on_error: str) -> Outcome:
+    """Every point of the product of the grids."""
+    writer = _Writer(out, fmt, [g.name for g in grids], wrt)
+    outcome = Outcome()
+    for chunk in batch.grid_chunks(grids, GRID_CHUNK):
+        _process(graph, chunk, constants, wrt, [None] * len(next(iter(chunk.values()))), writer, outcome, on_error)
+    return outcome
+
+
+def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, float], wrt: Sequence[str],
+             out: TextIO, fmt: str, on_error: str) -> Outcome:
+    """Every row of a CSV/TSV/JSON Lines stream."""
+    needed = [n for n in graph.input_names if n not in constants]
+    reader = _Rows(in_fmt, needed)
+    writer = None
+    outcome = Outcome()
+    for lines in _lines(source):
+        columns, problems = reader.parse(lines)
+        if writer is None:
+            if reader.columns is None:
+                continue
+            writer = _Writer(out, fmt, reader.columns, wrt)
+        if problems:  # one entry per row read
+            _process(graph, columns, constants, wrt, problems, writer, outcome, on_error)
+    return outcome
+
+
+def _process(graph, columns, constants, wrt, problems: list[str | None], writer, outcome: Outcome,
+             on_error: str) -> None:
+    """Compute a chunk and write it; `problems` holds a message for rows that could not be read."""
+    good = [i for i, p in enumerate(problems) if p is None]
+    result = batch.run(graph, {**constants, **{k: v[good] for k, v in columns.items()}}, wrt) if good else None
+    errors = list(problems)
+    for j, i in enumerate(good):
+        errors[i] = result.errors[j]
+    position = {i: j for j, i in enumerate(good)}
+    for i, error in enumerate(errors):
+        outcome.rows += 1
+        if error is not None:
+            outcome.failed.append((outcome.rows, error))
+            if on_error == "stop":
+                writer.flush()
+                raise DomainError(f"row {outcome.rows}: {error}")
+            if on_error == "null":
+                writer.row([_cell(columns, k, i) for k in writer.inputs], None, None)
+            continue
+        j = position[i]
+        writer.row([_cell(columns, k, i) for k in writer.inputs], result.value[j],
+                   [result.gradient[n][j] for n in wrt])
+    writer.flush()
+
+
+def _cell(columns, name: str, i: int) -> float | None:
+    value = columns[name][i]
+    return None if math.isnan(value) else float(value)
+
+
+def _lines(source: BinaryIO) -> Iterator[list[str]]:
+    """Complete lines as they arrive, a block at a time."""
+    pending = b""
+    while True:
+        block = source.read1(READ_SIZE) if hasattr(source, "read1") else source.read(READ_SIZE)
+        if not block:
+            break
+        pending += block
+        cut = pending.rfind(b"\n")
+        if cut >= 0:
+            yield _decode(pending[:cut]).split("\n")
+            pending = pending[cut + 1:]
+    if pending.strip():
+        yield _decode(pending).split("\n")
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig").replace("\r", "")
+    except UnicodeDecodeError as err:
+        raise InputError(f"the batch input is not UTF-8 text (byte {data[err.start]:#04x})") from None
+
+
+class _Rows:
+    """Parses lines into float columns; a malformed row becomes a NaN row with a message."""
+
+    def __init__(self, fmt: str, needed: list[str]) -> None:
+        self.fmt, self.needed = fmt, needed
+        self.columns: list[str] | None = None if fmt != "jsonl" else list(needed)
+        self.header: list[str] | None = None
+
+    def parse(self, lines: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
+        lines = [line for line in lines if line.strip()]
+        if self.fmt != "jsonl" and self.header is None and lines:
+            self.set_header(lines.pop(0))
+        fast = self.fast(lines)
+        if fast is not None:
+            return fast
+        rows, problems = [], []
+        for line in lines:
+            row, problem = self.row(line)
+            rows.append(row)
+            problems.append(problem)
+        names = self.columns or []
+        table = np.array(rows, dtype=float).reshape(len(rows), len(names))
+        return {name: table[:, k] for k, name in enumerate(names)}, problems
+
+    def fast(self, lines: list[str]):
+        """Plain numeric CSV/TSV (the usual case) in one NumPy conversion; None if any line needs care."""
+        if self.fmt == "jsonl" or self.header is None or any('"' in line for line in lines):
+            return None
+        width, sep = len(self.header), self.delimiter
+        if any(line.count(sep) != width - 1 for line in lines):
+            return None
+        try:
+            table = np.array(sep.join(lines).split(sep), dtype=float).reshape(len(lines), width)
+        except ValueError:
+            return None
+        if not np.isfinite(table).all():
+            return None
+        keep = [self.header.index(name) for name in self.columns]
+        return {name: table[:, k] for name, k in zip(self.columns, keep)}, [None] * len(lines)
+
+    def set_header(self, line: str) -> None:
+        self.header = [h.strip() for h in next(csv.reader([line], delimiter=self.delimiter))]
+        missing = [n for n in self.needed if n not in self.header]
+        if missing:
+            raise InputError(f"the batch header has no column for {', '.join(missing)} (it has: "
+                             f"{', '.join(self.header)}); give it a column or a value with -v")
+        self.columns = [h for h in self.header if h in self.needed]
+
+    @property
+    def delimiter(self) -> str:
+        return "\t" if self.fmt == "tsv" else ","
+
+    def row(self, line: str) -> tuple[list[float], str | None]:
+        try:
+            return self.jsonl_row(line) if self.fmt == "jsonl" else self.csv_row(line), None
+        except ValueError as err:
+            return [math.nan] * len(self.columns or []), str(err)
+
+    def csv_row(self, line: str) -> list[float]:
+        fields = next(csv.reader([line], delimiter=self.delimiter))
+        if len(fields) != len(self.header):
+            raise ValueError(f"{len(fields)} fields where the header has {len(self.header)}")
+        cells = dict(zip(self.header, fields))
+        return [_number(cells[name], name) for name in self.columns]
+
+    def jsonl_row(self, line: str) -> list[float]:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not a JSON object ({err.msg})") from None
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
+        missing = [n for n in self.columns if n not in obj]
+        if missing:
+            raise ValueError(f"no value for {', '.join(missing)}")
+        return [_number(obj[name], name) for name in self.columns]
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {value!r} is not a finite number")
+    return number
+
+
+class _Writer:
+    """Rows out: the varying inputs, value, d_<name> per gradient; CSV, TSV or JSON Lines."""
+
+    def __init__(self, out: TextIO, fmt: str, inputs: list[str], wrt: Sequence[str]) -> None:
+        self.out, self.fmt, self.inputs = out, fmt, list(inputs)
+        self.keys = self.inputs + ["value"] + [f"d_{n}" for n in wrt]
+        self.buffer: list[str] = []
+        if fmt != "jsonl":
+            self.buffer.append(self.sep.join(self.keys))
+
+    @property
+    def sep(self) -> str:
+        return "\t" if self.fmt == "tsv" else ","
+
+    def row(self, inputs: list[float | None], value, gradient) -> None:
+        cells = inputs + [value] + (list(gradient) if gradient is not None else [None] * (len(self.keys) - len(inputs) - 1))
+        if self.fmt == "jsonl":
+            self.buffer.append(json.dumps(dict(zip(self.keys, [None if c is None else float(c) for c in cells]))))
+        else:
+            self.buffer.append(self.sep.join("" if c is None else repr(float(c)) for c in cells))
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.out.write("\n".join(self.buffer) + "\n")
+            self.out.flush()
+            self.buffer.clear()

@@ -1,0 +1,142 @@
+"""Many points per call: --batch (CSV, TSV, JSON Lines), --grid, errors per row, streaming, and NumPy
+agreeing with the scalar engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bpcli import batch
+from bpcli.pipeline import compile_source, grad
+
+MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return [line.split(",") for line in text.strip().splitlines()]
+
+
+def test_csv_batch(run, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("x,y\n1,2\n3,4\n")
+    r = run("grad", "x*y", "--batch", str(path))
+    assert r.code == 0
+    assert csv_rows(r.out) == [["x", "y", "value", "d_x", "d_y"], ["1.0", "2.0", "2.0", "2.0", "1.0"],
+                               ["3.0", "4.0", "12.0", "4.0", "3.0"]]
+
+
+def test_tsv_and_jsonl_and_constants(run, tmp_path):
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("y\tx\tignored\n2\t1\tz\n")
+    r = run("grad", "x*y*c", "--batch", str(tsv), "-v", "c=10", "--format", "tsv")
+    assert r.out.splitlines() == ["y\tx\tvalue\td_x\td_y\td_c", "2.0\t1.0\t20.0\t20.0\t10.0\t2.0"]
+    r = run("grad", "x^2", "--batch", "-", "--batch-format", "jsonl", input='{"x": 3}\n\n{"x": -1.5}\n')
+    assert [json.loads(line) for line in r.out.splitlines()] == [
+        {"x": 3.0, "value": 9.0, "d_x": 6.0}, {"x": -1.5, "value": 2.25, "d_x": -3.0}]
+
+
+def test_wrt_limits_the_columns(run):
+    r = run("grad", "x*y", "--batch", "-", "--wrt", "y", input="x,y\n1,2\n")
+    assert r.out.splitlines()[0] == "x,y,value,d_y"
+
+
+def test_grid_has_no_drift_and_includes_the_end(run):
+    r = run("grad", "x", "--grid", "x=0:1:0.001")
+    rows = csv_rows(r.out)[1:]
+    assert len(rows) == 1001 and rows[-1][0] == "1.0" and rows[300][0] == repr(300 * 0.001)
+
+
+def test_grids_form_a_product(run):
+    r = run("grad", "x*y", "--grid", "x=0:1:0.5", "--grid", "y=1:2:1", "--format", "jsonl")
+    points = [(d["x"], d["y"]) for d in map(json.loads, r.out.splitlines())]
+    assert points == [(0, 1), (0, 2), (0.5, 1), (0.5, 2), (1, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("policy,expected", [("stop", [1.0]), ("skip", [1.0, 2.693147180559945]),
+                                             ("null", [1.0, None, 2.693147180559945])])
+def test_on_error(run, policy, expected):
+    r = run("grad", "log(x)+x", "--batch", "-", "--on-error", policy, input="x\n1\n-1\n2\n")
+    got = [float(row[1]) if row[1] else None for row in csv_rows(r.out)[1:]]
+    assert r.code == 3 and got == pytest.approx(expected, rel=1e-15)
+    assert "row 2: v = log(x) is undefined at x = -1" in r.err
+
+
+def test_malformed_rows_have_numbers(run):
+    r = run("grad", "x", "--batch", "-", "--on-error", "skip", input="x\n1\nabc\n\n1,2\n4\n")
+    assert r.code == 3
+    assert "row 2: x: 'abc' is not a number" in r.err and "row 3: 2 fields where the header has 1" in r.err
+    assert [row[0] for row in csv_rows(r.out)[1:]] == ["1.0", "4.0"]
+
+
+def test_batch_input_errors(run, tmp_path):
+    assert run("grad", "x*y", "--batch", "-", input="x\n1\n").code == 2      # no column for y
+    assert run("grad", "x", "--batch", str(tmp_path / "missing.csv")).code == 2
+    assert run("grad", "x", "--grid", "x=0:1").code == 2
+    assert run("grad", "x", "--grid", "x=1:0:0.5").code == 2
+    assert run("grad", "x", "-v", "x=1", "--format", "csv").code == 2
+    assert run("grad", "x", "--grid", "x=0:1:1", "--format", "json").code == 2
+    assert run("grad", "x", "--grid", "x=0:1:1", "--perturb").code == 2
+    assert run("grad", "-", "--batch", "-", input="x").code == 2
+
+
+def test_numpy_agrees_with_the_scalar_engine_on_every_op():
+    rng = np.random.default_rng(7)
+    source = "max(x, y, 0.5) + min(x, y) * relu(x - y) + abs(y) + sqrt(x*x + 1) + tan(x/2) + sigmoid(40*y) " \
+             "+ tanh(x) * exp(y) / (2 + cos(x)) + log(1 + x*x) + x^3 + (x*x + 1)^y + (2 + sin(x))^-2 - -y"
+    graph = compile_source(source)
+    x, y = rng.uniform(-2, 2, 500), rng.uniform(-2, 2, 500)
+    x[:5], y[:5] = [0, 1, 1, -1, 0.5], [0, 1, 0.5, -1, 0.5]   # kinks and ties
+    chunk = batch.run(graph, {"x": x, "y": y}, ["x", "y"])
+    for i in range(len(x)):
+        one = grad(graph, {"x": x[i], "y": y[i]})
+        assert chunk.errors[i] is None
+        assert chunk.value[i] == pytest.approx(one.value, rel=1e-12, abs=1e-12)
+        for name in ("x", "y"):
+            assert chunk.gradient[name][i] == pytest.approx(one.gradient[name], rel=1e-11, abs=1e-11)
+
+
+def test_rows_with_domain_problems_get_the_scalar_engines_message():
+    graph = compile_source("x^y")
+    chunk = batch.run(graph, {"x": np.array([2.0, -2.0, 0.0]), "y": np.array([3.0, 2.0, 0.0])}, ["x", "y"])
+    assert chunk.errors[0] is None and chunk.value[0] == 8
+    assert "base must be positive" in chunk.errors[1] and "base must be positive" in chunk.errors[2]
+
+
+def test_streams_before_the_input_ends(tmp_path):
+    """A slow producer: the first result row must appear while stdin is still open."""
+    proc = subprocess.Popen([sys.executable, "-m", "bpcli", "grad", "x*2", "--batch", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"x\n1\n")
+        proc.stdin.flush()
+        os.set_blocking(proc.stdout.fileno(), True)
+        start = time.monotonic()
+        header = proc.stdout.readline()
+        first = proc.stdout.readline()
+        assert header == b"x,value,d_x\n" and first == b"1.0,2.0,2.0\n"
+        assert proc.poll() is None and time.monotonic() - start < 30
+        proc.stdin.write(b"2\n")
+        proc.stdin.close()
+        assert proc.stdout.read() == b"2.0,4.0,2.0\n" and proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
+def test_many_rows_in_chunks(run):
+    rows = "x\n" + "\n".join(str(i / 1000) for i in range(200_000)) + "\n"
+    r = run("grad", "x*x", "--batch", "-", input=rows)
+    lines = r.out.splitlines()
+    assert r.code == 0 and len(lines) == 200_001 and lines[-1] == f"{199.999!r},{199.999 ** 2!r},{2 * 199.999!r}"
+
+
+def test_one_point_does_not_import_numpy():
+    out = subprocess.run([sys.executable, "-c", "import sys\nfrom bpcli.cli import main\nsys.argv=['bpcli','grad',"
+                          "'x*y','-v','x=1,y=2']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+                          "print('numpy' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
+    assert out.stderr.strip().endswith("False")
