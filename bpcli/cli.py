@@ -5,7 +5,9 @@ The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stder
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
 
 import click
@@ -303,8 +305,9 @@ def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, 
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
     try:
-        spec = pipeline.Batch(stream, in_fmt, grid, out_fmt, on_error)
-        warnings, failed = pipeline.batch(source, values, wrt, spec, click.get_text_stream("stdout"))
+        with _progress_bar(stream, batch_file) as rows:
+            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
+            warnings, failed = pipeline.batch(source, values, wrt, spec, click.get_text_stream("stdout"))
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
@@ -314,6 +317,15 @@ def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, 
         click.echo(f"bpcli: error: {line}", err=True)
     if failed:
         raise DomainError(f"{len(failed)} row(s) could not be computed")
+
+
+def _progress_bar(stream, path: str | None):
+    """A bar on stderr for a batch file of known size when stderr is a terminal; never on a pipe."""
+    if stream is None or path in (None, "-") or not sys.stderr.isatty():
+        return contextlib.nullcontext(stream)
+    from bpcli import render
+
+    return render.progress(stream, os.path.getsize(path))
 
 
 def _format_of(path: str) -> str:

@@ -5,6 +5,7 @@ Every function returns renderables and computes nothing; user text goes in as `T
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -107,6 +108,29 @@ def _tree_label(graph, result, i: int) -> Text:
         if result.backward is not None and result.backward.needed[i]:
             text.append(f"  ∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}", style="red")
     return text
+
+
+class _Counting:
+    """A binary stream that reports how many bytes were read."""
+
+    def __init__(self, stream, advance) -> None:
+        self.stream, self.advance = stream, advance
+
+    def read1(self, size: int = -1) -> bytes:
+        data = self.stream.read1(size)
+        self.advance(len(data))
+        return data
+
+
+@contextlib.contextmanager
+def progress(stream, total: int, console: Console | None = None):
+    """A progress bar on stderr (bytes of the batch input read) around reading `stream`."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress("rows", BarColumn(), DownloadColumn(), TimeRemainingColumn(), transient=True,
+                  console=console or Console(stderr=True)) as bar:
+        task = bar.add_task("batch", total=total)
+        yield _Counting(stream, lambda n: bar.advance(task, n))
 
 
 def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:

@@ -140,3 +140,25 @@ def test_one_point_does_not_import_numpy():
                           "'x*y','-v','x=1,y=2']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
                           "print('numpy' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
     assert out.stderr.strip().endswith("False")
+
+
+def test_progress_bar_counts_the_bytes_read(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from bpcli import render
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    data = b"x\n" + b"1\n" * 1000
+    with render.progress(io.BufferedReader(io.BytesIO(data)), len(data), console) as rows:
+        read = b""
+        while chunk := rows.read1(100):
+            read += chunk
+    assert read == data and "rows" in console.file.getvalue()
+
+
+def test_no_progress_bar_on_a_pipe(run, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("x\n1\n")
+    r = run("grad", "x", "--batch", str(path))
+    assert r.err == "" and r.out.splitlines() == ["x,value,d_x", "1.0,1.0,1.0"]
