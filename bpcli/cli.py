@@ -82,9 +82,23 @@ def cli() -> None:
     """
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr, unless --quiet."""
+    ctx = click.get_current_context(silent=True)
+    if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
+        click.echo(f"bpcli: warning: {message}", err=True)
+
+
+def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        ctx.find_root().meta["bpcli.quiet"] = True
+
+
 def program_options(command):
-    """The program a command works on: EXPR, or -f FILE, and --output."""
+    """The program a command works on: EXPR, or -f FILE, and --output (and --quiet)."""
     @click.argument("expression", metavar="[EXPR]", required=False)
+    @click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                  help="No warnings on stderr (errors still).")
     @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
     @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
@@ -241,7 +255,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 
         render.show(render.tree(graph_, result))
     for warning in result.warnings if result else ():
-        click.echo(f"bpcli: warning: {warning}", err=True)
+        _warn(warning)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -312,7 +326,7 @@ def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, 
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
     for warning in warnings:
-        click.echo(f"bpcli: warning: {warning}", err=True)
+        _warn(warning)
     for line in failed:
         click.echo(f"bpcli: error: {line}", err=True)
     if failed:
@@ -388,7 +402,7 @@ def _perturb(step: str | None, method: str | None):
 
 def _show(result, fmt: str, explanations=None) -> None:
     for warning in result.warnings:
-        click.echo(f"bpcli: warning: {warning}", err=True)
+        _warn(warning)
     if fmt == "json":
         from bpcli.export import to_json
 
