@@ -13,6 +13,7 @@ import sys
 import click
 
 from bpcli import __version__
+from bpcli.cli_complete import complete_names, complete_values, script
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 EXIT_CODES = """\b
@@ -82,6 +83,29 @@ def cli() -> None:
     """
 
 
+@cli.command(epilog=EXIT_CODES)
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False)
+@click.option("--write", "folder", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write all three scripts into DIR (how completions/ is made) instead of printing one.")
+def completion(shell: str | None, folder: str | None) -> None:
+    """Print the tab-completion script for SHELL; completions/ holds the same scripts.
+
+    \b
+      bash:  bpcli completion bash > ~/.local/share/bash-completion/completions/bpcli
+      zsh:   bpcli completion zsh > "${fpath[1]}/_bpcli"
+      fish:  bpcli completion fish > ~/.config/fish/completions/bpcli.fish
+      all:   bpcli completion --write completions
+    """
+    if folder:
+        from bpcli.cli_complete import write_all
+
+        write_all(cli, folder)
+    elif shell:
+        click.echo(script(cli, shell), nl=False)
+    else:
+        raise click.UsageError("name a shell (bash, zsh or fish), or give --write DIR")
+
+
 def _warn(message: str) -> None:
     """A warning on stderr, unless --quiet."""
     ctx = click.get_current_context(silent=True)
@@ -123,7 +147,7 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
         return functools.partial(point_options, formats=formats)
 
     @program_options
-    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]",
+    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]", shell_complete=complete_values,
                   help="Input values, comma-separated and/or repeated; a value may be a constant "
                        "expression (x=pi/4, y=-2).")
     @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -142,7 +166,7 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
 
 @cli.command(epilog=EXIT_CODES)
 @point_options
-@click.option("--wrt", multiple=True, metavar="NAME[,…]", help="Show the gradient for these inputs only.")
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
 @click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
               help="Check every gradient numerically; STEP fixes the nudge (default: scaled to each input).")
 @click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
@@ -262,7 +286,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 @point_options
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
-@click.option("--wrt", multiple=True, metavar="NAME[,…]", help="Train these inputs only (default: all).")
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Train these inputs only (default: all).")
 @click.option("--target", type=float, default=None,
               help="Minimise ½(f − T)² instead of f: bring f to the target T.")
 @click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",

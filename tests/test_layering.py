@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bpcli"
 LAYERS = {
     "errors": 0, "numfmt": 0, "ops": 1, "syntax": 1, "names": 1, "parser": 2, "graph": 3, "lowering": 3.5, "engine": 4,
     "codegen": 4, "gradcheck": 5, "bindings": 5, "descent": 5, "explain": 5, "batch": 5, "stream": 5.5, "pipeline": 6,
-    "render": 7, "export": 7, "cli": 8, "__main__": 9, "__init__": 0,
+    "render": 7, "export": 7, "cli_complete": 7.5, "cli": 8, "__main__": 9, "__init__": 0,
 }
 ONLY_IMPORTER = {"lark": "parser", "rich": "render", "click": "cli"}
 
@@ -41,7 +41,8 @@ def test_modules_import_only_from_lower_layers(path):
             dep = rest.split(".")[0]
             assert LAYERS[dep] < LAYERS[path.stem] or path.stem in ("__main__",), f"{path.stem} imports {dep}"
         if top in ONLY_IMPORTER:
-            assert path.stem == ONLY_IMPORTER[top], f"only {ONLY_IMPORTER[top]} may import {top}"
+            # the CLI layer is cli.py and cli_complete.py (shell completion)
+            assert path.stem.startswith(ONLY_IMPORTER[top]), f"only {ONLY_IMPORTER[top]} may import {top}"
 
 
 def modules_after(code: str) -> set[str]:
@@ -65,3 +66,11 @@ def test_json_path_of_the_cli_does_not_import_rich_or_numpy():
             "'w=5,x=3,y=2,z=4', '--format', 'json']\ntry:\n    main()\nexcept SystemExit:\n    pass")
     loaded = modules_after(code)
     assert "rich" not in loaded and "numpy" not in loaded
+
+
+def test_completion_path_does_not_import_rich_or_numpy():
+    code = ("import os, sys\nos.environ['_BPCLI_COMPLETE'] = 'bash_complete'\n"
+            "os.environ['COMP_LINE'] = 'bpcli grad \"(w+x*y)*z\" -v '\nfrom bpcli.cli import main\n"
+            "sys.argv = ['bpcli']\ntry:\n    main()\nexcept SystemExit:\n    pass")
+    loaded = modules_after(code)
+    assert "rich" not in loaded and "numpy" not in loaded and "lark" in loaded
