@@ -345,7 +345,7 @@ def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, 
     try:
         with _progress_bar(stream, batch_file) as rows:
             spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
-            warnings, failed = pipeline.batch(source, values, wrt, spec, click.get_text_stream("stdout"))
+            warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
