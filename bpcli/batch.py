@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+import math
 from functools import reduce
 
 import numpy as np
@@ -151,7 +152,7 @@ class Grid:
 def grid_chunks(grids: Sequence[Grid], size: int) -> Iterator[dict[str, np.ndarray]]:
     """The product of the grids (the last varies fastest), `size` points at a time."""
     shape = tuple(g.count for g in grids)
-    total = int(np.prod(shape, dtype=np.int64))
+    total = math.prod(shape)
     for start in range(0, total, size):
         flat = np.arange(start, min(start + size, total), dtype=np.int64)
         positions = np.unravel_index(flat, shape)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 
@@ -30,22 +31,43 @@ def parse_bindings(items: Iterable[str]) -> dict[str, float]:
 def read_vars(text: str, origin: str) -> dict[str, float]:
     """Values from a --vars file: a JSON object ({"w": 0.5, "x": "pi/4"}) or `name = value` lines
     (# comments and blank lines allowed)."""
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{origin}: not valid JSON ({err.msg}, line {err.lineno})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{origin}: expected a JSON object of name → value")
-        return parse_bindings(f"{name}={_json_value(origin, name, value)}" for name, value in data.items())
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    return parse_bindings(line for line in lines if line)
+    try:
+        if text.lstrip().startswith("{"):
+            return _json_vars(text, origin)
+        lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        return parse_bindings(line for line in lines if line)
+    except InputError as err:
+        raise InputError(f"{origin}: {err.message}") from None
 
 
-def _json_value(origin: str, name: str, value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InputError(f"{origin}: the value of {name} must be a number or a constant expression")
-    return repr(float(value)) if isinstance(value, (int, float)) else value
+def _json_vars(text: str, origin: str) -> dict[str, float]:
+    try:
+        pairs = json.loads(text, object_pairs_hook=lambda items: items)
+    except (json.JSONDecodeError, ValueError) as err:
+        raise InputError(f"not valid JSON ({getattr(err, 'msg', err)})") from None
+    if not isinstance(pairs, list):
+        raise InputError("expected a JSON object of name → value")
+    values: dict[str, float] = {}
+    for name, value in pairs:
+        if name in values:
+            raise InputError(f"{name} is given twice")
+        _check_name(name, f"{name}=…")
+        values[name] = _json_number(name, value)
+    return values
+
+
+def _json_number(name: str, value) -> float:
+    if isinstance(value, str):
+        return constant_value(name, value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"the value of {name} must be a number or a constant expression")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InputError(f"the value of {name} is too large for double precision")
+    return number
 
 
 def split_top_level(text: str) -> list[str]:
@@ -65,13 +87,17 @@ def _pair(pair: str) -> tuple[str, float]:
     name, value = name.strip(), value.strip()
     if not eq or not name or not value:
         raise InputError(f"malformed -v {pair.strip()!r}: expected name=value, e.g. -v x=3,y=pi/4")
-    if not _NAME.match(name):
-        raise InputError(f"malformed -v {pair.strip()!r}: {name!r} is not a variable name")
+    _check_name(name, pair.strip())
+    return name, constant_value(name, value)
+
+
+def _check_name(name: str, pair: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError(f"malformed -v {pair!r}: {name!r} is not a variable name")
     if name in ops.CONSTANTS:
         raise InputError(f"-v {name}=…: {name} is a constant and cannot be given a value")
     if name in ops.FUNCTIONS:
         raise InputError(f"-v {name}=…: {name} is a function, not a variable")
-    return name, constant_value(name, value)
 
 
 def constant_value(name: str, text: str) -> float:

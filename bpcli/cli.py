@@ -123,7 +123,7 @@ def program_options(command):
     @click.argument("expression", metavar="[EXPR]", required=False)
     @click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
                   help="No warnings on stderr (errors still).")
-    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), metavar="FILE",
+    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
     @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
                   "instead of its last statement.")
@@ -133,6 +133,8 @@ def program_options(command):
 
         if (expression is None) == (file is None):
             raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
+        if file == "-":
+            return command(Source(_read_stdin(), output, "<stdin>"), **kwargs)
         if file is not None:
             return command(Source(_read_file(file), output, file), **kwargs)
         stdin = expression == "-"
@@ -244,7 +246,10 @@ def code(source, lang: str) -> None:
     """
     from bpcli import codegen, pipeline
 
-    click.echo(codegen.LANGUAGES[lang](pipeline.compile_source(source)))
+    graph = pipeline.compile_source(source)
+    click.echo(codegen.LANGUAGES[lang](graph))
+    for warning in graph.unused:
+        _warn(warning)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -278,7 +283,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         from bpcli import render
 
         render.show(render.tree(graph_, result))
-    for warning in result.warnings if result else ():
+    for warning in result.warnings if result else graph_.unused:
         _warn(warning)
 
 
@@ -320,7 +325,8 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         from bpcli import render
 
         render.show(render.descent(run))
-        click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
+        if run.final:  # the new values as a -v argument, always the last line
+            click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
 

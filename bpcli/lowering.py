@@ -8,7 +8,10 @@ nearest known name), arity, bare function names, reassignment, use before assign
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import functools
+import re
 
 from bpcli import names, ops, syntax
 from bpcli.errors import InputError
@@ -59,20 +62,27 @@ class _Lowering:
                 found[st.name] = st
         return found
 
-    def where(self, st: syntax.Assign) -> str:
+    def where(self, st) -> str:
         """`line 3` in a program of several lines, `column 9` in a one-line program."""
         start = st.span[0]
         if "\n" in self.source:
-            return f"line {self.source.count(chr(10), 0, start) + 1}"
+            return f"line {bisect.bisect_right(self.line_starts, start)}"
         return f"column {start + 1}"
+
+    @functools.cached_property
+    def line_starts(self) -> list[int]:
+        """Offsets where lines start (found once: a warning per statement must not rescan the source)."""
+        return [0] + [m.end() for m in re.finditer("\n", self.source)]
 
     def run(self, output: str | None) -> Graph:
         root = 0
+        self.bare: list[tuple[object, int]] = []  # expression statements and their top references
         for st in self.program.statements:
             if isinstance(st, syntax.Assign):
                 root = self.statement(st)
             else:
                 root = self.expression(st)
+                self.bare.append((st, root))
         if output is not None:
             if output not in self.env:
                 have = ", ".join(self.env) or "none"
@@ -191,6 +201,10 @@ class _Lowering:
             ref = self.env.get(name)
             if ref is not None and ref >= 0 and not keep_gate[ref]:
                 out.append(f"{self.where(st)}: {name} is assigned but the output does not use it; "
+                           "it is not evaluated")
+        for st, ref in self.bare[:-1] if self.bare and self.bare[-1][0] is self.program.statements[-1] else self.bare:
+            if ref >= 0 and not keep_gate[ref]:
+                out.append(f"{self.where(st)}: this expression is not the output and nothing uses it; "
                            "it is not evaluated")
         return tuple(out)
 

@@ -136,10 +136,14 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
     graph = source if isinstance(source, Graph) else compile_source(source)
     chosen = _wrt(graph, wrt)
     names = set(graph.input_names)
-    warnings = [f"{n} is not a variable of the expression; its value is ignored" for n in constants if n not in names]
+    warnings = list(graph.unused)
+    warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in constants if n not in names]
     values = {n: float(v) for n, v in constants.items() if n in names}
     if spec.grids:
         grids = [stream.parse_grid(text) for text in spec.grids]
+        stream.check_grids(grids)
+        warnings += [f"-v {g.name}: the --grid for {g.name} takes precedence" for g in grids if g.name in values]
+        warnings += [f"--grid {g.name}: not a variable of the expression" for g in grids if g.name not in names]
         missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
         if missing:
             raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v")

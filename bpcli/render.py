@@ -200,7 +200,7 @@ def _explain(explanations, out: str) -> RenderableType:
     for ex in explanations:
         terms = [_chain(t.chain, t.factors) for t in ex.terms]
         line = Text(f"∂{out}/∂{ex.name} = ")
-        if terms and not (len(ex.terms) == 1 and len(ex.terms[0].factors) == 1):  # ∂f/∂z = 11 says it all
+        if terms and not (len(ex.terms) == 1 and len(ex.terms[0].factors) <= 1):  # ∂f/∂z = 11 says it all
             line.append(" + ".join(sym for sym, _ in terms) + " = " + " + ".join(num for _, num in terms) + " = ")
         line.append(fmt(ex.total), style="bold")
         lines.append(line)

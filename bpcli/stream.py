@@ -23,6 +23,8 @@ from bpcli.graph import Graph
 FORMATS = ("csv", "tsv", "jsonl")
 READ_SIZE = 1 << 16
 GRID_CHUNK = 1 << 16
+MAX_POINTS = 10 ** 12      # a grid larger than this is surely a typo (and would not fit in int64 products)
+MAX_LINE = 1 << 24         # 16 MiB: a longer line is not a row of numbers
 
 
 @dataclass
@@ -45,8 +47,22 @@ def parse_grid(text: str) -> batch.Grid:
         raise InputError(f"--grid {text!r}: expected NAME=START:END:STEP, e.g. x=0:10:0.1")
     if not all(math.isfinite(v) for v in (start, end, step)) or step == 0 or (end - start) * step < 0:
         raise InputError(f"--grid {text!r}: the step must be non-zero and go from START towards END")
-    count = int(math.floor((end - start) / step + 1e-9)) + 1
+    span = (end - start) / step
+    if span >= MAX_POINTS:
+        raise InputError(f"--grid {text!r}: {span:.3g} points is too many (at most {MAX_POINTS:.0e})")
+    count = int(math.floor(span * (1 + 1e-12) + 1e-12)) + 1  # END counts when on the grid, up to rounding
     return batch.Grid(name.strip(), start, step, count)
+
+
+def check_grids(grids: Sequence[batch.Grid]) -> None:
+    """One grid per name, and a product of a sane size."""
+    names = [g.name for g in grids]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"--grid {twice[0]} is given twice")
+    total = math.prod(g.count for g in grids)
+    if total > MAX_POINTS:
+        raise InputError(f"the grids have {total:.3g} points together: too many (at most {MAX_POINTS:.0e})")
 
 
 def run_grid(graph: Graph, grids: Sequence[batch.Grid], constants: dict[str, float], wrt: Sequence[str],
@@ -74,6 +90,8 @@ def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, f
             writer = _Writer(out, fmt, reader.columns, wrt)
         if problems:  # one entry per row read
             _process(graph, columns, constants, wrt, problems, writer, outcome, on_error)
+    if writer is not None:
+        writer.flush()  # a header with no rows still prints its header
     return outcome
 
 
@@ -108,26 +126,33 @@ def _cell(columns, name: str, i: int) -> float | None:
 
 
 def _lines(source: BinaryIO) -> Iterator[list[str]]:
-    """Complete lines as they arrive, a block at a time."""
-    pending = b""
+    """Complete lines as they arrive, a block at a time (\n, \r\n or a lone \r ends a line)."""
+    pending: list[bytes] = []
+    size = 0
+    first = True
     while True:
         block = source.read1(READ_SIZE) if hasattr(source, "read1") else source.read(READ_SIZE)
         if not block:
             break
-        pending += block
-        cut = pending.rfind(b"\n")
-        if cut >= 0:
-            yield _decode(pending[:cut]).split("\n")
-            pending = pending[cut + 1:]
-    if pending.strip():
-        yield _decode(pending).split("\n")
+        cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
+        if cut < 0:
+            pending.append(block)
+            size += len(block)
+            if size > MAX_LINE:
+                raise InputError(f"the batch input has a line longer than {MAX_LINE >> 20} MiB")
+            continue
+        yield _decode(b"".join(pending) + block[:cut], first)
+        first = False
+        pending, size = [block[cut + 1:]], len(block) - cut - 1
+    rest = b"".join(pending)
+    if rest.strip():
+        yield _decode(rest, first)
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig").replace("\r", "")
-    except UnicodeDecodeError as err:
-        raise InputError(f"the batch input is not UTF-8 text (byte {data[err.start]:#04x})") from None
+def _decode(data: bytes, first: bool) -> list[str]:
+    # A byte that is not UTF-8 becomes U+FFFD, so its row fails with its number instead of the whole run.
+    text = data.decode("utf-8-sig" if first else "utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 class _Rows:
@@ -174,8 +199,12 @@ class _Rows:
         self.header = [h.strip() for h in next(csv.reader([line], delimiter=self.delimiter))]
         missing = [n for n in self.needed if n not in self.header]
         if missing:
-            raise InputError(f"the batch header has no column for {', '.join(missing)} (it has: "
-                             f"{', '.join(self.header)}); give it a column or a value with -v")
+            shown = ", ".join(self.header[:12])[:200] + (", …" if len(self.header) > 12 else "")
+            raise InputError(f"the batch header has no column for {', '.join(missing)} (it has: {shown}); "
+                             "give it a column or a value with -v")
+        twice = sorted({h for h in self.header if h in self.needed and self.header.count(h) > 1})
+        if twice:
+            raise InputError(f"the batch header names {twice[0]} twice")
         self.columns = [h for h in self.header if h in self.needed]
 
     @property
@@ -213,8 +242,8 @@ def _number(value, name: str) -> float:
         raise ValueError(f"{name}: {value!r} is not a number")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: {value!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not a number (or too large)") from None
     if not math.isfinite(number):
         raise ValueError(f"{name}: {value!r} is not a finite number")
     return number

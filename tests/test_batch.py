@@ -163,3 +163,35 @@ def test_no_progress_bar_on_a_pipe(run, tmp_path):
     path.write_text("x\n1\n")
     r = run("grad", "x", "--batch", str(path))
     assert r.err == "" and r.out.splitlines() == ["x,value,d_x", "1.0,1.0,1.0"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--grid", "x=0:1e20:1"], "too many"), (["--grid", "x=0:1:1e-20"], "too many"),
+    (["--grid", "x=0:1:1", "--grid", "x=0:2:1"], "given twice"),
+    (["--grid", "x=0:4294967295:1", "--grid", "y=0:4294967295:1"], "too many"),
+])
+def test_grid_limits(run, args, fragment):
+    r = run("grad", "x*y", "-v", "y=1", *args) if "y=" not in " ".join(args) else run("grad", "x*y", *args)
+    assert r.code == 2 and fragment in r.err and "Traceback" not in r.err
+
+
+def test_hostile_rows_fail_one_by_one(run):
+    big = '{"x": 1' + "0" * 400 + "}"
+    r = run("grad", "x", "--batch", "-", "--batch-format", "jsonl", "--on-error", "skip", input=big + '\n{"x": 2}\n')
+    assert r.code == 3 and "row 1:" in r.err and r.out.strip() == '{"x": 2.0, "value": 2.0, "d_x": 1.0}'
+    from click.testing import CliRunner
+
+    from bpcli.cli import cli
+    out = CliRunner().invoke(cli, ["grad", "x", "--batch", "-", "--on-error", "skip"], input=b"x\n1\n\xe9\n2\n")
+    assert out.exit_code == 3 and "row 2:" in out.stderr and out.stdout.splitlines()[1:] == ["1.0,1.0,1.0", "2.0,2.0,1.0"]
+
+
+def test_duplicate_columns_header_only_and_cr_lines(run):
+    assert run("grad", "x", "--batch", "-", input="x,x\n1,2\n").code == 2
+    assert run("grad", "x*y", "--batch", "-", input="x,y\n").out == "x,y,value,d_x,d_y\n"
+    assert run("grad", "x*y", "--batch", "-", input="x,y\r1,2\r").out.splitlines()[1] == "1.0,2.0,2.0,2.0,1.0"
+
+
+def test_grid_end_is_relative_to_the_step(run):
+    assert csv_rows(run("grad", "x", "--grid", "x=0:2.9999999999:1").out)[-1][0] == "2.0"
+    assert csv_rows(run("grad", "x", "--grid", "x=0:1000:1e-3", "--format", "csv").out)[-1][0] == "1000.0"

@@ -140,3 +140,31 @@ def test_cli_output_option(run):
 def test_unused_statement_warning_on_stderr(run):
     r = run("grad", "a = x*y; b = x+1; a", "-v", "x=1,y=2", "--format", "json")
     assert r.code == 0 and "b is assigned but the output does not use it" in r.err
+
+
+def test_vars_json_is_data_not_text(run, tmp_path):
+    path = tmp_path / "v.json"
+    for text, fragment in [('{"w": "1,x=2"}', "unexpected ','"), ('{"w=3,x": 2}', "not a variable name"),
+                           ('{"x": 1, "x": 2}', "given twice"), ('{"x": 1' + "0" * 400 + "}", "too large"),
+                           ('{"x": 1' + "0" * 5000 + "}", "not valid JSON")]:
+        path.write_text(text)
+        r = run("eval", "w*x", "--vars", str(path), "-v", "w=1")
+        assert r.code == 2 and fragment in r.err and str(path) in r.err, text
+
+
+def test_bare_statements_that_are_not_used_are_reported(run):
+    r = run("grad", "x*2; y*3", "-v", "y=2", "--format", "json")
+    assert "this expression is not the output" in r.err
+    assert "is assigned but the output does not use it" in run("code", "a = x*x; b = y*3; a").err
+
+
+def test_many_unused_statements_are_linear():
+    import time
+    program = "\n".join(f"a{i} = x*{i}" for i in range(20000)) + "\nx+1"
+    start = time.perf_counter()
+    graph = compile_source(program)
+    assert len(graph.unused) == 20000 and time.perf_counter() - start < 30
+
+
+def test_file_dash_reads_stdin(run):
+    assert run("grad", "-f", "-", "-v", "x=2", "--format", "json", input="x*x").json()["value"] == 4
