@@ -165,7 +165,8 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         given = ",".join(f"{n}=…" for n in missing)
         raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
                          f"with -v {given}")
-    unused = [n for n in values if n not in set(names)]
+    known = set(names)  # once: a program may have 10^5 variables
+    unused = [n for n in values if n not in known]
     warnings = list(graph.unused)
     warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in unused]
     return {n: float(values[n]) for n in names}, warnings
@@ -176,7 +177,8 @@ def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     if wrt is None:
         return names
     chosen = list(dict.fromkeys(wrt))
-    unknown = [n for n in chosen if n not in set(names)]
+    known = set(names)
+    unknown = [n for n in chosen if n not in known]
     if unknown:
         have = f"its variables are {', '.join(names)}" if names else "it has no variables"
         raise InputError(f"--wrt {', '.join(unknown)}: not a variable of the expression ({have})")

@@ -90,3 +90,14 @@ def test_render_deep_graph_without_recursion(nested_tanh):
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(render.gradients(grad(nested_tanh, {"x": 0.5})))
     assert "Gradient" in console.file.getvalue()
+
+
+def test_many_variables(run, tmp_path):
+    """10^5 distinct variables: every per-variable step must be linear (a set built once, not per name)."""
+    n = 100_000
+    values = tmp_path / "v.txt"
+    values.write_text("\n".join(f"x{i} = {i % 5}" for i in range(n)))
+    r = run("grad", "-", "--vars", str(values), "--format", "json", input="+".join(f"x{i}*x{i}" for i in range(n)))
+    assert r.code == 0
+    gradient = r.json()["gradient"]
+    assert len(gradient) == n and gradient["x7"] == 2 * (7 % 5)

@@ -1,0 +1,20 @@
+"""The benchmark scripts still run (at tiny sizes; their figures are measured by hand, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script,args", [("batch_speed.py", ["--points", "2000", "--repeat", "1"]),
+                                         ("huge_expressions.py", ["--sizes", "30,300", "--rounds", "1"]),
+                                         ("completion_speed.py", ["--runs", "1"])])
+def test_benchmark_script_runs(script, args):
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "ratio" in done.stdout or "x" in done.stdout
