@@ -5,26 +5,17 @@ The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stder
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
 import sys
 
 import click
 
 from bpcli import __version__
-from bpcli.cli_complete import complete_names, complete_values, script
+from bpcli.cli_batch import run_batch
+from bpcli.cli_complete import complete_names, script
+from bpcli.cli_options import EXIT_CODES, point_options, program_options, split_names, warn, write_text
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
-EXIT_CODES = """\b
-Exit status:
-  0  success
-  1  --perturb found a gradient that disagrees with the numeric check
-  2  bad input: syntax error, unknown function, missing or malformed -v value
-  3  the expression or its derivative is undefined (or overflows) at the point
-"""
 
-FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 PERTURB_METHODS = ("central", "forward", "complex")
 CODE_LANGUAGES = ("python", "c", "javascript")  # bpcli.codegen.LANGUAGES; listed here to keep --help fast
 
@@ -106,66 +97,6 @@ def completion(shell: str | None, folder: str | None) -> None:
         raise click.UsageError("name a shell (bash, zsh or fish), or give --write DIR")
 
 
-def _warn(message: str) -> None:
-    """A warning on stderr, unless --quiet."""
-    ctx = click.get_current_context(silent=True)
-    if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
-        click.echo(f"bpcli: warning: {message}", err=True)
-
-
-def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
-    if value:
-        ctx.find_root().meta["bpcli.quiet"] = True
-
-
-def program_options(command):
-    """The program a command works on: EXPR, or -f FILE, and --output (and --quiet)."""
-    @click.argument("expression", metavar="[EXPR]", required=False)
-    @click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
-                  help="No warnings on stderr (errors still).")
-    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
-                  help="Read the expression or program from FILE instead of EXPR.")
-    @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
-                  "instead of its last statement.")
-    @functools.wraps(command)
-    def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
-        from bpcli.pipeline import Source
-
-        if (expression is None) == (file is None):
-            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
-        if file == "-":
-            return command(Source(_read_stdin(), output, "<stdin>"), **kwargs)
-        if file is not None:
-            return command(Source(_read_file(file), output, file), **kwargs)
-        stdin = expression == "-"
-        return command(Source(_read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
-                       **kwargs)
-    return wrapper
-
-
-def point_options(command=None, formats: tuple[str, ...] = FORMATS):
-    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
-    if command is None:
-        return functools.partial(point_options, formats=formats)
-
-    @program_options
-    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]", shell_complete=complete_values,
-                  help="Input values, comma-separated and/or repeated; a value may be a constant "
-                       "expression (x=pi/4, y=-2).")
-    @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
-                  help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
-    @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
-                  help="How to show the result: " + ", ".join(formats) + ".")
-    @functools.wraps(command)
-    def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
-        from bpcli import bindings
-
-        values = bindings.read_vars(_read_file(vars_file), vars_file) if vars_file else {}
-        values.update(bindings.parse_bindings(var))
-        return command(source, values, **kwargs)
-    return wrapper
-
-
 @cli.command(epilog=EXIT_CODES)
 @point_options
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
@@ -206,11 +137,11 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     if batch_file or grid:
         if perturb or perturb_method or explain:
             raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
-        return _batch(source, values, _names(wrt), fmt, batch_file, batch_format, grid, on_error)
+        return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     if fmt in ("csv", "tsv", "jsonl"):
         raise InputError(f"--format {fmt} is for many points: give --batch FILE or --grid")
     check = _perturb(perturb, perturb_method)
-    result = pipeline.grad(source, values, _names(wrt), check)
+    result = pipeline.grad(source, values, split_names(wrt), check)
     _show(result, fmt, pipeline.explain(result) if explain else None)
     if result.check is not None and not result.check.ok:
         bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
@@ -249,7 +180,7 @@ def code(source, lang: str) -> None:
     graph = pipeline.compile_source(source)
     click.echo(codegen.LANGUAGES[lang](graph))
     for warning in graph.unused:
-        _warn(warning)
+        warn(warning)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -284,7 +215,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 
         render.show(render.tree(graph_, result))
     for warning in result.warnings if result else graph_.unused:
-        _warn(warning)
+        warn(warning)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -314,9 +245,9 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
         raise InputError(f"--target must be a finite number, not {target}")
-    run = pipeline.step(source, values, _names(wrt), lr, steps, target)
+    run = pipeline.step(source, values, split_names(wrt), lr, steps, target)
     if save:
-        _write(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+        write_text(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
     if fmt == "json":
         from bpcli.export import descent_json
 
@@ -329,89 +260,6 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
-
-
-def _batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, on_error: str) -> None:
-    from bpcli import pipeline
-
-    if batch_file and grid:
-        raise InputError("give --batch or --grid, not both")
-    if batch_file == "-" and source.origin == "<stdin>":
-        raise InputError("the expression and --batch cannot both come from standard input")
-    in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
-    out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
-    if fmt == "json":
-        raise InputError("--format json is for one point; with --batch or --grid use csv, tsv or jsonl")
-    stream = sys.stdin.buffer if batch_file == "-" else None
-    if batch_file and batch_file != "-":
-        try:
-            stream = open(batch_file, "rb")  # noqa: SIM115 - closed below
-        except OSError as err:
-            raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
-    try:
-        with _progress_bar(stream, batch_file) as rows:
-            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
-            warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
-    finally:
-        if stream is not None and stream is not sys.stdin.buffer:
-            stream.close()
-    for warning in warnings:
-        _warn(warning)
-    for line in failed:
-        click.echo(f"bpcli: error: {line}", err=True)
-    if failed:
-        raise DomainError(f"{len(failed)} row(s) could not be computed")
-
-
-def _progress_bar(stream, path: str | None):
-    """A bar on stderr for a batch file of known size when stderr is a terminal; never on a pipe."""
-    if stream is None or path in (None, "-") or not sys.stderr.isatty():
-        return contextlib.nullcontext(stream)
-    from bpcli import render
-
-    return render.progress(stream, os.path.getsize(path))
-
-
-def _format_of(path: str) -> str:
-    ending = path.rsplit(".", 1)[-1].lower()
-    return {"tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending, "csv")
-
-
-def _names(items: tuple[str, ...]) -> list[str] | None:
-    """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
-    if not items:
-        return None
-    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
-    if not names:
-        raise InputError("--wrt needs at least one variable name")
-    return names
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror}") from None
-
-
-def _read_stdin() -> str:
-    return _text(sys.stdin.buffer.read(), "standard input")
-
-
-def _read_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return _text(handle.read(), path)
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}") from None
-
-
-def _text(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8-sig").rstrip("\r\n")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None
 
 
 def _perturb(step: str | None, method: str | None):
@@ -432,7 +280,7 @@ def _perturb(step: str | None, method: str | None):
 
 def _show(result, fmt: str, explanations=None) -> None:
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
     if fmt == "json":
         from bpcli.export import to_json
 

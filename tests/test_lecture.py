@@ -6,7 +6,7 @@ import pytest
 
 from bpcli import engine
 from bpcli.errors import DomainError, InputError
-from bpcli.pipeline import Perturb, compile_source, evaluate, grad
+from bpcli.pipeline import Perturb, evaluate, grad
 
 SEED = {"w": 5, "x": 3, "y": 2, "z": 4}
 

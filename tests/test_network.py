@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 
-from bpcli.pipeline import Source, compile_source, grad, step
+from bpcli.pipeline import compile_source, grad, step
 from bpcli.bindings import read_vars
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

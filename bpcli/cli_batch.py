@@ -1,0 +1,61 @@
+"""`bpcli grad --batch/--grid`: the command-line side of many points (files, stdin, progress bar).
+
+Part of the CLI layer (with cli.py, cli_options.py and cli_complete.py, the only modules that import click).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import click
+
+from bpcli.cli_options import warn
+from bpcli.errors import DomainError, InputError
+
+
+def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, on_error: str) -> None:
+    from bpcli import pipeline
+
+    if batch_file and grid:
+        raise InputError("give --batch or --grid, not both")
+    if batch_file == "-" and source.origin == "<stdin>":
+        raise InputError("the expression and --batch cannot both come from standard input")
+    in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
+    out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
+    if fmt == "json":
+        raise InputError("--format json is for one point; with --batch or --grid use csv, tsv or jsonl")
+    stream = sys.stdin.buffer if batch_file == "-" else None
+    if batch_file and batch_file != "-":
+        try:
+            stream = open(batch_file, "rb")  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
+    try:
+        with _progress_bar(stream, batch_file) as rows:
+            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
+            warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
+    finally:
+        if stream is not None and stream is not sys.stdin.buffer:
+            stream.close()
+    for warning in warnings:
+        warn(warning)
+    for line in failed:
+        click.echo(f"bpcli: error: {line}", err=True)
+    if failed:
+        raise DomainError(f"{len(failed)} row(s) could not be computed")
+
+
+def _progress_bar(stream, path: str | None):
+    """A bar on stderr for a batch file of known size when stderr is a terminal; never on a pipe."""
+    if stream is None or path in (None, "-") or not sys.stderr.isatty():
+        return contextlib.nullcontext(stream)
+    from bpcli import render
+
+    return render.progress(stream, os.path.getsize(path))
+
+
+def _format_of(path: str) -> str:
+    ending = path.rsplit(".", 1)[-1].lower()
+    return {"tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending, "csv")

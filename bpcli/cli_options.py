@@ -1,0 +1,122 @@
+"""The CLI's shared options and input: the program (EXPR, -f, stdin), -v/--vars, --format, --quiet.
+
+Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only modules that import click).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from bpcli.cli_complete import complete_values
+from bpcli.errors import InputError
+
+EXIT_CODES = """\b
+Exit status:
+  0  success
+  1  --perturb found a gradient that disagrees with the numeric check
+  2  bad input: syntax error, unknown function, missing or malformed -v value
+  3  the expression or its derivative is undefined (or overflows) at the point
+"""
+
+FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, unless --quiet."""
+    ctx = click.get_current_context(silent=True)
+    if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
+        click.echo(f"bpcli: warning: {message}", err=True)
+
+
+def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        ctx.find_root().meta["bpcli.quiet"] = True
+
+
+def program_options(command):
+    """The program a command works on: EXPR, or -f FILE, and --output (and --quiet)."""
+    @click.argument("expression", metavar="[EXPR]", required=False)
+    @click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                  help="No warnings on stderr (errors still).")
+    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+                  help="Read the expression or program from FILE instead of EXPR.")
+    @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
+                  "instead of its last statement.")
+    @functools.wraps(command)
+    def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
+        from bpcli.pipeline import Source
+
+        if (expression is None) == (file is None):
+            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
+        if file == "-":
+            return command(Source(read_stdin(), output, "<stdin>"), **kwargs)
+        if file is not None:
+            return command(Source(read_file(file), output, file), **kwargs)
+        stdin = expression == "-"
+        return command(Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
+                       **kwargs)
+    return wrapper
+
+
+def point_options(command=None, formats: tuple[str, ...] = FORMATS):
+    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
+    if command is None:
+        return functools.partial(point_options, formats=formats)
+
+    @program_options
+    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]", shell_complete=complete_values,
+                  help="Input values, comma-separated and/or repeated; a value may be a constant "
+                       "expression (x=pi/4, y=-2).")
+    @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
+    @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
+                  help="How to show the result: " + ", ".join(formats) + ".")
+    @functools.wraps(command)
+    def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
+        from bpcli import bindings
+
+        values = bindings.read_vars(read_file(vars_file), vars_file) if vars_file else {}
+        values.update(bindings.parse_bindings(var))
+        return command(source, values, **kwargs)
+    return wrapper
+
+
+
+def split_names(items: tuple[str, ...]) -> list[str] | None:
+    """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
+    if not items:
+        return None
+    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
+    if not names:
+        raise InputError("--wrt needs at least one variable name")
+    return names
+
+
+def write_text(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror}") from None
+
+
+def read_stdin() -> str:
+    return _text(sys.stdin.buffer.read(), "standard input")
+
+
+def read_file(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return _text(handle.read(), path)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _text(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None
