@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from bpcli import ops, syntax
@@ -30,9 +30,10 @@ def grammar_path() -> Path:
 
 
 def _span(item) -> syntax.Span:
-    if isinstance(item, Token):
-        return item.start_pos, item.end_pos
-    return item.span
+    # Duck-typed, and tokens read through .value: accelerator plugins for Lark's LALR parser (lark-cython,
+    # lark-rust; issue 7) hand the transformer tokens that are neither lark.Token nor str.
+    span = getattr(item, "span", None)
+    return span if span is not None else (item.start_pos, item.end_pos)
 
 
 class _Builder(Transformer):
@@ -40,18 +41,18 @@ class _Builder(Transformer):
 
     def number(self, children):
         (tok,) = children
-        value = float(tok)
+        value = float(tok.value)
         if value == float("inf"):
-            raise InputError(f"the number {tok} is too large for double precision", None, tok.start_pos)
-        return syntax.Num(str(tok), value, _span(tok))
+            raise InputError(f"the number {tok.value} is too large for double precision", None, tok.start_pos)
+        return syntax.Num(tok.value, value, _span(tok))
 
     def variable(self, children):
         (tok,) = children
-        return syntax.Var(str(tok), _span(tok))
+        return syntax.Var(tok.value, _span(tok))
 
     def call(self, children):
         name, _lpar, args, rpar = children
-        return syntax.Call(str(name), tuple(args), (name.start_pos, rpar.end_pos), _span(name))
+        return syntax.Call(name.value, tuple(args), (name.start_pos, rpar.end_pos), _span(name))
 
     def args(self, children):
         return children[::2]  # drop the commas
@@ -61,18 +62,18 @@ class _Builder(Transformer):
 
     def assign(self, children):
         name, _eq, value = children
-        return syntax.Assign(str(name), value, (name.start_pos, _span(value)[1]), _span(name))
+        return syntax.Assign(name.value, value, (name.start_pos, _span(value)[1]), _span(name))
 
     def group(self, children):
         return children[1]
 
     def binary(self, children):
         left, op, right = children
-        return syntax.Binary(str(op), left, right, (_span(left)[0], _span(right)[1]), op.start_pos)
+        return syntax.Binary(op.value, left, right, (_span(left)[0], _span(right)[1]), op.start_pos)
 
     def unary(self, children):
         op, operand = children
-        return syntax.Unary(str(op), operand, (op.start_pos, _span(operand)[1]))
+        return syntax.Unary(op.value, operand, (op.start_pos, _span(operand)[1]))
 
 
 @lru_cache(maxsize=1)
