@@ -111,8 +111,12 @@ def test_rows_with_domain_problems_get_the_scalar_engines_message():
 
 def test_streams_before_the_input_ends(tmp_path):
     """A slow producer: the first result row must appear while stdin is still open."""
+    import threading
+
     proc = subprocess.Popen([sys.executable, "-m", "bpcli", "grad", "x*2", "--batch", "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(60, proc.kill)  # a regression must fail the test, not hang CI
+    watchdog.start()
     try:
         proc.stdin.write(b"x\n1\n")
         proc.stdin.flush()
@@ -126,6 +130,7 @@ def test_streams_before_the_input_ends(tmp_path):
         proc.stdin.close()
         assert proc.stdout.read() == b"2.0,4.0,2.0\n" and proc.wait(timeout=30) == 0
     finally:
+        watchdog.cancel()
         proc.kill()
 
 
