@@ -250,6 +250,11 @@ def sigmoid(a):
 '''
 
 
+def _gradient_pairs(p: Plan) -> str:
+    """`"w": dfdw, "x": dfdx` — the user's names as keys (JSON strings are valid Python and JS literals)."""
+    return ", ".join(f"{json.dumps(name, ensure_ascii=False)}: {g}" for (name, _), g in zip(p.inputs, p.gradients))
+
+
 def python(graph: Graph) -> str:
     """A self-contained Python module defining grad_f(inputs…) -> (f, {input: ∂f/∂input})."""
     p = plan(graph, PYTHON)
@@ -257,8 +262,7 @@ def python(graph: Graph) -> str:
     lines += [f"    {s.target} = {s.code}" for s in p.forward]
     lines.append("    # backward pass")
     lines += [f"    {s.target} {'=' if s.first else '+='} {s.code}" for s in p.backward]
-    pairs = ", ".join(f"{json.dumps(name, ensure_ascii=False)}: {g}" for (name, _), g in zip(p.inputs, p.gradients))
-    lines.append(f"    return {p.value}, {{{pairs}}}")
+    lines.append(f"    return {p.value}, {{{_gradient_pairs(p)}}}")
     return _PYTHON_PRELUDE + "\n\n" + "\n".join(lines) + "\n"
 
 
@@ -391,8 +395,7 @@ def javascript(graph: Graph) -> str:
     lines += [f"  const {s.target} = {s.code};" for s in p.forward]
     lines.append("  // backward pass")
     lines += [f"  {'let ' if s.first else ''}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
-    pairs = ", ".join(f"{json.dumps(name, ensure_ascii=False)}: {g}" for (name, _), g in zip(p.inputs, p.gradients))
-    lines += [f"  return [{p.value}, {{{pairs}}}];", "}"]
+    lines += [f"  return [{p.value}, {{{_gradient_pairs(p)}}}];", "}"]
     return _JS_PRELUDE + "\n" + "\n".join(lines) + "\n"
 
 

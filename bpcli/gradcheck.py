@@ -104,7 +104,7 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
         raise InputError(f"unknown --perturb-method {method!r} (choose from {', '.join(METHODS)})")
     if step is not None and not (step > 0 and math.isfinite(step)):
         raise InputError(f"--perturb step must be a positive number, got {step}")
-    if method == "complex" and graph.kinked():
+    if method == "complex" and graph.kinked:
         kinked = sorted({n.op for n in graph.nodes if n.op in ops.KINKED})
         raise InputError(f"--perturb-method complex needs a smooth expression; this one uses {', '.join(kinked)} "
                          "(use central or forward)")
@@ -131,13 +131,13 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     h = step if step is not None else default_step(method, x)
     if method == "complex":
         return _complex_row(graph, inputs, name, analytic, f_x, h)
-    kink = graph.kinked() and _crosses_kink(graph, inputs, name, h)
+    kink = graph.kinked and _crosses_kink(graph, inputs, name, h)
     if kink and step is None:  # a smooth point near a kink: a smaller step may stay on one piece
         smaller = _step_off_the_kink(graph, inputs, name, h)
         if smaller is not None:
             h, kink = smaller, False
     nudge = _Nudge(lambda d: _value(graph, {**inputs, name: x + d}), f_x, method,
-                   method == "central" or graph.kinked(), noise)
+                   method == "central" or graph.kinked, noise)
     q = nudge.quotient(h)
     kink = kink and q is not None and q.left is not None and q.right is not None
     if step is None and not kink:

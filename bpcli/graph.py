@@ -102,6 +102,7 @@ class Graph:
         """Each node's name as it reads inside another gate's definition: negative constants in parentheses."""
         return [f"({n.name})" if n.name.startswith("-") else n.name for n in self.nodes]
 
+    @cached_property
     def kinked(self) -> bool:
-        """Whether any gate has a kink (relu, abs, max, min)."""
+        """Whether any gate has a kink (relu, abs, max, min); computed once, the check asks per input."""
         return any(node.op in ops.KINKED for node in self.nodes)
