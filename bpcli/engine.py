@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bpcli import ops
 from bpcli.errors import DomainError
@@ -16,11 +17,11 @@ from bpcli.graph import CONST, INPUT, Graph
 from bpcli.numfmt import fmt
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     """One step of the backward pass: what flows from gate `node` to its argument `to` (position `arg`).
 
-    product = upstream × local, where upstream is ∂f/∂node and local is ∂node/∂to.
+    product = upstream × local, where upstream is ∂f/∂node and local is ∂node/∂to. A NamedTuple, as
+    graph.Node, because there is one per edge.
     """
 
     node: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from bpcli import ops, syntax
 
@@ -17,9 +18,12 @@ INPUT = "input"
 CONST = "const"
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One node: a leaf (op 'input' or 'const') or a gate (a key of ops.OPS) over earlier nodes."""
+class Node(NamedTuple):
+    """One node: a leaf (op 'input' or 'const') or a gate (a key of ops.OPS) over earlier nodes.
+
+    A NamedTuple, not a frozen dataclass: a graph may have 10⁶ nodes, and a tuple is made about
+    four times faster (frozen dataclasses set each field through object.__setattr__).
+    """
 
     name: str
     op: str

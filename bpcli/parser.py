@@ -1,7 +1,9 @@
 """Text to syntax tree: the grammar in grammar/bpcli.lark, one LALR Lark parser, friendly errors.
 
-The only module that imports lark. The tree is built by an in-parser transformer while the LALR
-parser reduces, so no parse tree is made and nothing recurses: 100 000 nested parentheses parse.
+The only module that imports lark, and only when it is needed: a lone expression is first offered to
+`fastparse`, which builds the same tree much faster or declines. The tree is built by an in-parser
+transformer while the LALR parser reduces, so no parse tree is made and nothing recurses: 100 000
+nested parentheses parse.
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
-from bpcli import ops, syntax
+from bpcli import fastparse, ops, syntax
 from bpcli.errors import InputError
 
 _GRAMMAR = "bpcli.lark"
@@ -36,7 +35,7 @@ def _span(item) -> syntax.Span:
     return span if span is not None else (item.start_pos, item.end_pos)
 
 
-class _Builder(Transformer):
+class _Builder:
     """Called by the LALR parser on every reduction; builds `syntax` nodes with spans."""
 
     def number(self, children):
@@ -77,12 +76,17 @@ class _Builder(Transformer):
 
 
 @lru_cache(maxsize=1)
-def _lark() -> Lark:
+def _lark():
     # The analysed LALR tables are cached (about 30 ms saved per run). Lark's cache=True would put a pickle
     # at a predictable name in the shared temporary folder, which another user could plant; ours lives in
     # the user's own cache folder. Lark checks the grammar, options and versions before using it.
+    from lark import Lark, Transformer
+
+    class Builder(_Builder, Transformer):
+        pass
+
     return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                transformer=_Builder(), cache=_cache_file() or False)
+                transformer=Builder(), cache=_cache_file() or False)
 
 
 def _cache_file() -> str | None:
@@ -102,8 +106,20 @@ def parse(source: str) -> syntax.Program:
     """Parse a program (or a lone expression); InputError (exit 2) with line and column on a syntax error."""
     if not _COMMENTS.sub("", source).strip():
         raise InputError("empty expression: nothing to differentiate")
+    text = _join_lines(source)
+    if os.environ.get("BPCLI_PARSER") != "lark":
+        tree = fastparse.expression(text)
+        if tree is not None:
+            return tree
+    return parse_with_lark(source, text)
+
+
+def parse_with_lark(source: str, text: str | None = None) -> syntax.Program:
+    """Parse with Lark alone (`text`: the source after _join_lines); the reference the fast path is tested against."""
+    from lark.exceptions import UnexpectedInput
+
     try:
-        return _lark().parse(_join_lines(source))
+        return _lark().parse(_join_lines(source) if text is None else text)
     except InputError as err:
         err.source = source
         raise
@@ -145,7 +161,9 @@ _OPERAND_START = {"NUMBER", "NAME", "LPAR"}
 _DESCRIBE = {"$END": "end of expression", "RPAR": "')'", "LPAR": "'('", "COMMA": "','"}
 
 
-def _friendly(source: str, err: UnexpectedInput) -> InputError:
+def _friendly(source: str, err) -> InputError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(err, UnexpectedCharacters):
         char = source[err.pos_in_stream]
         return InputError(f"unexpected character {char!r}", source, err.pos_in_stream)
@@ -174,7 +192,7 @@ def _friendly(source: str, err: UnexpectedInput) -> InputError:
     return InputError(f"unexpected {_DESCRIBE.get(tok.type, repr(str(tok)))}: {_expected(err)}", source, pos)
 
 
-def _expected(err: UnexpectedToken) -> str:
+def _expected(err) -> str:
     if err.expected & _OPERAND_START:
         return "expected a number, a variable, a function call or '('"
     return "expected an operator, ')' or ','" if "COMMA" in err.expected else "expected an operator or ')'"

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "bpcli"
 
 LAYERS = {
-    "errors": 0, "numfmt": 0, "ops": 1, "syntax": 1, "names": 1, "parser": 2, "graph": 3, "lowering": 3.5, "engine": 4,
+    "errors": 0, "numfmt": 0, "ops": 1, "syntax": 1, "names": 1, "fastparse": 1.5, "parser": 2, "graph": 3, "lowering": 3.5, "engine": 4,
     "codegen": 4, "gradcheck": 5, "bindings": 5, "descent": 5, "explain": 5, "batch": 5, "stream": 5.5, "pipeline": 6,
     "render": 7, "export": 7, "cli_complete": 7.5, "cli_options": 7.6, "cli_batch": 7.7, "cli": 8, "__main__": 9, "__init__": 0,
 }
@@ -66,6 +66,7 @@ def test_json_path_of_the_cli_does_not_import_rich_or_numpy():
             "'w=5,x=3,y=2,z=4', '--format', 'json']\ntry:\n    main()\nexcept SystemExit:\n    pass")
     loaded = modules_after(code)
     assert "rich" not in loaded and "numpy" not in loaded
+    assert "lark" not in loaded, "a lone expression is parsed by bpcli.fastparse; Lark is for programs and errors"
 
 
 def test_completion_path_does_not_import_rich_or_numpy():
@@ -73,4 +74,5 @@ def test_completion_path_does_not_import_rich_or_numpy():
             "os.environ['COMP_LINE'] = 'bpcli grad \"(w+x*y)*z\" -v '\nfrom bpcli.cli import main\n"
             "sys.argv = ['bpcli']\ntry:\n    main()\nexcept SystemExit:\n    pass")
     loaded = modules_after(code)
-    assert "rich" not in loaded and "numpy" not in loaded and "lark" in loaded
+    assert "rich" not in loaded and "numpy" not in loaded and "lark" not in loaded
+    assert "bpcli.fastparse" in loaded  # the expression was parsed, to complete its variables

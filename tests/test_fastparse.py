@@ -1,0 +1,120 @@
+"""The fast path for lone expressions (bpcli/fastparse.py) against Lark, the grammar's own parser.
+
+Two claims, on hand-picked and on random token sequences: where Lark builds a tree, the fast path
+builds the same one (every node, field and span) and does not decline a valid lone expression; where
+Lark fails, the fast path declines (returns None), so the error message is always Lark's.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bpcli import fastparse, parser, syntax
+from bpcli.errors import InputError
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+FIELDS = {syntax.Num: ("text", "value", "span"), syntax.Var: ("name", "span"),
+          syntax.Call: ("name", "span", "name_span"), syntax.Binary: ("op", "span", "op_pos"),
+          syntax.Unary: ("op", "span"), syntax.Program: ("span",)}
+
+
+def children(node) -> list:
+    if isinstance(node, syntax.Program):
+        return list(node.statements)
+    if isinstance(node, syntax.Binary):
+        return [node.left, node.right]
+    if isinstance(node, syntax.Unary):
+        return [node.operand]
+    return list(node.args) if isinstance(node, syntax.Call) else []
+
+
+def same_tree(a, b) -> bool:
+    """Node by node, with an explicit stack (trees may be 10⁵ deep)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y) or any(getattr(x, f) != getattr(y, f) for f in FIELDS[type(x)]):
+            return False
+        cx, cy = children(x), children(y)
+        if len(cx) != len(cy):
+            return False
+        stack.extend(zip(cx, cy))
+    return True
+
+
+def lark(text: str):
+    try:
+        return parser.parse_with_lark(text)
+    except InputError:
+        return None
+
+
+def agree(text: str) -> None:
+    ours = fastparse.expression(parser._join_lines(text))
+    theirs = lark(text)
+    if theirs is None:
+        assert ours is None, f"the fast path accepted {text!r}, which Lark rejects"
+    elif ";" not in text and "=" not in parser._join_lines(text) and "\n" not in parser._join_lines(text):
+        assert ours is not None, f"the fast path declined {text!r}, a lone expression Lark accepts"
+        assert same_tree(ours, theirs), f"different trees for {text!r}"
+
+
+HAND_PICKED = [
+    "(w+x*y)*z", "x", "2", "-x^2", "x^-y^2", "-x*y", "x - -y", "x * + y", "2^x^y", "x**y**-z", "(x)", "((x))+y",
+    "(x+1)^2", "-(2)", "-2", "- - x", "f(x)", "max(x, y, 2)", "max((x), -y)", "sin (x)", "x^-y*z", "1.5e3*x",
+    ".5+1.", "θ*x_1", "  x  +  y  ", "x\t+\fy\r", "tanh(sigmoid(x)*2)^-1", "a/b/c", "a-b-c", "a^b^c", "-a^-b",
+    "-(x)^2", "+x", "min(x)", "x # comment", "x +\n y",
+    # declined: Lark's error messages stay the only ones
+    "", "  ", "x y", "2x", "1.2.3", "()", "f()", "(x", "x)", "x,y", "(x,y)", "x+", "*x", "x^", "1e999",
+    "f(x,)", "f(,x)", "x $ y", "x\u00a0+y", "٣", "x = 1", "x; y", "a=1\nb=a",
+]
+
+
+@pytest.mark.parametrize("text", HAND_PICKED)
+def test_the_fast_path_builds_what_lark_builds_or_declines(text):
+    agree(text)
+
+
+TOKENS = st.sampled_from(["x", "y", "θ", "2", "0.5", "1e3", ".5", "1.", "sin", "max", "+", "-", "*", "/", "^",
+                          "**", "(", ")", ",", " ", "\t", "=", ";", "\n", "#", "$", "e", "1e999"])
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(TOKENS, max_size=24))
+def test_random_token_sequences(tokens):
+    agree("".join(tokens))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_valid_expressions(data):
+    # grown from valid pieces, so most are accepted and the trees are compared, not just both rejected
+    parts = [data.draw(st.sampled_from(["x", "y", "2", "0.5", "pi"]))]
+    for _ in range(data.draw(st.integers(0, 12))):
+        a = data.draw(st.sampled_from(parts))
+        b = data.draw(st.sampled_from(parts))
+        shape = data.draw(st.sampled_from(["{a}+{b}", "{a}-{b}", "{a}*{b}", "{a}/{b}", "{a}^{b}", "{a}**{b}",
+                                           "-{a}", "+{a}", "({a})", "sin({a})", "max({a}, {b})", "{a} ^ -{b}"]))
+        parts.append(shape.format(a=a, b=b))
+    agree(parts[-1])
+
+
+def test_deep_nesting_needs_no_recursion():
+    n = 100_000
+    text = "(" * n + "x" + "*y+1)" * n
+    tree = fastparse.expression(text)
+    assert tree is not None and tree.span == (n, len(text) - 1)
+
+
+def test_lark_can_be_forced(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fastparse, "expression", lambda text: calls.append(text))
+    parser.parse("x+y")
+    assert calls == ["x+y"]
+    monkeypatch.setenv("BPCLI_PARSER", "lark")
+    calls.clear()
+    assert isinstance(parser.parse("x+y"), syntax.Program) and calls == []
