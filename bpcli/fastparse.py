@@ -32,26 +32,29 @@ _BLANKS = re.compile(r"[ \t\f\r]*")
 _BINARY = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4, "**": 4}   # precedence; ^ is right-associative
 _SIGN = 3
 _GROUP, _CALL = "(", "call"
+_INF = float("inf")
 
 
 def expression(text: str) -> syntax.Program | None:
     """The program of one expression that Lark would build from `text`, or None (let Lark decide)."""
     if ";" in text or "=" in text or "\n" in text:
         return None
-    out: list = []          # finished operands
+    items: list = []        # the expression in postfix order (bpcli.syntax)
+    out: list = []          # the spans of finished operands
     pending: list = []      # operators, signs and open parentheses: tuples, the kind first
     operand = True          # is an operand expected next?
     name = None             # a NAME not yet known to be a variable or a function
     end = 0
     for m in _TOKEN.finditer(text):
         kind = m.lastindex
-        start, end = m.start(kind), m.end(kind)
+        start, end = span = m.span(kind)
         if name is not None:
             if kind == _SYMBOL and m.group(kind) == "(":
                 pending.append((_CALL, name[0], name[1], len(out)))
                 name = None
                 continue
-            out.append(syntax.Var(name[0], name[1]))
+            items.append((syntax.VAR, name[0], name[1], None))
+            out.append(name[1])
             name, operand = None, False
         if kind == _OTHER:
             return None
@@ -59,12 +62,13 @@ def expression(text: str) -> syntax.Program | None:
             if kind == _NUMBER:
                 token = m.group(kind)
                 value = float(token)
-                if value == float("inf"):
+                if value == _INF:
                     return None
-                out.append(syntax.Num(token, value, (start, end)))
+                items.append((syntax.NUM, token, span, value))
+                out.append(span)
                 operand = False
             elif kind == _NAME:
-                name = (m.group(kind), (start, end))
+                name = (m.group(kind), span)
             else:
                 symbol = m.group(kind)
                 if symbol in "+-":
@@ -79,46 +83,49 @@ def expression(text: str) -> syntax.Program | None:
         symbol = m.group(kind)
         if symbol in _BINARY:
             prec = _BINARY[symbol]
-            _reduce(out, pending, prec if prec < 4 else 5)   # right-associative ^ pops nothing of its own
+            _reduce(items, out, pending, prec if prec < 4 else 5)   # right-associative ^ pops nothing of its own
             pending.append((prec, symbol, start))
             operand = True
         elif symbol == ")":
-            _reduce(out, pending, 0)
+            _reduce(items, out, pending, 0)
             if not pending:
                 return None
             top = pending.pop()
             if top[0] == _CALL:
-                args = tuple(out[top[3]:])
+                n = len(out) - top[3]
                 del out[top[3]:]
-                out.append(syntax.Call(top[1], args, (top[2][0], end), top[2]))
+                span = (top[2][0], end)
+                items.append((syntax.CALL, top[1], span, (n, top[2])))
+                out.append(span)
             # a group is its inner expression, with the inner expression's span (as in the grammar)
         elif symbol == ",":
-            _reduce(out, pending, 0)
+            _reduce(items, out, pending, 0)
             if not pending or pending[-1][0] != _CALL:
                 return None
             operand = True
         else:
             return None
     if name is not None:
-        out.append(syntax.Var(name[0], name[1]))
+        items.append((syntax.VAR, name[0], name[1], None))
+        out.append(name[1])
         operand = False
     if operand or _BLANKS.fullmatch(text, end) is None:
         return None
-    _reduce(out, pending, 0)
+    _reduce(items, out, pending, 0)
     if pending or len(out) != 1:
         return None
-    tree = out[0]
-    return syntax.Program((tree,), tree.span)
+    return syntax.Program((syntax.Statement(items, out[0]),), out[0])
 
 
-def _reduce(out: list, pending: list, prec: int) -> None:
+def _reduce(items: list, out: list, pending: list, prec: int) -> None:
     """Apply the pending operators and signs that bind at least as tightly as `prec`."""
     while pending and isinstance(pending[-1][0], int) and pending[-1][0] >= prec:
         kind, symbol, pos = pending.pop()
         if kind == _SIGN:
-            operand = out.pop()
-            out.append(syntax.Unary(symbol, operand, (pos, operand.span[1])))
+            span = (pos, out.pop()[1])
+            items.append((syntax.UNARY, symbol, span, None))
         else:
             right = out.pop()
-            left = out.pop()
-            out.append(syntax.Binary(symbol, left, right, (left.span[0], right.span[1]), pos))
+            span = (out.pop()[0], right[1])
+            items.append((syntax.BINARY, symbol, span, pos))
+        out.append(span)

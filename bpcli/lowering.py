@@ -1,4 +1,4 @@
-"""Syntax tree to Graph: statements in order, each expression walked with an explicit stack.
+"""Parsed statements to Graph: statements in order, each expression's postfix items in one loop.
 
 A program's assigned names become node names (`v = x*y` names that gate v); the other gates get
 the lecture's names v, u, t, … skipping every name in use, and the output is f. Gates the output does
@@ -48,11 +48,11 @@ class _Lowering:
         self.gates.append((op, args, span))
         return len(self.gates) - 1
 
-    def assignments(self) -> dict[str, syntax.Assign]:
+    def assignments(self) -> dict[str, syntax.Statement]:
         """Every assigned name with its statement; InputError on reassignment or a reserved name."""
-        found: dict[str, syntax.Assign] = {}
+        found: dict[str, syntax.Statement] = {}
         for st in self.program.statements:
-            if isinstance(st, syntax.Assign):
+            if st.name is not None:
                 if st.name in ops.CONSTANTS or st.name in ops.FUNCTIONS:
                     kind = "a constant" if st.name in ops.CONSTANTS else "a function"
                     raise InputError(f"cannot assign to {st.name}: it is {kind}", self.source, st.name_span[0])
@@ -78,10 +78,10 @@ class _Lowering:
         root = 0
         self.bare: list[tuple[object, int]] = []  # expression statements and their top references
         for st in self.program.statements:
-            if isinstance(st, syntax.Assign):
+            if st.name is not None:
                 root = self.statement(st)
             else:
-                root = self.expression(st)
+                root = self.expression(st.items)
                 self.bare.append((st, root))
         if output is not None:
             if output not in self.env:
@@ -90,74 +90,64 @@ class _Lowering:
             root = self.env[output]
         return self.build(root)
 
-    def statement(self, st: syntax.Assign) -> int:
+    def statement(self, st: syntax.Statement) -> int:
         """Lower `name = value`: the value's new top gate takes the name; otherwise the name is an alias."""
         before = len(self.gates)
-        ref = self.expression(st.value)
+        ref = self.expression(st.items)
         if ref >= before and ref not in self.gate_names:
             self.gate_names[ref] = st.name
         self.env[st.name] = ref
         return ref
 
-    def expression(self, tree) -> int:
-        stack: list[tuple[object, bool]] = [(tree, False)]
+    def expression(self, items: list) -> int:
+        """Lower one expression's postfix items (bpcli.syntax): leaves and gates, operands first."""
         results: list[int] = []
-        while stack:
-            node, ready = stack.pop()
-            if ready:
-                self.finish(node, results)
+        last = len(items) - 1
+        for i, (kind, text, span, extra) in enumerate(items):
+            if kind == syntax.NUM:
+                if i < last and items[i + 1][0] == syntax.UNARY and items[i + 1][1] == "-":
+                    continue  # -2 is one constant (so x^-2 shows as x^-2, not a gate): made at the sign
+                results.append(self.leaf(CONST, text, span, extra))
+            elif kind == syntax.VAR:
+                results.append(self.variable(text, span))
+            elif kind == syntax.BINARY:
+                right = results.pop()
+                results[-1] = self.gate(ops.BINARY[text], (results[-1], right), span)
+            elif kind == syntax.UNARY:
+                if text == "+":
+                    continue  # a unary plus is no gate
+                if items[i - 1][0] == syntax.NUM:  # the operand is exactly that number
+                    num = items[i - 1]
+                    results.append(self.leaf(CONST, "-" + num[1], span, -num[3]))
+                else:
+                    results[-1] = self.gate(ops.UNARY[text], (results[-1],), span)
             else:
-                self.visit(node, stack, results)
+                n, name_span = extra
+                self.check_call(text, n, name_span)
+                args = tuple(results[len(results) - n:])
+                del results[len(results) - n:]
+                results.append(self.gate(text, args, span))
         return results.pop()
 
-    def visit(self, node, stack: list, results: list[int]) -> None:
-        """First sight of a node: leaves are done at once; operations push themselves, then their operands."""
-        if isinstance(node, syntax.Num):
-            results.append(self.leaf(CONST, node.text, node.span, node.value))
-        elif isinstance(node, syntax.Var):
-            results.append(self.variable(node))
-        elif isinstance(node, syntax.Unary) and node.op == "+":
-            stack.append((node.operand, False))  # a unary plus is no gate
-        elif isinstance(node, syntax.Unary) and isinstance(node.operand, syntax.Num):
-            num = node.operand  # fold -2 into one constant, so x^-2 shows as x^-2, not a gate
-            results.append(self.leaf(CONST, "-" + num.text, node.span, -num.value))
-        else:
-            if isinstance(node, syntax.Call):
-                self.check_call(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(_operands(node)))
+    def variable(self, name: str, span: syntax.Span) -> int:
+        if name in self.env:
+            return self.env[name]
+        if name in self.assigned:
+            raise InputError(f"{name} is used before it is assigned (at {self.where(self.assigned[name])})",
+                             self.source, span[0])
+        if name in ops.CONSTANTS:
+            return self.leaf(CONST, name, span, ops.CONSTANTS[name])
+        if name in ops.FUNCTIONS:
+            raise InputError(f"{name} is a function: call it as {name}(…)", self.source, span[0])
+        return self.leaf(INPUT, name, span)
 
-    def finish(self, node, results: list[int]) -> None:
-        """All operands are lowered (on top of `results`): add the gate."""
-        if isinstance(node, syntax.Unary):
-            op, n = ops.UNARY[node.op], 1
-        elif isinstance(node, syntax.Binary):
-            op, n = ops.BINARY[node.op], 2
-        else:
-            op, n = node.name, len(node.args)
-        args = tuple(results[len(results) - n:])
-        del results[len(results) - n:]
-        results.append(self.gate(op, args, node.span))
-
-    def variable(self, node: syntax.Var) -> int:
-        if node.name in self.env:
-            return self.env[node.name]
-        if node.name in self.assigned:
-            raise InputError(f"{node.name} is used before it is assigned (at {self.where(self.assigned[node.name])})",
-                             self.source, node.span[0])
-        if node.name in ops.CONSTANTS:
-            return self.leaf(CONST, node.name, node.span, ops.CONSTANTS[node.name])
-        if node.name in ops.FUNCTIONS:
-            raise InputError(f"{node.name} is a function: call it as {node.name}(…)", self.source, node.span[0])
-        return self.leaf(INPUT, node.name, node.span)
-
-    def check_call(self, node: syntax.Call) -> None:
-        if node.name not in ops.FUNCTIONS:
-            raise InputError(_unknown_function(node.name), self.source, node.name_span[0])
-        op = ops.OPS[node.name]
-        if not op.accepts(len(node.args)):
+    def check_call(self, name: str, n: int, name_span: syntax.Span) -> None:
+        if name not in ops.FUNCTIONS:
+            raise InputError(_unknown_function(name), self.source, name_span[0])
+        op = ops.OPS[name]
+        if not op.accepts(n):
             want = "at least 2 arguments" if op.arity is None else _plural(op.arity, "argument")
-            raise InputError(f"{node.name} takes {want}, got {len(node.args)}", self.source, node.name_span[0])
+            raise InputError(f"{name} takes {want}, got {n}", self.source, name_span[0])
 
     def build(self, root: int) -> Graph:
         """Keep what the output depends on, number leaves then gates, and name the gates."""
@@ -207,12 +197,6 @@ class _Lowering:
                 out.append(f"{self.where(st)}: this expression is not the output and nothing uses it; "
                            "it is not evaluated")
         return tuple(out)
-
-
-def _operands(node) -> tuple:
-    if isinstance(node, syntax.Binary):
-        return node.left, node.right
-    return (node.operand,) if isinstance(node, syntax.Unary) else node.args
 
 
 def _unknown_function(name: str) -> str:

@@ -28,51 +28,61 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"bpcli's grammar file {_GRAMMAR} is missing from {here}")
 
 
-def _span(item) -> syntax.Span:
-    # Duck-typed, and tokens read through .value: accelerator plugins for Lark's LALR parser (lark-cython,
-    # lark-rust; issue 7) hand the transformer tokens that are neither lark.Token nor str.
-    span = getattr(item, "span", None)
-    return span if span is not None else (item.start_pos, item.end_pos)
-
-
 class _Builder:
-    """Called by the LALR parser on every reduction; builds `syntax` nodes with spans."""
+    """Called by the LALR parser on every reduction, which is postfix order: appends the `syntax` items to
+    self.items and returns what a parent needs of a subexpression, (start, end, index of its first item).
+    Tokens are read through .value, .start_pos and .end_pos only."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+    def _add(self, kind: int, text: str, span: syntax.Span, extra, first: int | None = None) -> tuple:
+        self.items.append((kind, text, span, extra))
+        return span[0], span[1], len(self.items) - 1 if first is None else first
 
     def number(self, children):
         (tok,) = children
         value = float(tok.value)
         if value == float("inf"):
             raise InputError(f"the number {tok.value} is too large for double precision", None, tok.start_pos)
-        return syntax.Num(tok.value, value, _span(tok))
+        return self._add(syntax.NUM, tok.value, (tok.start_pos, tok.end_pos), value)
 
     def variable(self, children):
         (tok,) = children
-        return syntax.Var(tok.value, _span(tok))
+        return self._add(syntax.VAR, tok.value, (tok.start_pos, tok.end_pos), None)
 
     def call(self, children):
         name, _lpar, args, rpar = children
-        return syntax.Call(name.value, tuple(args), (name.start_pos, rpar.end_pos), _span(name))
+        return self._add(syntax.CALL, name.value, (name.start_pos, rpar.end_pos),
+                         (len(args), (name.start_pos, name.end_pos)), args[0][2])
 
     def args(self, children):
         return children[::2]  # drop the commas
-
-    def start(self, children):
-        return syntax.Program(tuple(children), (_span(children[0])[0], _span(children[-1])[1]))
-
-    def assign(self, children):
-        name, _eq, value = children
-        return syntax.Assign(name.value, value, (name.start_pos, _span(value)[1]), _span(name))
 
     def group(self, children):
         return children[1]
 
     def binary(self, children):
         left, op, right = children
-        return syntax.Binary(op.value, left, right, (_span(left)[0], _span(right)[1]), op.start_pos)
+        return self._add(syntax.BINARY, op.value, (left[0], right[1]), op.start_pos, left[2])
 
     def unary(self, children):
         op, operand = children
-        return syntax.Unary(op.value, operand, (op.start_pos, _span(operand)[1]))
+        return self._add(syntax.UNARY, op.value, (op.start_pos, operand[1]), None, operand[2])
+
+    def assign(self, children):
+        name, _eq, value = children
+        return syntax.Statement([], (name.start_pos, value[1]), name.value, (name.start_pos, name.end_pos)), value[2]
+
+    def start(self, children):
+        # statement k's items run from its first item to the next statement's first
+        firsts = [child[-1] for child in children]
+        statements = []
+        for child, a, b in zip(children, firsts, firsts[1:] + [len(self.items)]):
+            st = child[0] if len(child) == 2 else syntax.Statement([], (child[0], child[1]))
+            st.items = self.items[a:b]
+            statements.append(st)
+        return syntax.Program(tuple(statements), (statements[0].span[0], statements[-1].span[1]))
 
 
 @lru_cache(maxsize=1)
@@ -85,8 +95,9 @@ def _lark():
     class Builder(_Builder, Transformer):
         pass
 
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                transformer=Builder(), cache=_cache_file() or False)
+    builder = Builder()
+    return builder, Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="basic",
+                         transformer=builder, cache=_cache_file() or False)
 
 
 def _cache_file() -> str | None:
@@ -118,8 +129,10 @@ def parse_with_lark(source: str, text: str | None = None) -> syntax.Program:
     """Parse with Lark alone (`text`: the source after _join_lines); the reference the fast path is tested against."""
     from lark.exceptions import UnexpectedInput
 
+    builder, lark = _lark()
+    builder.items = []
     try:
-        return _lark().parse(_join_lines(source) if text is None else text)
+        return lark.parse(_join_lines(source) if text is None else text)
     except InputError as err:
         err.source = source
         raise

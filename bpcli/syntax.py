@@ -1,7 +1,19 @@
-"""Syntax-tree nodes, each with its source span (start and end offsets in the source text).
+"""What the parsers hand to lowering: statements, each an expression in postfix order, with source spans.
 
-Named `syntax` so it does not shadow the standard library's `ast`. Nodes neither compare nor print
-recursively (eq=False, a shallow repr): a tree may be 100 000 levels deep.
+An expression is a flat list of items, operands before their operation (`x*y+1` is x, y, *, 1, +),
+which is the order an LR parser finishes them in and the order lowering makes gates in. A flat list
+is walked by a plain loop, holds no nesting (an expression may be 10⁵ parentheses deep), and costs a
+tuple per item, not an object.
+
+Every item is a 4-tuple (kind, text, span, extra); span is (start, end) offsets into the source:
+
+    (NUM, "1e-3", span, 0.001)          a number literal as typed, and its value
+    (VAR, "x", span, None)              a name: an input variable, a constant (pi, e) or a bare function name
+    (CALL, "max", span, (n, name_span)) a call of n arguments, the n operands before it
+    (BINARY, "*", span, op_pos)         an infix operation as typed (+ - * / ^ **), on the two operands before it
+    (UNARY, "-", span, None)            a sign in front of the operand before it
+
+A group `(…)` is no item: its span is the inner expression's, as in the grammar.
 """
 
 from __future__ import annotations
@@ -9,79 +21,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Span = tuple[int, int]
+NUM, VAR, CALL, BINARY, UNARY = range(5)
 
 
-@dataclass(eq=False, repr=False, slots=True)
-class Num:
-    """A number literal as typed (`text` keeps `1e-3` for display)."""
+@dataclass(eq=False, slots=True)
+class Statement:
+    """`name = expression` (name and name_span set) or a bare expression; `items` in postfix order."""
 
-    text: str
-    value: float
+    items: list
     span: Span
+    name: str | None = None
+    name_span: Span | None = None
 
 
-@dataclass(eq=False, repr=False, slots=True)
-class Var:
-    """A name: an input variable or a constant (pi, e); also a bare function name, which lowering rejects."""
-
-    name: str
-    span: Span
-
-
-@dataclass(eq=False, repr=False, slots=True)
-class Call:
-    """A function call `name(args…)`; `name_span` covers just the name, for error carets."""
-
-    name: str
-    args: tuple
-    span: Span
-    name_span: Span
-
-
-@dataclass(eq=False, repr=False, slots=True)
-class Binary:
-    """An infix operation; `op` is the symbol typed (`+ - * / ^ **`), `op_pos` its offset."""
-
-    op: str
-    left: object
-    right: object
-    span: Span
-    op_pos: int
-
-
-@dataclass(eq=False, repr=False, slots=True)
-class Unary:
-    """A sign in front of an operand (`-x`, `+x`)."""
-
-    op: str
-    operand: object
-    span: Span
-
-
-Expr = Num | Var | Call | Binary | Unary
-
-
-@dataclass(eq=False, repr=False, slots=True)
-class Assign:
-    """A statement `name = value`; `name_span` covers the name."""
-
-    name: str
-    value: object
-    span: Span
-    name_span: Span
-
-
-@dataclass(eq=False, repr=False, slots=True)
+@dataclass(eq=False, slots=True)
 class Program:
-    """Statements in order: Assign, or a bare expression. A lone expression is a program of one."""
+    """Statements in order. A lone expression is a program of one."""
 
-    statements: tuple
+    statements: tuple[Statement, ...]
     span: Span
-
-
-def _short_repr(self) -> str:
-    return f"<{type(self).__name__} at {self.span[0]}:{self.span[1]}>"
-
-
-for _cls in (Num, Var, Call, Binary, Unary, Assign, Program):
-    _cls.__repr__ = _short_repr
