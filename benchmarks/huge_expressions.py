@@ -3,7 +3,7 @@
     python benchmarks/huge_expressions.py [--sizes 1000,10000,100000] [--rounds 3]
 
 For deep (((x*y+1)*y+1)*y+1)… and wide sin(x0*y)+sin(x1*y)+… expressions of N operations, it times
-`bpcli grad - -v … --format json` and `python3 benchmarks/reference_tape.py …` as whole processes
+`bpcli grad - --vars … --format jsonl` (value and gradient, as the reference writes) and `python3 benchmarks/reference_tape.py …` as whole processes
 (process start to JSON written), interleaved, medians of --rounds, and reads peak memory with
 /usr/bin/time when it exists. Prints the times, the ratio, and t(10N)/t(N).
 """
@@ -58,7 +58,7 @@ def main() -> None:
             vfile.write_text("\n".join(values))
             ours, theirs = [], []
             for _ in range(args.rounds):
-                ours.append(run([bpcli, "grad", "-", "--vars", str(vfile), "--format", "json", "-q"], text))
+                ours.append(run([bpcli, "grad", "-", "--vars", str(vfile), "--format", "jsonl", "-q"], text))
                 theirs.append(run([sys.executable, str(HERE / "reference_tape.py"), *values], text))
             vfile.unlink()
             a = json.loads(ours[0][2])["value"]

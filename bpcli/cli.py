@@ -10,7 +10,7 @@ import sys
 import click
 
 from bpcli import __version__
-from bpcli.cli_batch import run_batch
+from bpcli.cli_batch import run_batch, write_point
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import EXIT_CODES, point_options, program_options, split_names, warn, write_text
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
@@ -139,7 +139,10 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
             raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     if fmt in ("csv", "tsv", "jsonl"):
-        raise InputError(f"--format {fmt} is for many points: give --batch FILE or --grid")
+        if perturb or perturb_method or explain:
+            raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
+        result = pipeline.grad(source, values, split_names(wrt), edges=False)
+        return write_point(result, fmt)
     check = _perturb(perturb, perturb_method)
     result = pipeline.grad(source, values, split_names(wrt), check)
     _show(result, fmt, pipeline.explain(result) if explain else None)

@@ -1,4 +1,5 @@
-"""`bpcli grad --batch/--grid`: the command-line side of many points (files, stdin, progress bar).
+"""`bpcli grad --batch/--grid`: the command-line side of many points (files, stdin, progress bar), and the
+same row formats for one point.
 
 Part of the CLI layer (with cli.py, cli_options.py and cli_complete.py, the only modules that import click).
 """
@@ -45,6 +46,17 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         click.echo(f"bpcli: error: {line}", err=True)
     if failed:
         raise DomainError(f"{len(failed)} row(s) could not be computed")
+
+
+def write_point(result, fmt: str) -> None:
+    """One point as a batch row (every input, value, d_<name>): header and line for CSV/TSV, a line for JSON Lines."""
+    from bpcli.rows import Writer
+
+    for warning in result.warnings:
+        warn(warning)
+    writer = Writer(sys.stdout, fmt, list(result.inputs), list(result.gradient))
+    writer.row(list(result.inputs.values()), result.value, result.gradient.values())
+    writer.flush()
 
 
 def _progress_bar(stream, path: str | None):

@@ -56,8 +56,9 @@ class Graph:
         """Per node: does its value depend on one of the inputs `names`?"""
         wanted = set(names)
         flags: list[bool] = []
+        flag = flags.__getitem__
         for node in self.nodes:
-            flags.append(node.name in wanted if node.op == INPUT else any(flags[a] for a in node.args))
+            flags.append(node.name in wanted if node.op == INPUT else any(map(flag, node.args)))
         return tuple(flags)
 
     @cached_property

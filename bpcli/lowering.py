@@ -152,15 +152,20 @@ class _Lowering:
     def build(self, root: int) -> Graph:
         """Keep what the output depends on, number leaves then gates, and name the gates."""
         keep_leaf, keep_gate = self.reachable(root)
-        leaves = [leaf for i, leaf in enumerate(self.leaves) if keep_leaf[i]]
-        leaf_at = {i: k for k, i in enumerate(i for i in range(len(self.leaves)) if keep_leaf[i])}
-        gates = [j for j in range(len(self.gates)) if keep_gate[j]]
-        gate_at = {j: len(leaves) + k for k, j in enumerate(gates)}
-        at = lambda ref: leaf_at[~ref] if ref < 0 else gate_at[ref]  # noqa: E731
-        nodes = list(leaves)
+        leaves = [leaf for leaf, keep in zip(self.leaves, keep_leaf) if keep]
+        gates = [j for j, keep in enumerate(keep_gate) if keep]
+        # where[ref] is a reference's final position; a leaf's reference ~i is negative, so it indexes
+        # from the end of the list, where the leaves' positions are stored backwards
+        where = [0] * (len(self.gates) + len(self.leaves))
+        for k, i in enumerate(i for i, keep in enumerate(keep_leaf) if keep):
+            where[~i] = k
+        for k, j in enumerate(gates, len(leaves)):
+            where[j] = k
+        at = where.__getitem__
+        nodes = leaves
         for j, name in zip(gates, self.names(gates, root, leaves)):
             op, args, span = self.gates[j]
-            nodes.append(Node(name, op, tuple(at(a) for a in args), span))
+            nodes.append(Node(name, op, tuple(map(at, args)), span))
         assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
         return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate))
 

@@ -261,6 +261,7 @@ class Rules:
     checks: tuple[tuple[Callable[..., bool], str], ...]             # each (*args)
     grad_checks: tuple[tuple[int, Callable[..., bool], str], ...]   # each (*args)
     kink: Callable[..., object] | None             # (*args, out)
+    all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
 
 
 def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
@@ -307,4 +308,8 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
         checks=tuple((compiled(c.cond, args), c.reason) for c in op.checks),
         grad_checks=tuple((k, compiled(c.cond, args), c.reason) for k, c in op.grad_checks),
         kink=compiled(op.kink, with_out) if op.kink else None,
+        # One call for the whole gate, for the backward pass's common case; it raises where math does (the
+        # engine then falls back on `partials`, which give IEEE inf/nan, one by one).
+        all_partials=_lambda("(" + "".join(expand(op.partial(k), args, out="out", k=k) + ", " for k in range(arity))
+                             + ")", with_out, namespace),
     )

@@ -85,12 +85,15 @@ def evaluate(source: str | Source | Graph, values: Mapping[str, float]) -> Evalu
 
 
 def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
-         perturb: Perturb | None = None) -> Gradients:
-    """Forward pass, backward pass, and optionally the perturbation check, at the point `values`."""
+         perturb: Perturb | None = None, edges: bool = True) -> Gradients:
+    """Forward pass, backward pass, and optionally the perturbation check, at the point `values`.
+
+    edges=False skips recording the backward pass edge by edge (for output that shows only the gradient).
+    """
     ev = evaluate(source, values)
     graph = ev.graph
     chosen = _wrt(graph, wrt)
-    backward = engine.backward(graph, ev.values, None if wrt is None else chosen)
+    backward = engine.backward(graph, ev.values, None if wrt is None else chosen, edges)
     index = {graph.nodes[i].name: i for i in graph.inputs}
     gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None

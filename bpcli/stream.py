@@ -19,6 +19,7 @@ import numpy as np
 from bpcli import batch
 from bpcli.errors import DomainError, InputError
 from bpcli.graph import Graph
+from bpcli.rows import Writer as _Writer
 
 FORMATS = ("csv", "tsv", "jsonl")
 READ_SIZE = 1 << 16
@@ -247,31 +248,3 @@ def _number(value, name: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name}: {value!r} is not a finite number")
     return number
-
-
-class _Writer:
-    """Rows out: the varying inputs, value, d_<name> per gradient; CSV, TSV or JSON Lines."""
-
-    def __init__(self, out: TextIO, fmt: str, inputs: list[str], wrt: Sequence[str]) -> None:
-        self.out, self.fmt, self.inputs = out, fmt, list(inputs)
-        self.keys = self.inputs + ["value"] + [f"d_{n}" for n in wrt]
-        self.buffer: list[str] = []
-        if fmt != "jsonl":
-            self.buffer.append(self.sep.join(self.keys))
-
-    @property
-    def sep(self) -> str:
-        return "\t" if self.fmt == "tsv" else ","
-
-    def row(self, inputs: list[float | None], value, gradient) -> None:
-        cells = inputs + [value] + (list(gradient) if gradient is not None else [None] * (len(self.keys) - len(inputs) - 1))
-        if self.fmt == "jsonl":
-            self.buffer.append(json.dumps(dict(zip(self.keys, [None if c is None else float(c) for c in cells]))))
-        else:
-            self.buffer.append(self.sep.join("" if c is None else repr(float(c)) for c in cells))
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.out.write("\n".join(self.buffer) + "\n")
-            self.out.flush()
-            self.buffer.clear()
