@@ -80,7 +80,7 @@ def test_batch_input_errors(run, tmp_path):
     assert run("grad", "x", "--batch", str(tmp_path / "missing.csv")).code == 2
     assert run("grad", "x", "--grid", "x=0:1").code == 2
     assert run("grad", "x", "--grid", "x=1:0:0.5").code == 2
-    assert run("grad", "x", "-v", "x=1", "--format", "csv").code == 2
+    assert run("grad", "x", "-v", "x=1", "--format", "csv", "--perturb").code == 2
     assert run("grad", "x", "--grid", "x=0:1:1", "--format", "json").code == 2
     assert run("grad", "x", "--grid", "x=0:1:1", "--perturb").code == 2
     assert run("grad", "-", "--batch", "-", input="x").code == 2
@@ -200,3 +200,15 @@ def test_duplicate_columns_header_only_and_cr_lines(run):
 def test_grid_end_is_relative_to_the_step(run):
     assert csv_rows(run("grad", "x", "--grid", "x=0:2.9999999999:1").out)[-1][0] == "2.0"
     assert csv_rows(run("grad", "x", "--grid", "x=0:1000:1e-3", "--format", "csv").out)[-1][0] == "1000.0"
+
+
+def test_one_point_in_the_row_formats(run):
+    # a batch of one: the same columns as --batch writes, for every input
+    out = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--format", "csv")
+    assert out.code == 0 and out.out == "w,x,y,z,value,d_w,d_x,d_y,d_z\n5.0,3.0,2.0,4.0,44.0,4.0,8.0,12.0,11.0\n"
+    out = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--format", "jsonl", "--wrt", "x")
+    assert json.loads(out.out) == {"w": 5.0, "x": 3.0, "y": 2.0, "z": 4.0, "value": 44.0, "d_x": 8.0}
+    out = run("grad", "x*y", "-v", "x=1,y=2", "--format", "tsv")
+    assert out.out.splitlines() == ["x\ty\tvalue\td_x\td_y", "1.0\t2.0\t2.0\t2.0\t1.0"]
+    assert run("grad", "log(x)", "-v", "x=-1", "--format", "csv").code == 3
+    assert run("grad", "x", "-v", "x=1", "--format", "jsonl", "--explain").code == 2
