@@ -23,15 +23,16 @@ import re
 
 from bpcli import syntax
 
-# The grammar's terminals: NUMBER, NAME, the operators and the blanks Lark ignores. Anything else
-# (the last alternative) sends the text to Lark.
-_TOKEN = re.compile(r"[ \t\f\r]*(?:((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|([^\W\d]\w*)|(\*\*|[-+*/^(),])|([^ \t\f\r]))")
-_NUMBER, _NAME, _SYMBOL, _OTHER = 1, 2, 3, 4
+# The grammar's terminals, a group each kind: NUMBER, NAME, ^ or **, a sign or + -, * /, ( ) and ",". Blanks
+# that Lark ignores come first; anything else (the last group) sends the text to Lark.
+_TOKEN = re.compile(r"[ \t\f\r]*(?:((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|([^\W\d]\w*)"
+                    r"|(\*\*|\^)|([-+])|([*/])|(\()|(\))|(,)|([^ \t\f\r]))")
+_NUMBER, _NAME, _POW, _PLUS_MINUS, _STAR_SLASH, _LPAR, _RPAR, _COMMA, _OTHER = range(1, 10)
 _BLANKS = re.compile(r"[ \t\f\r]*")
 
-_BINARY = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4, "**": 4}   # precedence; ^ is right-associative
-_SIGN = 3
-_GROUP, _CALL = "(", "call"
+# pending entries are tuples, binding strength first: operators (their precedence: + - 1, * / 2,
+# ^ 4), signs (3), and open parentheses (0, below every operator, so reductions stop there)
+_SIGN, _OPEN = 3, 0
 _INF = float("inf")
 
 
@@ -41,91 +42,85 @@ def expression(text: str) -> syntax.Program | None:
         return None
     items: list = []        # the expression in postfix order (bpcli.syntax)
     out: list = []          # the spans of finished operands
-    pending: list = []      # operators, signs and open parentheses: tuples, the kind first
+    pending: list = []      # (_OPEN, start, call) for "(", where call is None or (name, name_span, len(out))
     operand = True          # is an operand expected next?
-    name = None             # a NAME not yet known to be a variable or a function
+    after_name = False      # was the last token a NAME (so "(" makes it a call)?
     end = 0
+    add, push = items.append, out.append
     for m in _TOKEN.finditer(text):
         kind = m.lastindex
         start, end = span = m.span(kind)
-        if name is not None:
-            if kind == _SYMBOL and m.group(kind) == "(":
-                pending.append((_CALL, name[0], name[1], len(out)))
-                name = None
-                continue
-            items.append((syntax.VAR, name[0], name[1], None))
-            out.append(name[1])
-            name, operand = None, False
-        if kind == _OTHER:
-            return None
         if operand:
             if kind == _NUMBER:
-                token = m.group(kind)
+                token = text[start:end]
                 value = float(token)
                 if value == _INF:
                     return None
-                items.append((syntax.NUM, token, span, value))
-                out.append(span)
+                add((syntax.NUM, token, span, value))
+                push(span)
                 operand = False
             elif kind == _NAME:
-                name = (m.group(kind), span)
+                add((syntax.VAR, text[start:end], span, None))
+                push(span)
+                operand, after_name = False, True
+                continue
+            elif kind == _PLUS_MINUS:
+                pending.append((_SIGN, text[start:end], start))
+            elif kind == _LPAR:
+                pending.append((_OPEN, start, None))
             else:
-                symbol = m.group(kind)
-                if symbol in "+-":
-                    pending.append((_SIGN, symbol, start))
-                elif symbol == "(":
-                    pending.append((_GROUP, start))
-                else:
-                    return None
-            continue
-        if kind != _SYMBOL:
-            return None
-        symbol = m.group(kind)
-        if symbol in _BINARY:
-            prec = _BINARY[symbol]
-            _reduce(items, out, pending, prec if prec < 4 else 5)   # right-associative ^ pops nothing of its own
-            pending.append((prec, symbol, start))
+                return None
+        elif kind in (_PLUS_MINUS, _STAR_SLASH, _POW):
+            prec = 1 if kind == _PLUS_MINUS else 2 if kind == _STAR_SLASH else 5  # ^ is right-associative
+            while pending and pending[-1][0] >= prec:
+                _apply(pending.pop(), items, out)
+            pending.append((prec if prec < 5 else 4, text[start:end], start))
             operand = True
-        elif symbol == ")":
-            _reduce(items, out, pending, 0)
+        elif kind == _RPAR:
+            while pending and pending[-1][0] >= 1:
+                _apply(pending.pop(), items, out)
             if not pending:
                 return None
-            top = pending.pop()
-            if top[0] == _CALL:
-                n = len(out) - top[3]
-                del out[top[3]:]
-                span = (top[2][0], end)
-                items.append((syntax.CALL, top[1], span, (n, top[2])))
-                out.append(span)
+            call = pending.pop()[2]
+            if call is not None:
+                name, name_span, base = call
+                n = len(out) - base
+                del out[base:]
+                span = (name_span[0], end)
+                add((syntax.CALL, name, span, (n, name_span)))
+                push(span)
             # a group is its inner expression, with the inner expression's span (as in the grammar)
-        elif symbol == ",":
-            _reduce(items, out, pending, 0)
-            if not pending or pending[-1][0] != _CALL:
+        elif kind == _LPAR and after_name:  # f( : the name was a function's
+            out.pop()
+            _, name, name_span, _ = items.pop()
+            pending.append((_OPEN, start, (name, name_span, len(out))))
+            operand = True
+        elif kind == _COMMA:
+            while pending and pending[-1][0] >= 1:
+                _apply(pending.pop(), items, out)
+            if not pending or pending[-1][2] is None:
                 return None
             operand = True
         else:
             return None
-    if name is not None:
-        items.append((syntax.VAR, name[0], name[1], None))
-        out.append(name[1])
-        operand = False
+        after_name = False
     if operand or _BLANKS.fullmatch(text, end) is None:
         return None
-    _reduce(items, out, pending, 0)
+    while pending and pending[-1][0] >= 1:
+        _apply(pending.pop(), items, out)
     if pending or len(out) != 1:
         return None
     return syntax.Program((syntax.Statement(items, out[0]),), out[0])
 
 
-def _reduce(items: list, out: list, pending: list, prec: int) -> None:
-    """Apply the pending operators and signs that bind at least as tightly as `prec`."""
-    while pending and isinstance(pending[-1][0], int) and pending[-1][0] >= prec:
-        kind, symbol, pos = pending.pop()
-        if kind == _SIGN:
-            span = (pos, out.pop()[1])
-            items.append((syntax.UNARY, symbol, span, None))
-        else:
-            right = out.pop()
-            span = (out.pop()[0], right[1])
-            items.append((syntax.BINARY, symbol, span, pos))
-        out.append(span)
+def _apply(entry: tuple, items: list, out: list) -> None:
+    """Apply a pending operator or sign to the operands on top of `out`."""
+    kind, symbol, pos = entry
+    if kind == _SIGN:
+        span = (pos, out.pop()[1])
+        items.append((syntax.UNARY, symbol, span, None))
+    else:
+        right = out.pop()
+        span = (out.pop()[0], right[1])
+        items.append((syntax.BINARY, symbol, span, pos))
+    out.append(span)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import functools
 from functools import cached_property
 from typing import NamedTuple
 
@@ -35,6 +36,11 @@ class Node(NamedTuple):
     def is_gate(self) -> bool:
         """True for a primitive gate, False for an input or a constant."""
         return self.op not in (INPUT, CONST)
+
+
+# Node((name, op, args, span, const)) without a Python-level __new__: lowering makes one per node of a
+# graph of up to 10⁶, and this is about three times faster.
+make_node = functools.partial(tuple.__new__, Node)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ import re
 
 from bpcli import names, ops, syntax
 from bpcli.errors import InputError
-from bpcli.graph import CONST, INPUT, Graph, Node
+from bpcli.graph import CONST, INPUT, Graph, Node, make_node
 
 
 def lower(program: syntax.Program, source: str, output: str | None = None) -> Graph:
@@ -41,7 +41,7 @@ class _Lowering:
         key = (op, name)
         if key not in self.leaf_index:
             self.leaf_index[key] = len(self.leaves)
-            self.leaves.append(Node(name, op, (), span, value))
+            self.leaves.append(make_node((name, op, (), span, value)))
         return ~self.leaf_index[key]
 
     def gate(self, op: str, args: tuple[int, ...], span: syntax.Span) -> int:
@@ -103,16 +103,18 @@ class _Lowering:
         """Lower one expression's postfix items (bpcli.syntax): leaves and gates, operands first."""
         results: list[int] = []
         last = len(items) - 1
+        gates, binary, env = self.gates, ops.BINARY, self.env
         for i, (kind, text, span, extra) in enumerate(items):
-            if kind == syntax.NUM:
+            if kind == syntax.BINARY:  # the commonest first; self.gate, written out
+                right = results.pop()
+                gates.append((binary[text], (results[-1], right), span))
+                results[-1] = len(gates) - 1
+            elif kind == syntax.VAR:
+                results.append(env[text] if text in env else self.variable(text, span))
+            elif kind == syntax.NUM:
                 if i < last and items[i + 1][0] == syntax.UNARY and items[i + 1][1] == "-":
                     continue  # -2 is one constant (so x^-2 shows as x^-2, not a gate): made at the sign
                 results.append(self.leaf(CONST, text, span, extra))
-            elif kind == syntax.VAR:
-                results.append(self.variable(text, span))
-            elif kind == syntax.BINARY:
-                right = results.pop()
-                results[-1] = self.gate(ops.BINARY[text], (results[-1], right), span)
             elif kind == syntax.UNARY:
                 if text == "+":
                     continue  # a unary plus is no gate
@@ -163,9 +165,10 @@ class _Lowering:
             where[j] = k
         at = where.__getitem__
         nodes = leaves
+        table = self.gates
         for j, name in zip(gates, self.names(gates, root, leaves)):
-            op, args, span = self.gates[j]
-            nodes.append(Node(name, op, tuple(map(at, args)), span))
+            op, args, span = table[j]
+            nodes.append(make_node((name, op, tuple(map(at, args)), span, None)))
         assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
         return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate))
 

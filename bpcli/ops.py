@@ -262,6 +262,7 @@ class Rules:
     grad_checks: tuple[tuple[int, Callable[..., bool], str], ...]   # each (*args)
     kink: Callable[..., object] | None             # (*args, out)
     all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
+    forward_raw: Callable[..., float] | None = None     # (*args), as forward but may raise
 
 
 def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
@@ -310,6 +311,7 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
         kink=compiled(op.kink, with_out) if op.kink else None,
         # One call for the whole gate, for the backward pass's common case; it raises where math does (the
         # engine then falls back on `partials`, which give IEEE inf/nan, one by one).
+        forward_raw=compiled(op.forward, args),
         all_partials=_lambda("(" + "".join(expand(op.partial(k), args, out="out", k=k) + ", " for k in range(arity))
                              + ")", with_out, namespace),
     )
