@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import contextlib
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 
 from bpcli import descent, engine, explain as chain_rule, gradcheck
@@ -67,7 +69,8 @@ def compile_source(source: str | Source) -> Graph:
     """
     src = source if isinstance(source, Source) else Source(source)
     try:
-        return lower(parse(src.text), src.text, src.output)
+        with _gc_paused():
+            return lower(parse(src.text), src.text, src.output)
     except InputError as err:
         err.origin = src.origin
         raise
@@ -81,7 +84,9 @@ def evaluate(source: str | Source | Graph, values: Mapping[str, float]) -> Evalu
     except InputError as err:
         err.origin = source.origin if isinstance(source, Source) else None
         raise
-    return Evaluation(graph, inputs, engine.forward(graph, inputs), warnings)
+    with _gc_paused():
+        values_ = engine.forward(graph, inputs)
+    return Evaluation(graph, inputs, values_, warnings)
 
 
 def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
@@ -93,7 +98,8 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     ev = evaluate(source, values)
     graph = ev.graph
     chosen = _wrt(graph, wrt)
-    backward = engine.backward(graph, ev.values, None if wrt is None else chosen, edges)
+    with _gc_paused():
+        backward = engine.backward(graph, ev.values, None if wrt is None else chosen, edges)
     index = {graph.nodes[i].name: i for i in graph.inputs}
     gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None
@@ -155,6 +161,20 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
         outcome = stream.run_rows(graph, spec.rows, spec.rows_format, values, chosen, out, spec.out_format,
                                   spec.on_error)
     return warnings, [f"row {row}: {message}" for row, message in outcome.failed]
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection inside: parsing, lowering and the passes make a tuple or a list per
+    node and no cycles, and on a 10⁵-node graph the collector's repeated scans of them cost a third of
+    lowering (benchmarks/huge_expressions.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
