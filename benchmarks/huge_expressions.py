@@ -59,7 +59,7 @@ def main() -> None:
             ours, theirs = [], []
             for _ in range(args.rounds):
                 ours.append(run([bpcli, "grad", "-", "--vars", str(vfile), "--format", "jsonl", "-q"], text))
-                theirs.append(run([sys.executable, str(HERE / "reference_tape.py"), *values], text))
+                theirs.append(run([sys.executable, str(HERE / "reference_tape.py"), str(vfile)], text))
             vfile.unlink()
             a = json.loads(ours[0][2])["value"]
             b = json.loads(theirs[0][2])["value"]

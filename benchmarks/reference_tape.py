@@ -1,6 +1,6 @@
 """The plain-Python reference for benchmarks/huge_expressions.py: an iterative shunting-yard parser and
-a tape, reading an expression on stdin and values as name=value arguments, writing value and gradient
-as JSON. Only what the benchmark's expressions use: numbers, names, + - * / ^, unary -, parentheses,
+a tape, reading an expression on stdin and values from a file of name=value lines (the file given to
+bpcli's --vars), writing value and gradient as JSON. Only what the benchmark's expressions use: numbers, names, + - * / ^, unary -, parentheses,
 sin/cos/tanh/exp/log. No error handling: it is a yardstick, not a tool."""
 
 import json
@@ -17,7 +17,8 @@ FUNCS = {"sin": (math.sin, math.cos), "cos": (math.cos, lambda a: -math.sin(a)),
 
 def main() -> None:
     text = sys.stdin.read()
-    env = {k: float(v) for k, v in (a.split("=") for a in sys.argv[1:])}
+    with open(sys.argv[1]) as values_file:
+        env = {k: float(v) for k, v in (line.split("=") for line in values_file.read().split())}
     values, args, ops, names = [], [], [], {}   # the tape: value, argument slots, op
     out, stack, prev = [], [], None
 

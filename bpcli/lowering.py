@@ -83,6 +83,7 @@ class _Lowering:
             else:
                 root = self.expression(st.items)
                 self.bare.append((st, root))
+            st.items = []  # consumed: a 10⁶-node program must not hold its items and its gates at once
         if output is not None:
             if output not in self.env:
                 have = ", ".join(self.env) or "none"
@@ -168,6 +169,7 @@ class _Lowering:
         table = self.gates
         for j, name in zip(gates, self.names(gates, root, leaves)):
             op, args, span = table[j]
+            table[j] = None  # consumed as the nodes are made, so both are not held whole at once
             nodes.append(make_node((name, op, tuple(map(at, args)), span, None)))
         assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
         return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate))
