@@ -34,6 +34,7 @@ class _Lowering:
         self.gates: list[tuple[str, tuple[int, ...], syntax.Span]] = []
         self.gate_names: dict[int, str] = {}   # gate position → the name a statement gave it
         self.env: dict[str, int] = {}          # assigned name → reference
+        self.leaf_refs: dict[str, int] = {}    # a name already found to be an input or a constant → its leaf
         self.assigned = self.assignments()
 
     # References: a leaf is ~i (negative), a gate is its position in self.gates.
@@ -104,14 +105,21 @@ class _Lowering:
         """Lower one expression's postfix items (bpcli.syntax): leaves and gates, operands first."""
         results: list[int] = []
         last = len(items) - 1
-        gates, binary, env = self.gates, ops.BINARY, self.env
+        gates, binary, env, leaf_refs = self.gates, ops.BINARY, self.env, self.leaf_refs
         for i, (kind, text, span, extra) in enumerate(items):
             if kind == syntax.BINARY:  # the commonest first; self.gate, written out
                 right = results.pop()
                 gates.append((binary[text], (results[-1], right), span))
                 results[-1] = len(gates) - 1
             elif kind == syntax.VAR:
-                results.append(env[text] if text in env else self.variable(text, span))
+                ref = env.get(text)
+                if ref is None:
+                    ref = leaf_refs.get(text)
+                    if ref is None:
+                        ref = self.variable(text, span)
+                        if text not in self.assigned:
+                            leaf_refs[text] = ref  # an input or a constant: it names the same leaf from now on
+                results.append(ref)
             elif kind == syntax.NUM:
                 if i < last and items[i + 1][0] == syntax.UNARY and items[i + 1][1] == "-":
                     continue  # -2 is one constant (so x^-2 shows as x^-2, not a gate): made at the sign
