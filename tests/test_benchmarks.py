@@ -14,7 +14,8 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 @pytest.mark.parametrize("script,args,expected", [
     ("batch_speed.py", ["--points", "2000", "--repeat", "1"], "hand-written NumPy"),
     ("huge_expressions.py", ["--sizes", "30,300", "--rounds", "1"], "t(10N)/t(N)"),
-    ("completion_speed.py", ["--runs", "1"], "one completion request"),
+    ("startup.py", ["--rounds", "1"], "one completion request"),
+    ("gradient_cost.py", ["--ops", "300", "--rounds", "1"], "backward (s) / forward (s)"),
 ])
 def test_benchmark_script_runs(script, args, expected):
     done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)

@@ -1,0 +1,69 @@
+"""What the benchmark scripts share: interleaved timing of whole processes, and the rows of the table.
+
+A figure is a dict: figure (what is measured), bpcli and baseline (seconds, or MB), ratio, target (the
+largest ratio that meets it) and met. `python benchmarks/run_all.py` prints them all in one table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def bpcli_command() -> str:
+    """The installed console script beside this interpreter (or on PATH)."""
+    found = shutil.which("bpcli", path=os.path.dirname(sys.executable)) or shutil.which("bpcli")
+    if found is None:
+        raise SystemExit("bpcli is not installed: pip install . first")
+    return found
+
+
+def run_once(command: list[str], stdin: str | None = None, env: dict | None = None) -> tuple[float, float | None, str]:
+    """Seconds from process start to exit, peak memory in MB (from /usr/bin/time, if there), and stdout."""
+    timer = os.path.exists("/usr/bin/time")
+    full = ["/usr/bin/time", "-f", "%M"] + command if timer else command
+    start = time.perf_counter()
+    done = subprocess.run(full, input=stdin, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    lines = done.stderr.strip().splitlines()
+    mb = int(lines[-1]) / 1024 if timer and lines and lines[-1].isdigit() else None
+    return elapsed, mb, done.stdout
+
+
+def interleaved(commands: dict[str, tuple], rounds: int) -> dict[str, list[tuple[float, float | None, str]]]:
+    """Run each named (command, stdin, env) once per round, in turn, so a busy moment hits all alike."""
+    results: dict[str, list] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (command, stdin, env) in commands.items():
+            results[name].append(run_once(command, stdin, env))
+    return results
+
+
+def median_seconds(runs: list[tuple]) -> float:
+    return statistics.median(r[0] for r in runs)
+
+
+def peak_mb(runs: list[tuple]) -> float | None:
+    values = [r[1] for r in runs if r[1] is not None]
+    return max(values) if values else None
+
+
+def figure(name: str, ours: float, baseline: float | None, target: float, ratio: float | None = None) -> dict:
+    """One row: the ratio is ours/baseline unless given (for a ratio measured within bpcli itself)."""
+    if ratio is None:
+        ratio = ours / baseline if baseline else float("inf")
+    return {"figure": name, "bpcli": ours, "baseline": baseline, "ratio": ratio, "target": target,
+            "met": ratio <= target}
+
+
+def print_table(rows: list[dict]) -> None:
+    width = max(len(r["figure"]) for r in rows)
+    print(f"{'figure':<{width}}  {'bpcli':>9}  {'baseline':>9}  {'ratio':>6}  {'target':>7}  met")
+    for r in rows:
+        base = "-" if r["baseline"] is None else f"{r['baseline']:.3g}"
+        print(f"{r['figure']:<{width}}  {r['bpcli']:>9.3g}  {base:>9}  {r['ratio']:>6.2f}  "
+              f"{'≤' + format(r['target'], 'g'):>7}  {'yes' if r['met'] else 'NO'}")
