@@ -7,17 +7,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import contextlib
 import dataclasses
 import gc
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bpcli import descent, engine, explain as chain_rule, gradcheck
+from bpcli import engine
 from bpcli.errors import InputError
 from bpcli.graph import Graph
 from bpcli.lowering import lower
 from bpcli.parser import parse
+
+if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none of them (start-up, issue 7)
+    from bpcli import descent, gradcheck
+    from bpcli import explain as chain_rule
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None
     if perturb is not None:
+        from bpcli import gradcheck
+
         noise = gradcheck.rounding_noise(ev.values, backward.grads)
         check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
@@ -111,6 +118,8 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
 
 def explain(result: Gradients) -> list[chain_rule.Explanation]:
     """The chain rule, path by path, for every input in the result's gradient."""
+    from bpcli import explain as chain_rule
+
     return chain_rule.explain(result.graph, result.backward, list(result.gradient))
 
 
@@ -118,6 +127,8 @@ def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
          steps: int, target: float | None = None) -> descent.Descent:
     """Gradient descent on the chosen inputs (default: all) from the point `values`."""
     ev = evaluate(source, values)
+    from bpcli import descent
+
     run = descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target)
     return dataclasses.replace(run, warnings=ev.warnings, source=ev.graph.source)
 
