@@ -48,8 +48,8 @@ class Backward:
 def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") -> list:
     """Values of every node, in forward order. `inputs` must hold every input variable."""
     values: list = [0.0] * len(graph.nodes)
-    compiled: dict = {}
-    scalar, isfinite = backend == "scalar", math.isfinite
+    scalar, isfinite, value_of = backend == "scalar", math.isfinite, values.__getitem__
+    all_rules = graph.rules if scalar else None
     for i, node in enumerate(graph.nodes):
         op = node.op
         if op == INPUT:
@@ -57,9 +57,8 @@ def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") 
         elif op == CONST:
             values[i] = node.const
         else:
-            args = [values[a] for a in node.args]
-            key = (op, len(args))
-            rules = compiled.get(key) or compiled.setdefault(key, ops.rules(op, len(args), backend))
+            args = list(map(value_of, node.args))
+            rules = all_rules[i] if scalar else None
             if scalar and not rules.checks:
                 # the common case in one call; anything unusual goes the long way, which explains it
                 try:
@@ -101,21 +100,14 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     flows: list[Edge] = []
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
     live = graph.live
-    isfinite = math.isfinite
-    compiled: dict = {}
+    isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
     for i in range(len(nodes) - 1, -1, -1):
-        if not (depends[i] and live[i]):
+        rules = all_rules[i]
+        if rules is None or not (depends[i] and live[i]):
             continue
-        node = nodes[i]
-        if node.op == INPUT:
-            continue
-        args = node.args
-        key = (node.op, len(args))
-        if key not in compiled:
-            rules = ops.rules(*key)
-            compiled[key] = rules, {k for k, _, _ in rules.grad_checks}
-        rules, checked = compiled[key]
-        vals = [values[a] for a in args]
+        args = nodes[i].args
+        checked = rules.checked
+        vals = list(map(value_of, args))
         try:
             locals_ = rules.all_partials(*vals, values[i])
         except (OverflowError, ZeroDivisionError, ValueError):

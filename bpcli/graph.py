@@ -114,6 +114,21 @@ class Graph:
         return [f"({n.name})" if n.name.startswith("-") else n.name for n in self.nodes]
 
     @cached_property
+    def rules(self) -> tuple[ops.Rules | None, ...]:
+        """Per node: its gate's compiled rules on Python floats (None for a leaf), looked up once for both passes."""
+        found: dict = {}
+        out = []
+        for node in self.nodes:
+            if node.op in (INPUT, CONST):
+                out.append(None)
+                continue
+            key = (node.op, len(node.args))
+            if key not in found:
+                found[key] = ops.rules(*key)
+            out.append(found[key])
+        return tuple(out)
+
+    @cached_property
     def kinked(self) -> bool:
         """Whether any gate has a kink (relu, abs, max, min); computed once, the check asks per input."""
         return any(node.op in ops.KINKED for node in self.nodes)

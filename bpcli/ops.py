@@ -263,6 +263,7 @@ class Rules:
     kink: Callable[..., object] | None             # (*args, out)
     all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
     forward_raw: Callable[..., float] | None = None     # (*args), as forward but may raise
+    checked: frozenset[int] = frozenset()               # the argument positions that have grad_checks
 
 
 def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
@@ -312,6 +313,7 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
         # One call for the whole gate, for the backward pass's common case; it raises where math does (the
         # engine then falls back on `partials`, which give IEEE inf/nan, one by one).
         forward_raw=compiled(op.forward, args),
+        checked=frozenset(k for k, _ in op.grad_checks),
         all_partials=_lambda("(" + "".join(expand(op.partial(k), args, out="out", k=k) + ", " for k in range(arity))
                              + ")", with_out, namespace),
     )
