@@ -106,6 +106,7 @@ class _Lowering:
         results: list[int] = []
         last = len(items) - 1
         gates, binary, env, leaf_refs = self.gates, ops.BINARY, self.env, self.leaf_refs
+        calls_seen: set[tuple[str, int]] = set()  # (function, number of arguments) already checked
         for i, (kind, text, span, extra) in enumerate(items):
             if kind == syntax.BINARY:  # the commonest first; self.gate, written out
                 right = results.pop()
@@ -134,7 +135,9 @@ class _Lowering:
                     results[-1] = self.gate(ops.UNARY[text], (results[-1],), span)
             else:
                 n, name_span = extra
-                self.check_call(text, n, name_span)
+                if (text, n) not in calls_seen:
+                    self.check_call(text, n, name_span)
+                    calls_seen.add((text, n))
                 args = tuple(results[len(results) - n:])
                 del results[len(results) - n:]
                 results.append(self.gate(text, args, span))
@@ -199,9 +202,16 @@ class _Lowering:
 
     def names(self, gates: list[int], root: int, leaves: list[Node]) -> list[str]:
         """A statement's name where it gave one; else f for the output and v, u, t, … for the rest."""
-        taken = {leaf.name for leaf in leaves if leaf.op == INPUT} | set(self.env)
-        fresh = names.intermediate_names(taken | {names.output_name(taken)})
-        return [self.gate_names.get(j) or (names.output_name(taken) if j == root else next(fresh)) for j in gates]
+        taken = {leaf.name for leaf in leaves if leaf.op == INPUT}
+        taken.update(self.env)
+        output = names.output_name(taken)
+        taken.add(output)
+        fresh = names.intermediate_names(taken)
+        if gates and not self.gate_names:  # no names given: the output is the last gate kept
+            found = [next(fresh) for _ in range(len(gates) - 1)]
+            found.append(output)
+            return found
+        return [self.gate_names.get(j) or (output if j == root else next(fresh)) for j in gates]
 
     def unused(self, keep_gate: list[bool]) -> tuple[str, ...]:
         out = []

@@ -190,20 +190,21 @@ def _gc_paused():
 
 def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
     names = graph.input_names
-    clash = [n for n in values if n in graph.assigned]
+    clash = [n for n in values if n in graph.assigned] if graph.assigned else []
     if clash:
         raise InputError(f"-v {clash[0]}=…: {clash[0]} is assigned in the program, so it cannot be given a value",
                          graph.source, graph.assigned[clash[0]])
-    missing = [n for n in names if n not in values]
-    if missing:
+    try:
+        inputs = {n: float(values[n]) for n in names}
+    except KeyError:
+        missing = [n for n in names if n not in values]
         given = ",".join(f"{n}=…" for n in missing)
         raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
-                         f"with -v {given}")
-    known = set(names)  # once: a program may have 10^5 variables
-    unused = [n for n in values if n not in known]
+                         f"with -v {given}") from None
     warnings = list(graph.unused)
-    warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in unused]
-    return {n: float(values[n]) for n in names}, warnings
+    if len(values) > len(inputs):
+        warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in values if n not in inputs]
+    return inputs, warnings
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
