@@ -22,8 +22,17 @@ def bpcli_command() -> str:
     return found
 
 
+def environment(**extra: str) -> dict[str, str]:
+    """This environment, as a user's shell has it: without PYTHONDONTWRITEBYTECODE (which some tool
+    sessions set), so modules load from cached bytecode, as after `pip install`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
 def run_once(command: list[str], stdin: str | None = None, env: dict | None = None) -> tuple[float, float | None, str]:
     """Seconds from process start to exit, peak memory in MB (from /usr/bin/time, if there), and stdout."""
+    env = environment() if env is None else env
     timer = os.path.exists("/usr/bin/time")
     full = ["/usr/bin/time", "-f", "%M"] + command if timer else command
     start = time.perf_counter()
@@ -35,8 +44,11 @@ def run_once(command: list[str], stdin: str | None = None, env: dict | None = No
 
 
 def interleaved(commands: dict[str, tuple], rounds: int) -> dict[str, list[tuple[float, float | None, str]]]:
-    """Run each named (command, stdin, env) once per round, in turn, so a busy moment hits all alike."""
+    """Run each named (command, stdin, env) once per round, in turn, so a busy moment hits all alike.
+    One untimed round first: it writes the bytecode caches and warms the disk cache."""
     results: dict[str, list] = {name: [] for name in commands}
+    for command, stdin, env in commands.values():
+        run_once(command, stdin, env)
     for _ in range(rounds):
         for name, (command, stdin, env) in commands.items():
             results[name].append(run_once(command, stdin, env))

@@ -11,16 +11,15 @@ within 5x `python3 -c pass`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from common import bpcli_command, figure, interleaved, median_seconds, print_table
+from common import bpcli_command, environment, figure, interleaved, median_seconds, print_table
 
 
 def figures(rounds: int = 20) -> list[dict]:
     bpcli = bpcli_command()
-    env = dict(os.environ)
-    tab = {**env, "_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": 'bpcli grad "(w+x*y)*z" -v '}
+    env = environment()
+    tab = environment(_BPCLI_COMPLETE="bash_complete", COMP_LINE='bpcli grad "(w+x*y)*z" -v ')
     one = [bpcli, "grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
     runs = interleaved({
         "pass": ([sys.executable, "-c", "pass"], None, env),
