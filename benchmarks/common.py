@@ -36,7 +36,7 @@ def run_once(command: list[str], stdin: str | None = None, env: dict | None = No
     timer = os.path.exists("/usr/bin/time")
     full = ["/usr/bin/time", "-f", "%M"] + command if timer else command
     start = time.perf_counter()
-    done = subprocess.run(full, input=stdin, capture_output=True, text=True, env=env)
+    done = subprocess.run(full, input=stdin, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - start
     lines = done.stderr.strip().splitlines()
     mb = int(lines[-1]) / 1024 if timer and lines and lines[-1].isdigit() else None

@@ -12,6 +12,7 @@ within 3x the reference; t(10N)/t(N) at most 12; peak memory at the largest size
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def figures(sizes: list[int], rounds: int, at: int = 100_000) -> list[dict]:
             if r["n"] == at:
                 rows.append(figure(f"{shape.__name__} {at:,} ops, process start to JSON (s)", r["bpcli"],
                                    r["reference"], 3))
-        growth = max((b["bpcli"] / a["bpcli"], a["n"], b["n"]) for a, b in zip(results, results[1:]))
+        growth = max((b["bpcli"] / a["bpcli"], a["n"], b["n"]) for a, b in itertools.pairwise(results))
         rows.append(figure(f"{shape.__name__}: worst t(10N)/t(N), N {growth[1]:,} to {growth[2]:,}",
                            growth[0], None, 12, ratio=growth[0]))
         top = results[-1]

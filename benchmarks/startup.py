@@ -13,7 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import bpcli_command, environment, figure, interleaved, median_seconds, print_table
+from common import (
+    bpcli_command,
+    environment,
+    figure,
+    interleaved,
+    median_seconds,
+    print_table,
+)
 
 
 def figures(rounds: int = 20) -> list[dict]:

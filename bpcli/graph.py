@@ -7,9 +7,9 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import functools
 from functools import cached_property
 from typing import NamedTuple
 
