@@ -160,8 +160,8 @@ def io_times(n: int, repeat: int) -> dict[str, float]:
 
     def ours_read():
         rows = stream._Rows("csv", ["x", "y"])
-        for lines in stream._lines(io.BytesIO(raw)):
-            rows.parse(lines)
+        for block in stream._blocks(io.BytesIO(raw)):
+            rows.parse(block)
 
     def ours_write():
         writer = stream._Writer(io.StringIO(), "csv", ["x", "y"], ["x", "y"])
