@@ -77,11 +77,22 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def _rounds(contenders: dict, repeat: int) -> dict[str, float]:
-    """Median seconds of each callable, run in turn round after round (so drift hits all alike)."""
+def _rounds(contenders: dict, repeat: int, warm: bool = False) -> dict[str, float]:
+    """Median seconds of each callable, run in turn round after round (so drift hits all alike).
+
+    warm: every callable runs once before the rounds, and each timed call follows an untimed call of
+    itself. At 10^6 points a run's time depends on the heap the run before left behind (memory fresh
+    from the kernel costs a page fault per 4 KiB, ~3 us here): the hand-written NumPy took 31 ms after
+    the old batch path had grown the heap and 43 ms in its own steady state, and bpcli's first runs in a
+    new process 31 ms instead of 11 ms.
+    """
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    for fn in contenders.values() if warm else ():
+        fn()
     for _ in range(repeat):
         for name, fn in contenders.items():
+            if warm:
+                fn()
             times[name].append(fn())
     return {name: statistics.median(t) for name, t in times.items()}
 
@@ -97,7 +108,7 @@ def compute_times(source: str, hand, n: int, repeat: int) -> dict[str, float]:
     names = graph.input_names
     columns = _columns(names, n)
     return _rounds({"bpcli": lambda: _seconds(lambda: batch.run(graph, columns, names)),
-                    "hand": lambda: _seconds(lambda: hand(**columns))}, repeat)
+                    "hand": lambda: _seconds(lambda: hand(**columns))}, repeat, warm=True)
 
 
 def _bpcli_passes(source: str, n: int):
