@@ -175,15 +175,14 @@ class _Rows:
         return fast if fast is not None else self.parse_lines(_decode(block, first))
 
     def plain(self, block: bytes):
-        """ASCII CSV/TSV of plain numbers (the usual case), checked and converted by NumPy in C, without
-        splitting lines in Python (numpy.loadtxt's speed); None when any line needs care."""
+        """ASCII CSV/TSV of plain numbers (the usual case), checked and converted by NumPy in C without
+        splitting lines in Python; None when any line needs care."""
         if not block.isascii() or any(c in block for c in _CAREFUL[self.fmt]):
             return None
         if b"\r" in block:  # a block of CRLF lines ends with the \r of the \r\n it was cut at
             block = block.removesuffix(b"\r").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        sep, width = self.delimiter.encode(), len(self.header)
-        rows, fields = block.count(b"\n") + 1, sep * (width - 1)
-        if block.translate(None, _NOT_SEPARATORS[sep]) != (fields + b"\n") * (rows - 1) + fields:
+        sep, width, rows = self.delimiter.encode(), len(self.header), block.count(b"\n") + 1
+        if block.translate(None, _NOT_SEPARATORS[sep]) + b"\n" != (sep * (width - 1) + b"\n") * rows:
             return None  # a blank line, or a line with too few or too many fields
         # Commas only: NumPy lets a blank separator (a tab) match no blanks or several, so an empty field
         # would vanish; with "," an empty field or anything float() would not read stops the parse.
