@@ -2,9 +2,12 @@
 
     python benchmarks/batch_speed.py [--points 1000000] [--repeat 3]
 
-Compute: bpcli.batch.run on one block of N points (the graph's rules compiled for NumPy) against a
-hand-written NumPy forward and backward pass of the same expression. I/O: bpcli's CSV reader and writer
-(bpcli.stream) against numpy.loadtxt and numpy.savetxt on the same rows. Prints medians and ratios.
+Compute: bpcli.batch.run on N points (the graph's rules compiled for NumPy) against a hand-written NumPy
+forward and backward pass of the same expression. Backward/forward: the time of bpcli's backward pass
+over its forward pass on the same blocks (and the same for the hand-written NumPy), for the mid-size
+expression and a wide one (30 terms sin(xi*y)). I/O: bpcli's CSV reader and writer (bpcli.stream)
+against numpy.loadtxt and numpy.savetxt on the same rows. Every baseline runs in this process,
+interleaved with bpcli round by round; the figures are medians. `figures()` returns them as rows.
 """
 
 from __future__ import annotations
@@ -12,15 +15,22 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # measure this checkout's bpcli
+
 from bpcli import batch, stream
 from bpcli.pipeline import compile_source
+from bpcli.rows import Writer
 
 LECTURE = "(w+x*y)*z"
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
+WIDE_TERMS = 30
+WIDE = "+".join(f"sin(x{i}*y)" for i in range(WIDE_TERMS))
 
 
 def by_hand_lecture(w, x, y, z):
@@ -33,64 +43,175 @@ def by_hand_lecture(w, x, y, z):
 
 
 def by_hand_mid(w1, x1, w2, x2, b):
+    return mid_backward(w1, x1, w2, x2, *mid_forward(w1, x1, w2, x2, b))
+
+
+def mid_forward(w1, x1, w2, x2, b):
     a = w1 * x1 + w2 * x2 + b
     t = np.tanh(a)
     s = 1 / (1 + np.exp(-x1 * x2))
     e = np.exp(-x1)
     f = t * s - np.log(1 + e)
+    return f, t, s, e
+
+
+def mid_backward(w1, x1, w2, x2, f, t, s, e):
     da = (1 - t * t) * s
     ds = t * s * (1 - s)
     return f, {"w1": da * x1, "x1": da * w1 + ds * x2 + e / (1 + e), "w2": da * x2, "x2": da * w2 + ds * x1,
                "b": da}
 
 
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def wide_forward(y, xs):
+    products = [x * y for x in xs]
+    return sum(np.sin(p) for p in products), products
+
+
+def wide_backward(y, xs, products):
+    slopes = [np.cos(p) for p in products]
+    return [s * y for s in slopes], sum(s * x for s, x in zip(slopes, xs))
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _rounds(contenders: dict, repeat: int, warm: bool = False) -> dict[str, float]:
+    """Median seconds of each callable, run in turn round after round (so drift hits all alike).
+
+    warm: every callable runs once before the rounds, and each timed call follows an untimed call of
+    itself. At 10^6 points a run's time depends on the heap the run before left behind (memory fresh
+    from the kernel costs a page fault per 4 KiB, ~3 us here): the hand-written NumPy took 31 ms after
+    the old batch path had grown the heap and 43 ms in its own steady state, and bpcli's first runs in a
+    new process 31 ms instead of 11 ms.
+    """
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for fn in contenders.values() if warm else ():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            if warm:
+                fn()
+            times[name].append(fn())
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def compute(source: str, hand, names: list[str], n: int, repeat: int) -> None:
-    rng = np.random.default_rng(0)
-    columns = {name: rng.uniform(0.1, 2.0, n) for name in names}
+def _columns(names: list[str], n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: rng.uniform(0.1, 2.0, n) for name in names}
+
+
+def compute_times(source: str, hand, n: int, repeat: int) -> dict[str, float]:
+    """Seconds for bpcli.batch.run and for the hand-written passes on n points."""
     graph = compile_source(source)
-    ours = median_time(lambda: batch.run(graph, columns, names), repeat)
-    theirs = median_time(lambda: hand(**columns), repeat)
-    print(f"compute  {source:<55} {n / ours:>12,.0f} points/s   hand-written NumPy {n / theirs:>12,.0f}"
-          f"   ratio {ours / theirs:5.2f}x")
+    names = graph.input_names
+    columns = _columns(names, n)
+    return _rounds({"bpcli": lambda: _seconds(lambda: batch.run(graph, columns, names)),
+                    "hand": lambda: _seconds(lambda: hand(**columns))}, repeat, warm=True)
 
 
-def io_speed(n: int, repeat: int) -> None:
+def _bpcli_passes(source: str, n: int):
+    """A callable timing bpcli's forward and backward passes separately over all blocks of n points."""
+    graph = compile_source(source)
+    names = graph.input_names
+    columns = _columns(names, n)
+    passes = batch.program(graph, names)
+
+    def run() -> tuple[float, float]:
+        forward = backward = 0.0
+        with np.errstate(all="ignore"):
+            for start in range(0, n, passes.block):
+                block = {name: column[start:start + passes.block] for name, column in columns.items()}
+                t0 = time.perf_counter()
+                values, _ = passes.forward(block)
+                t1 = time.perf_counter()
+                passes.backward(values)
+                forward, backward = forward + t1 - t0, backward + time.perf_counter() - t1
+        return forward, backward
+    return run
+
+
+def _hand_passes(source: str, n: int):
+    columns = _columns(compile_source(source).input_names, n)
+
+    def run() -> tuple[float, float]:
+        t0 = time.perf_counter()
+        if source == MID:
+            saved = mid_forward(**columns)
+            t1 = time.perf_counter()
+            mid_backward(columns["w1"], columns["x1"], columns["w2"], columns["x2"], *saved)
+        else:
+            y, xs = columns["y"], [columns[f"x{i}"] for i in range(WIDE_TERMS)]
+            _, products = wide_forward(y, xs)
+            t1 = time.perf_counter()
+            wide_backward(y, xs, products)
+        return t1 - t0, time.perf_counter() - t1
+    return run
+
+
+def pass_times(source: str, n: int, repeat: int) -> dict[str, float]:
+    """Forward and backward seconds of bpcli's batch path and of the hand-written NumPy (medians)."""
+    ours, theirs = _bpcli_passes(source, n), _hand_passes(source, n)
+    samples: dict[str, list[float]] = {"forward": [], "backward": [], "hand forward": [], "hand backward": []}
+    for _ in range(repeat):
+        for prefix, run in (("", ours), ("hand ", theirs)):
+            forward, backward = run()
+            samples[prefix + "forward"].append(forward)
+            samples[prefix + "backward"].append(backward)
+    return {name: statistics.median(t) for name, t in samples.items()}
+
+
+def io_times(n: int, repeat: int) -> dict[str, float]:
+    """Seconds to read and to write n CSV rows: bpcli.stream against numpy.loadtxt and numpy.savetxt."""
     rng = np.random.default_rng(1)
     data = rng.uniform(-1, 1, (n, 2))
     text = "x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in data.tolist()) + "\n"
     raw = text.encode()
-    graph = compile_source("x*y")
 
     def ours_read():
         rows = stream._Rows("csv", ["x", "y"])
-        for lines in stream._lines(io.BytesIO(raw)):
-            rows.parse(lines)
+        for block in stream._blocks(io.BytesIO(raw)):
+            rows.parse(block)
 
     def ours_write():
-        writer = stream._Writer(io.StringIO(), "csv", ["x", "y"], ["x", "y"])
+        writer = Writer(io.StringIO(), "csv", ["x", "y"], ["x", "y"])
         for row in data.tolist():
             writer.row(row, row[0], row)
         writer.flush()
 
-    read_ours = median_time(ours_read, repeat)
-    read_np = median_time(lambda: np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1), repeat)
-    write_ours = median_time(ours_write, repeat)
-    write_np = median_time(lambda: np.savetxt(io.StringIO(), np.hstack([data, data, data[:, :1]]),
-                                              delimiter=",", fmt="%r"), repeat)
-    print(f"read     {n:,} CSV rows: bpcli {read_ours:6.2f} s   numpy.loadtxt {read_np:6.2f} s   "
-          f"ratio {read_ours / read_np:5.2f}x")
-    print(f"write    {n:,} CSV rows: bpcli {write_ours:6.2f} s   numpy.savetxt {write_np:6.2f} s   "
-          f"ratio {write_ours / write_np:5.2f}x")
-    del graph
+    return _rounds({
+        "read": lambda: _seconds(ours_read),
+        "loadtxt": lambda: _seconds(lambda: np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1)),
+        "write": lambda: _seconds(ours_write),
+        "savetxt": lambda: _seconds(lambda: np.savetxt(io.StringIO(), np.hstack([data, data, data[:, :1]]),
+                                                       delimiter=",", fmt="%r")),
+    }, repeat)
+
+
+def _row(figure: str, ours: float, baseline: float, target: float) -> dict:
+    ratio = ours / baseline
+    return {"figure": figure, "bpcli": ours, "baseline": baseline, "ratio": ratio, "target": target,
+            "met": ratio <= target}
+
+
+def figures(points: int, repeat: int) -> list[dict]:
+    """Issue 7's figures: rows of figure, bpcli, baseline (seconds), ratio = bpcli/baseline, target, met.
+
+    For backward/forward, bpcli is the backward pass's seconds and baseline the forward pass's.
+    """
+    rows = []
+    for name, source, hand in (("lecture", LECTURE, by_hand_lecture), ("mid", MID, by_hand_mid)):
+        t = compute_times(source, hand, points, repeat)
+        rows.append(_row(f"compute {name} vs hand-written NumPy", t["bpcli"], t["hand"], 1.2))
+    for name, source in (("mid", MID), ("wide", WIDE)):
+        t = pass_times(source, points, repeat)
+        rows.append(_row(f"batch backward/forward {name}", t["backward"], t["forward"], 2.2))
+    t = io_times(max(1, points // 5), repeat)
+    rows.append(_row("CSV read vs numpy.loadtxt", t["read"], t["loadtxt"], 1.0))
+    rows.append(_row("CSV write vs numpy.savetxt", t["write"], t["savetxt"], 1.0))
+    return rows
 
 
 def main() -> None:
@@ -98,9 +219,22 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    compute(LECTURE, by_hand_lecture, ["w", "x", "y", "z"], args.points, args.repeat)
-    compute(MID, by_hand_mid, ["w1", "x1", "w2", "x2", "b"], args.points, args.repeat)
-    io_speed(args.points // 5, args.repeat)
+    n, repeat = args.points, args.repeat
+    for source, hand in ((LECTURE, by_hand_lecture), (MID, by_hand_mid)):
+        t = compute_times(source, hand, n, repeat)
+        print(f"compute  {source:<55} {n / t['bpcli']:>12,.0f} points/s   hand-written NumPy "
+              f"{n / t['hand']:>12,.0f}   ratio {t['bpcli'] / t['hand']:5.2f}x")
+    for name, source in (("mid", MID), (f"wide ({WIDE_TERMS} terms sin(xi*y))", WIDE)):
+        t = pass_times(source, n, repeat)
+        print(f"passes   {name:<55} backward/forward: bpcli {t['backward'] / t['forward']:5.2f} "
+              f"(forward {t['forward'] * 1e3:.1f} ms, backward {t['backward'] * 1e3:.1f} ms)   hand-written NumPy "
+              f"{t['hand backward'] / t['hand forward']:5.2f}")
+    rows = max(1, n // 5)
+    t = io_times(rows, repeat)
+    print(f"read     {rows:,} CSV rows: bpcli {t['read']:6.2f} s   numpy.loadtxt {t['loadtxt']:6.2f} s   "
+          f"ratio {t['read'] / t['loadtxt']:5.2f}x")
+    print(f"write    {rows:,} CSV rows: bpcli {t['write']:6.2f} s   numpy.savetxt {t['savetxt']:6.2f} s   "
+          f"ratio {t['write'] / t['savetxt']:5.2f}x")
 
 
 if __name__ == "__main__":

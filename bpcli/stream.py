@@ -83,8 +83,8 @@ def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, f
     reader = _Rows(in_fmt, needed)
     writer = None
     outcome = Outcome()
-    for lines in _lines(source):
-        columns, problems = reader.parse(lines)
+    for block in _blocks(source):
+        columns, problems = reader.parse(block)
         if writer is None:
             if reader.columns is None:
                 continue
@@ -126,11 +126,10 @@ def _cell(columns, name: str, i: int) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _lines(source: BinaryIO) -> Iterator[list[str]]:
-    """Complete lines as they arrive, a block at a time (\n, \r\n or a lone \r ends a line)."""
+def _blocks(source: BinaryIO) -> Iterator[bytes]:
+    """Complete lines as they arrive, a block at a time (\n, \r\n or a lone \r ends a line), undecoded."""
     pending: list[bytes] = []
     size = 0
-    first = True
     while True:
         block = source.read1(READ_SIZE) if hasattr(source, "read1") else source.read(READ_SIZE)
         if not block:
@@ -142,18 +141,23 @@ def _lines(source: BinaryIO) -> Iterator[list[str]]:
             if size > MAX_LINE:
                 raise InputError(f"the batch input has a line longer than {MAX_LINE >> 20} MiB")
             continue
-        yield _decode(b"".join(pending) + block[:cut], first)
-        first = False
+        yield b"".join(pending) + block[:cut]
         pending, size = [block[cut + 1:]], len(block) - cut - 1
     rest = b"".join(pending)
     if rest.strip():
-        yield _decode(rest, first)
+        yield rest
 
 
 def _decode(data: bytes, first: bool) -> list[str]:
     # A byte that is not UTF-8 becomes U+FFFD, so its row fails with its number instead of the whole run.
     text = data.decode("utf-8-sig" if first else "utf-8", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+# Bytes that send a block to the careful path: quotes, and blanks, since NumPy reads a field of blanks
+# as -1 (a field float() refuses); in CSV a tab is a blank too, so it may not stand in for a comma.
+_CAREFUL = {"csv": (b'"', b" ", b"\t", b"\x0b", b"\x0c"), "tsv": (b'"', b" ", b",", b"\x0b", b"\x0c")}
+_NOT_SEPARATORS = {sep: bytes(range(256)).translate(None, sep + b"\n") for sep in (b",", b"\t")}
 
 
 class _Rows:
@@ -163,8 +167,37 @@ class _Rows:
         self.fmt, self.needed = fmt, needed
         self.columns: list[str] | None = None if fmt != "jsonl" else list(needed)
         self.header: list[str] | None = None
+        self.first = True
 
-    def parse(self, lines: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    def parse(self, block: bytes) -> tuple[dict[str, np.ndarray], list[str | None]]:
+        """Float columns for a block of lines, and per row read a message or None."""
+        first, self.first = self.first, False
+        fast = self.plain(block) if self.header is not None and self.fmt != "jsonl" else None
+        return fast if fast is not None else self.parse_lines(_decode(block, first))
+
+    def plain(self, block: bytes):
+        """ASCII CSV/TSV of plain numbers (the usual case), checked and converted by NumPy in C without
+        splitting lines in Python; None when any line needs care."""
+        if not block.isascii() or any(c in block for c in _CAREFUL[self.fmt]):
+            return None
+        if b"\r" in block:  # a block of CRLF lines ends with the \r of the \r\n it was cut at
+            block = block.removesuffix(b"\r").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        sep, width, rows = self.delimiter.encode(), len(self.header), block.count(b"\n") + 1
+        if block.translate(None, _NOT_SEPARATORS[sep]) + b"\n" != (sep * (width - 1) + b"\n") * rows:
+            return None  # a blank line, or a line with too few or too many fields
+        # Commas only: NumPy lets a blank separator (a tab) match no blanks or several, so an empty field
+        # would vanish; with "," an empty field or anything float() would not read stops the parse.
+        block = block.replace(b"\n", b",") if sep == b"," else block.replace(b"\n", b",").replace(sep, b",")
+        try:
+            numbers = np.fromstring(block, sep=",")
+        except ValueError:
+            return None
+        if numbers.size != rows * width or not np.isfinite(numbers).all():
+            return None
+        table = numbers.reshape(rows, width)
+        return {name: table[:, self.header.index(name)] for name in self.columns}, [None] * rows
+
+    def parse_lines(self, lines: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
         lines = [line for line in lines if line.strip()]
         if self.fmt != "jsonl" and self.header is None and lines:
             self.set_header(lines.pop(0))

@@ -1,0 +1,91 @@
+"""The batch path's blocks and buffers: many blocks give the same bits as one, products written in place
+never clobber an array still in use (fan-out, shared upstreams), subgradients at kinks, and errors per row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bpcli import batch
+from bpcli.pipeline import compile_source, grad
+
+# Fan-out and shared gradients: an upstream used by two edges, a product that aliases a value, x+x.
+SHAPES = ["x*x + sin(x)", "(x+x)*y", "sin(x+x)*exp(x+y)", "exp(x*y)*(x*y) - (x*y)", "tanh(x)*tanh(x)*y",
+          "sigmoid(x-y)*(x-y) + relu(y)", "log(1+exp(-x))*y + max(x, y, x*y)", "-(x - y)*(y - -x)",
+          "sqrt(x*x+1)/(1+y*y)", "x^y + (x*x+1)^y + y^3"]
+
+
+def points(n: int, seed: int = 3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"x": rng.uniform(0.2, 2.0, n), "y": rng.uniform(-2.0, 2.0, n)}
+
+
+@pytest.mark.parametrize("source", SHAPES)
+def test_batch_agrees_with_the_scalar_engine_on_fan_out(source):
+    graph = compile_source(source)
+    names = graph.input_names
+    columns = {name: column for name, column in points(300).items() if name in names}
+    chunk = batch.run(graph, columns, names)
+    for i in range(0, 300, 7):
+        one = grad(graph, {name: column[i] for name, column in columns.items()})
+        assert chunk.errors[i] is None
+        assert chunk.value[i] == pytest.approx(one.value, rel=1e-12, abs=1e-12)
+        for name in names:
+            assert chunk.gradient[name][i] == pytest.approx(one.gradient[name], rel=1e-11, abs=1e-11)
+
+
+@pytest.mark.parametrize("source", SHAPES[:4] + ["(w+x*y)*z", "log(x)+y"])
+def test_many_blocks_give_the_bits_of_one_block_each(source):
+    graph = compile_source(source)
+    names = graph.input_names
+    n = 2 * batch.program(graph, names).block + 123
+    rng = np.random.default_rng(5)
+    columns = {name: rng.uniform(-2.0, 2.0, n) for name in names}
+    whole = batch.run(graph, columns, names)
+    for start in (0, n // 2, n - 7):
+        part = batch.run(graph, {k: v[start:start + 7] for k, v in columns.items()}, names)
+        assert whole.value[start:start + 7].tobytes() == part.value.tobytes()
+        for name in names:
+            assert whole.gradient[name][start:start + 7].tobytes() == part.gradient[name].tobytes()
+        assert list(whole.errors[start:start + 7]) == list(part.errors)
+    failed = [i for i, e in enumerate(whole.errors) if e is not None]
+    if source == "log(x)+y":
+        assert failed == list(np.flatnonzero(columns["x"] <= 0))
+        assert "log needs a positive argument" in whole.errors[failed[-1]]
+    else:
+        assert failed == []
+
+
+def test_inputs_are_never_written_to():
+    graph = compile_source("(w+x*y)*z + exp(x)*w")
+    columns = {name: np.linspace(-1, 1, 5000) + k for k, name in enumerate("wxyz")}
+    before = {name: col.copy() for name, col in columns.items()}
+    chunk = batch.run(graph, columns, list("wxyz"))
+    assert all(np.array_equal(columns[name], before[name]) for name in "wxyz")
+    chunk.gradient["w"][:] = 0.0  # results are the caller's own arrays
+    assert np.array_equal(columns["z"], before["z"])
+
+
+def test_subgradients_at_kinks_on_the_batch_path():
+    graph = compile_source("relu(x) + abs(y) + max(x, y) + min(x, y, 0)")
+    chunk = batch.run(graph, {"x": np.array([0.0, 0.0, 1.0]), "y": np.array([0.0, 2.0, 1.0])}, ["x", "y"])
+    # relu'(0) = 0, abs'(0) = 0; max(0, 0) and min(0, 0, 0) split their gradient evenly among the ties
+    # (x, y) = (0, 0): both tie in max and in min (with the constant 0); (0, 2): x ties the 0 in min
+    assert chunk.gradient["x"].tolist() == [0 + 1 / 2 + 1 / 3, 0 + 0 + 1 / 2, 1 + 1 / 2 + 0]
+    assert chunk.gradient["y"].tolist() == [0 + 1 / 2 + 1 / 3, 1 + 1 + 0, 1 + 1 / 2 + 0]
+
+
+@pytest.mark.parametrize("source,message", [("x/0", "f = x/0 is undefined"), ("x+1/0", "v = 1/0 is undefined")])
+def test_constant_division_by_zero_is_an_error_per_row(source, message):
+    # Constants were Python floats, so 1/0 raised ZeroDivisionError out of NumPy's IEEE world.
+    chunk = batch.run(compile_source(source), {"x": np.array([1.0, 2.0])}, ["x"])
+    assert all(message in e for e in chunk.errors)
+
+
+def test_errors_read_like_a_list():
+    chunk = batch.run(compile_source("log(x)"), {"x": np.array([1.0, -1.0, 2.0])}, ["x"])
+    errors = chunk.errors
+    assert len(errors) == 3 and errors[0] is None and errors[-1] is None and "log" in errors[1]
+    assert errors[1:] == [errors[1], None] and list(errors) == [None, errors[1], None]
+    with pytest.raises(IndexError):
+        errors[3]
