@@ -164,7 +164,12 @@ class Program:
             args = [values[a] for a in gate.args]
             if gate.checks:
                 _check(gate.checks, args, failed)
-            values[gate.node] = gate.rule(*args)
+            value = values[gate.node] = gate.rule(*args)
+            # An intermediate inf or nan can vanish downstream (min(exp(x), 1) at x = 1000 is 1), but the
+            # scalar engine stops there, so these rows go to it. One pass (a sum) in the common case; a sum
+            # that overflows from finite values only costs the mask.
+            if not np.isfinite(np.sum(value)):
+                failed.append(np.isfinite(value))
         return values, failed
 
     def backward(self, values: list) -> tuple[list, list]:

@@ -212,3 +212,12 @@ def test_one_point_in_the_row_formats(run):
     assert out.out.splitlines() == ["x\ty\tvalue\td_x\td_y", "1.0\t2.0\t2.0\t2.0\t1.0"]
     assert run("grad", "log(x)", "-v", "x=-1", "--format", "csv").code == 3
     assert run("grad", "x", "-v", "x=1", "--format", "jsonl", "--explain").code == 2
+
+
+def test_an_intermediate_overflow_fails_the_row_as_for_one_point(run):
+    # min(exp(x), 1) is 1 at x = 1000 on arrays, but exp(x) overflowed: the row fails as a single point does
+    single = run("grad", "min(exp(x),1)+y", "-v", "x=1000,y=1", "--wrt", "y")
+    assert single.code == 3 and "exp(x) overflows" in single.err
+    out = run("grad", "min(exp(x),1)+y", "--batch", "-", "--wrt", "y", "--on-error", "null", input="x,y\n1000,1\n1,2\n")
+    assert out.code == 3 and "row 1: v = exp(x) overflows" in out.err
+    assert out.out.splitlines()[1:] == ["1000.0,1.0,,", "1.0,2.0,3.0,1.0"]
