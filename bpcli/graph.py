@@ -52,6 +52,7 @@ class Graph:
     output: int
     assigned: Mapping[str, int] = field(default_factory=dict)  # name the program assigns → its offset
     unused: tuple[str, ...] = ()             # warnings for statements the output does not use
+    pruned: bool = False                     # True: every node is live (lowering keeps only those)
 
     @cached_property
     def depends(self) -> tuple[bool, ...]:
@@ -85,6 +86,8 @@ class Graph:
     @cached_property
     def live(self) -> tuple[bool, ...]:
         """Per node: does the output depend on it? Only live gates take part in the backward pass."""
+        if self.pruned:
+            return (True,) * len(self.nodes)
         flags = [False] * len(self.nodes)
         flags[self.output] = True
         for i in range(len(self.nodes) - 1, -1, -1):

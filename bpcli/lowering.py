@@ -183,7 +183,7 @@ class _Lowering:
             table[j] = None  # consumed as the nodes are made, so both are not held whole at once
             nodes.append(make_node((name, op, tuple(map(at, args)), span, None)))
         assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
-        return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate))
+        return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate), pruned=True)
 
     def reachable(self, root: int) -> tuple[list[bool], list[bool]]:
         keep_leaf, keep_gate = [False] * len(self.leaves), [False] * len(self.gates)

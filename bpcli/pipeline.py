@@ -105,8 +105,11 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     chosen = _wrt(graph, wrt)
     with _gc_paused():
         backward = engine.backward(graph, ev.values, None if wrt is None else chosen, edges)
-    index = {graph.nodes[i].name: i for i in graph.inputs}
-    gradient = {name: backward.grads[index[name]] for name in chosen}
+    if wrt is None:  # every input, in order
+        gradient = dict(zip(chosen, map(backward.grads.__getitem__, graph.inputs)))
+    else:
+        index = {graph.nodes[i].name: i for i in graph.inputs}
+        gradient = {name: backward.grads[index[name]] for name in chosen}
     check = None
     if perturb is not None:
         from bpcli import gradcheck
