@@ -49,13 +49,14 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
 
 
 def write_point(result, fmt: str) -> None:
-    """One point as a batch row (every input, value, d_<name>): header and line for CSV/TSV, a line for JSON Lines."""
+    """One point as a batch row: `value` and d_<name>. As in a batch, inputs given with -v are constants and
+    are not repeated (only inputs that vary from row to row are); CSV/TSV add a header line."""
     from bpcli.rows import Writer
 
     for warning in result.warnings:
         warn(warning)
-    writer = Writer(sys.stdout, fmt, list(result.inputs), list(result.gradient))
-    writer.row(list(result.inputs.values()), result.value, result.gradient.values())
+    writer = Writer(sys.stdout, fmt, [], list(result.gradient))
+    writer.row([], result.value, result.gradient.values())
     writer.flush()
 
 
