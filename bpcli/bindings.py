@@ -13,9 +13,11 @@ from bpcli.lowering import lower
 from bpcli.parser import parse
 
 _NAME = re.compile(r"[^\W\d]\w*\Z")
-_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+# The grammar's NUMBER, written without its ambiguity: in [0-9]+\.?[0-9]* the two digit runs can split
+# "111…1" anywhere, and before \Z every split is tried (a 16 000-digit "-v x=1…1x" took 13 s).
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 # name=number, the common case, in one match (a --vars file may hold 10^5 of them)
-_PLAIN_PAIR = re.compile(r"\s*([^\W\d]\w*)\s*=\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*\Z")
+_PLAIN_PAIR = re.compile(r"\s*([^\W\d]\w*)\s*=\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*\Z")
 
 
 def parse_bindings(items: Iterable[str]) -> dict[str, float]:

@@ -7,7 +7,10 @@ message on stderr. FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py runs a longer se
 
 from __future__ import annotations
 
+import math
 import os
+import random
+import time
 import traceback
 
 import pytest
@@ -15,7 +18,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bpcli import bindings, export, ops, parser
 from bpcli.cli import cli
+from bpcli.errors import BpcliError
+from bpcli.pipeline import compile_source, evaluate, grad
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -95,3 +101,90 @@ def test_completion_never_complains(line):  # (an environment variable cannot ho
                                     "\x00" * 100_000, "é" * 1_000_000])
 def test_huge_garbage_is_an_error_not_a_crash(source):
     assert invoke(["grad", "-"], stdin=source.encode("utf-8")).exit_code == 2
+
+
+# ---- time grows linearly ------------------------------------------------------------------------
+
+def _compile(text: str) -> None:
+    try:
+        compile_source(text)
+    except BpcliError as err:
+        err.lines()  # the message with its caret is part of the work
+
+
+def _lark(text: str) -> None:
+    try:
+        parser.parse_with_lark(text)
+    except BpcliError as err:
+        err.lines()
+
+
+def _bindings(text: str) -> None:
+    try:
+        bindings.parse_bindings([text])
+    except BpcliError as err:
+        err.lines()
+
+
+def _max_of(n: int) -> str:
+    return "max(" + ",".join(f"x{i}" for i in range(n)) + ")"
+
+
+def _wide_max(text: str) -> None:
+    ops.rules.cache_clear()  # compiling the gate's rules is part of the work (a fresh process has no cache)
+    evaluate(text, {"x": 1.0})
+
+
+def _wide_max_json(text: str) -> None:
+    ops.rules.cache_clear()
+    names = text[4:-1].split(",")
+    export.to_json(grad(text, {name: float(i % 3) for i, name in enumerate(names)}))
+
+
+def _complete(text: str) -> None:
+    CliRunner().invoke(cli, [], env={"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": f"bpcli grad '{text}' -v "})
+
+
+_GARBAGE = "".join(random.Random(8).choice("()+-*/^,;=#. e019xyθ\t\n\x00") for _ in range(200_000))
+
+# family: (what runs, input of size n, N); the size 10N is timed against N
+LINEAR = {
+    "garbage": (_compile, lambda n: _GARBAGE[:n], 20_000),
+    "trailing blanks": (_compile, lambda n: "x" + " " * n, 1_000),
+    "an open parenthesis, unclosed": (_compile, lambda n: "(" * n, 2_000),
+    "sums with the error at the end": (_compile, lambda n: "x+" * n, 2_000),
+    "sums with the error at the end, Lark": (_lark, lambda n: "x+" * n, 2_000),
+    "a program with the error at the end": (_compile, lambda n: "".join(f"a{i} = x*{i}\n" for i in range(n // 10)) + "a0 +* 1", 5_000),
+    "a -v number ending in a letter": (_bindings, lambda n: "x=" + "1" * n + "x", 1_000),
+    "-v pairs": (_bindings, lambda n: ",".join(f"a{i}={i}" for i in range(n // 8)), 5_000),
+    "max of n arguments": (_wide_max, lambda n: "max(" + "x," * n + "1)", 100),
+    "max of n arguments, JSON": (_wide_max_json, _max_of, 300),
+    "completion after a long expression": (_complete, lambda n: "x*y+" * (n // 4) + "z", 2_000),
+}
+
+
+def _best_of_3(run, text: str) -> float:
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        run(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("family", sorted(LINEAR))
+def test_time_grows_linearly(family):
+    """t(10N) / t(N) stays under 30 (linear gives about 10, quadratic 100); times under 1 ms count as 1 ms."""
+    run, make, n = LINEAR[family]
+    small, large = _best_of_3(run, make(n)), _best_of_3(run, make(10 * n))
+    assert large <= 30 * max(small, 1e-3), f"{family}: {small:.4f} s at N={n}, {large:.4f} s at 10N"
+
+
+def test_max_of_many_arguments_is_linear():
+    """max with 3 000 arguments compiled 3 000 partials of 3 000 names each: 55 s and 8 GB. Each edge's
+    formula also named every argument (JSON quadratic in the arguments): now the first three and the last."""
+    text = _max_of(3_000)
+    result = grad(text, {f"x{i}": float(i % 7) for i in range(3_000)})
+    assert math.isclose(sum(result.gradient.values()), 1.0) and result.gradient["x6"] == 1 / 428
+    assert result.graph.local_formula(result.graph.output, 5) == "(x5 == f)/count(f, x0, x1, x2, …, x2999)"
+    assert grad("max(x, y, 1)", {"x": 1, "y": 0}).graph.local_formula(3, 0) == "(x == f)/count(f, x, y, 1)"
