@@ -55,6 +55,8 @@ def _json_vars(text: str, origin: str) -> dict[str, float]:
         pairs = json.loads(text, object_pairs_hook=lambda items: items)
     except (json.JSONDecodeError, ValueError) as err:
         raise InputError(f"not valid JSON ({getattr(err, 'msg', err)})") from None
+    except RecursionError:  # json's decoder recurses into nested arrays and objects
+        raise InputError("not valid JSON (nested too deeply)") from None
     if not isinstance(pairs, list):
         raise InputError("expected a JSON object of name → value")
     values: dict[str, float] = {}

@@ -114,8 +114,11 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
 
 
 def rounding_noise(values: list[float], adjoints: list[float]) -> float:
-    """How much rounding error f carries: each node's rounding (EPS·|v|) reaches f times its adjoint."""
-    return EPS * math.fsum(abs(v * g) for v, g in zip(values, adjoints))
+    """How much rounding error f carries: each node's rounding (EPS·|v|) reaches f times its adjoint.
+
+    Each term is scaled by EPS before summing: terms near the largest double would overflow fsum.
+    """
+    return math.fsum(EPS * abs(v * g) for v, g in zip(values, adjoints))
 
 
 def default_step(method: str, x: float) -> float:

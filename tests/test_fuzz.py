@@ -28,6 +28,13 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list
 VALID = ["(w+x*y)*z", "max(x, y, 2) - relu(x)^2", "a = x*y; b = a + sin(a); b/2", "-x^-y^2",
          "sigmoid(x) * log(1 + exp(-y))", "# c\nv = x*y\nf = v*v\n"]
 ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",))
+N = 100_000
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A folder for files the tests write (one per module: hypothesis reruns a test many times)."""
+    return tmp_path_factory.mktemp("fuzz")
 
 
 def invoke(args: list[str], stdin: bytes | None = None, env: dict | None = None):
@@ -178,6 +185,51 @@ def test_time_grows_linearly(family):
     run, make, n = LINEAR[family]
     small, large = _best_of_3(run, make(n)), _best_of_3(run, make(10 * n))
     assert large <= 30 * max(small, 1e-3), f"{family}: {small:.4f} s at N={n}, {large:.4f} s at 10N"
+
+
+# ---- found by fuzzing ---------------------------------------------------------------------------
+
+def test_perturb_next_to_the_largest_double():
+    """The rounding-noise sum overflowed (math.fsum raised OverflowError): a traceback."""
+    result = invoke(["grad", "x*y", "-v", "x=1e300,y=1e8", "--perturb"])
+    assert result.exit_code == 0 and "ok: backprop agrees" in result.stdout
+
+
+def test_a_target_beyond_double_precision_diverges():
+    """(f - T) ** 2 raised OverflowError for T = 1e300: a traceback instead of exit 3."""
+    result = invoke(["step", "x", "-v", "x=0", "--target", "1e300"])
+    assert result.exit_code == 3 and "diverged at step 0" in result.stderr
+
+
+def test_a_csv_field_over_the_csv_limit():
+    """csv's 128 KiB field limit raised _csv.Error (exit 1, no message) in a row and in the header."""
+    row = invoke(["grad", "x*y", "--batch", "-", "--on-error", "skip"], stdin=b"x,y\n" + b"1" * 200_000 + b",2\n3,4\n")
+    assert row.exit_code == 3 and "row 1: field larger than field limit" in row.stderr and "12.0" in row.stdout
+    header = invoke(["grad", "x", "--batch", "-"], stdin=b"x," + b"y" * 200_000 + b"\n1,2\n")
+    assert header.exit_code == 2 and "the batch header cannot be read" in header.stderr
+
+
+def test_deeply_nested_json(folder):
+    """json.loads recursed into 10^5 nested arrays: RecursionError from --vars and from a JSON Lines row."""
+    path = folder / "deep.json"
+    path.write_text('{"x": ' + "[" * N + "]" * N + "}")
+    assert "nested too deeply" in invoke(["grad", "x", "--vars", str(path)]).stderr
+    row = invoke(["grad", "x", "--batch", "-", "--batch-format", "jsonl"], stdin=b"[" * N)
+    assert row.exit_code == 3 and "row 1: not a JSON object (nested too deeply)" in row.stderr
+
+
+def test_fish_sends_a_blank_token():
+    """Click's fish completion took the first word of an empty split: IndexError."""
+    result = invoke([], env={"_BPCLI_COMPLETE": "fish_complete", "COMP_WORDS": "bpcli grad x", "COMP_CWORD": " "})
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_the_library_refuses_values_that_are_not_finite_numbers():
+    """grad("relu(x)", {"x": nan}) gave 0 with slope 0; a string gave ValueError, 10**400 OverflowError."""
+    for value in (math.nan, math.inf, -math.inf, "abc", None, 10 ** 400):
+        with pytest.raises(BpcliError, match="the value of x is not a finite number"):
+            grad("relu(x)", {"x": value})
+    assert grad("x*2", {"x": "1.5"}).value == 3.0
 
 
 def test_max_of_many_arguments_is_linear():
