@@ -13,8 +13,9 @@ from bpcli.lowering import lower
 from bpcli.parser import parse
 
 _NAME = re.compile(r"[^\W\d]\w*\Z")
-_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
-# name=number, the common case, in one match (a --vars file may hold 10^5 of them)
+# The grammar's NUMBER, written without its ambiguity: in [0-9]+\.?[0-9]* the two digit runs can split
+# "111…1" anywhere, and before \Z every split is tried (a 16 000-digit "-v x=1…1x" took 13 s).
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _NUMBER_CHARS = "0123456789.eE+-"
 
 
@@ -61,6 +62,8 @@ def _json_vars(text: str, origin: str) -> dict[str, float]:
         pairs = json.loads(text, object_pairs_hook=lambda items: items)
     except (json.JSONDecodeError, ValueError) as err:
         raise InputError(f"not valid JSON ({getattr(err, 'msg', err)})") from None
+    except RecursionError:  # json's decoder recurses into nested arrays and objects
+        raise InputError("not valid JSON (nested too deeply)") from None
     if not isinstance(pairs, list):
         raise InputError("expected a JSON object of name → value")
     values: dict[str, float] = {}

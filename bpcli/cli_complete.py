@@ -138,6 +138,17 @@ end;
 complete --no-files --command %(prog_name)s --arguments "(%(complete_func)s)";
 """
 
+    def get_completion_args(self) -> tuple[list[str], str]:
+        # As Click's, except that a blank current token (COMP_CWORD=" ") is an empty word: Click takes
+        # the first word of an empty split (IndexError, a traceback in the user's terminal).
+        words = _split(os.environ.get("COMP_WORDS", ""))
+        token = os.environ.get("COMP_CWORD", "")
+        incomplete = next(iter(_split(token)), "") if token else ""
+        args = words[1:]
+        if incomplete and args and args[-1] == incomplete:  # fish sends the partial word in both
+            args.pop()
+        return args, incomplete
+
     def format_completion(self, item: CompletionItem) -> str:
         help_ = (item.help or "").replace("\n", " ").replace("\t", " ")
         return f"{item.type},{item.value}\t{help_}" if help_ else f"{item.type},{item.value}"

@@ -67,7 +67,7 @@ def _state(graph: Graph, values: dict[str, float], wrt: Sequence[str], target: f
     f = forward[graph.output]
     backward = engine.backward(graph, forward, wrt)
     scale = 1.0 if target is None else f - target
-    loss = f if target is None else 0.5 * (f - target) ** 2
+    loss = f if target is None else 0.5 * scale * scale  # not ** 2: a float power raises OverflowError
     index = {graph.nodes[i].name: i for i in graph.inputs}
     gradient = {name: scale * backward.grads[index[name]] for name in wrt}
     if not all(math.isfinite(v) for v in (loss, *gradient.values())):

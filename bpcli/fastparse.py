@@ -47,7 +47,8 @@ def expression(text: str) -> syntax.Program | None:
     after_name = False      # was the last token a NAME (so "(" makes it a call)?
     end = 0
     add, push = items.append, out.append
-    for m in _TOKEN.finditer(text):
+    # Stop before trailing blanks: a search that fails there would be retried from each blank (quadratic).
+    for m in _TOKEN.finditer(text, 0, len(text.rstrip(" \t\f\r"))):
         kind = m.lastindex
         start, end = span = m.span(kind)
         if operand:

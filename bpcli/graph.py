@@ -109,7 +109,11 @@ class Graph:
         node = self.nodes[i]
         rule = ops.OPS[node.op].partial(k)
         operands = self.operands
-        return ops.readable(ops.expand(rule, [operands[a] for a in node.args], out=node.name, k=k))
+        args = node.args
+        if len(args) > 8:  # max/min: each of n edges would repeat all n names (n² text for one gate)
+            shown = f"{', '.join(operands[a] for a in args[:3])}, …, {operands[args[-1]]}"
+            return ops.readable(rule.format(k=operands[args[k]], out=node.name, args=shown))
+        return ops.readable(ops.expand(rule, [operands[a] for a in args], out=node.name, k=k))
 
     @cached_property
     def operands(self) -> list[str]:

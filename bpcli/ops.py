@@ -297,13 +297,15 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
     """The compiled rules of gate `name` with `arity` arguments, for a backend of BACKENDS."""
     op = OPS[name]
     namespace = BACKENDS[backend]
+    ieee = _ieee if backend in _RAISING else (lambda fn: fn)
+    if op.arity is None:
+        return _variadic_rules(op, arity, namespace, ieee)
     args = [f"a{i}" for i in range(arity)]
     with_out = args + ["out"]
 
     def compiled(template: str, params: list[str], k: int = 0) -> Callable[..., object]:
         return _lambda(expand(template, args, out="out", k=k), params, namespace)
 
-    ieee = _ieee if backend in _RAISING else (lambda fn: fn)
     return Rules(
         forward=ieee(compiled(op.forward, args)),
         partials=tuple(ieee(compiled(op.partial(k), with_out, k)) for k in range(arity)),
@@ -316,4 +318,39 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
         checked=frozenset(k for k, _ in op.grad_checks),
         all_partials=_lambda("(" + "".join(expand(op.partial(k), args, out="out", k=k) + ", " for k in range(arity))
                              + ")", with_out, namespace),
+    )
+
+
+# count({out}, {args}) is the same for every argument k: computed once per gate, not once per argument
+_SHARED = re.compile(r"\w+\(\{out\}, \{args\}\)")
+
+
+def _variadic_rules(op: Op, n: int, namespace: dict[str, object], ieee) -> Rules:
+    """The rules of max/min with n arguments, read from one tuple `a` (the output last, in the partials).
+
+    Their templates mention every argument ({args}): filled in with n names for each of n partials they
+    were n² text to compile (max of 3 000 arguments took 55 s and 8 GB) and n² work per backward pass.
+    """
+    def fill(template: str, k: str = "a[0]") -> str:
+        return template.format(k=k, out=f"a[{n}]", args=f"*a[:{n}]")
+
+    def compiled(template: str, k: str = "a[0]") -> Callable[..., object]:
+        return _lambda(fill(template, k), ["*a"], namespace)
+
+    partial = op.partials[0]
+    per_k = _lambda(f"lambda *a: {fill(partial, 'a[j]')}", ["j"], namespace)
+    shared = list(dict.fromkeys(_SHARED.findall(partial)))
+    names = [f"_s{i}" for i in range(len(shared))]
+    for call, name in zip(shared, names):
+        partial = partial.replace(call, name)
+    every = f"(lambda {', '.join(names)}: tuple({fill(partial, 'a[j]')} for j in range({n})))"
+    return Rules(
+        forward=ieee(compiled(op.forward)),
+        partials=tuple(ieee(per_k(j)) for j in range(n)),
+        checks=tuple((compiled(c.cond), c.reason) for c in op.checks),
+        grad_checks=tuple((k, compiled(c.cond, f"a[{k}]"), c.reason) for k, c in op.grad_checks),
+        kink=compiled(op.kink) if op.kink else None,
+        forward_raw=compiled(op.forward),
+        checked=frozenset(k for k, _ in op.grad_checks),
+        all_partials=_lambda(every + f"({', '.join(fill(call) for call in shared)})", ["*a"], namespace),
     )

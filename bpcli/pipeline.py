@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -204,10 +205,23 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         given = ",".join(f"{n}=…" for n in missing)
         raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
                          f"with -v {given}") from None
+    except (TypeError, ValueError, OverflowError):
+        inputs = {}
+    if len(inputs) < len(names) or not all(map(math.isfinite, inputs.values())):
+        # the command line reads only finite numbers; a library caller's nan would pass silently (relu(nan) = 0)
+        bad = next(n for n in names if not _finite(values[n]))
+        raise InputError(f"the value of {bad} is not a finite number")
     warnings = list(graph.unused)
     if len(values) > len(inputs):
         warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in values if n not in inputs]
     return inputs, warnings
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

@@ -230,7 +230,10 @@ class _Rows:
         return {name: table[:, k] for name, k in zip(self.columns, keep)}, [None] * len(lines)
 
     def set_header(self, line: str) -> None:
-        self.header = [h.strip() for h in next(csv.reader([line], delimiter=self.delimiter))]
+        try:
+            self.header = [h.strip() for h in next(csv.reader([line], delimiter=self.delimiter))]
+        except csv.Error as err:  # e.g. a field over csv's limit of 128 KiB
+            raise InputError(f"the batch header cannot be read: {err}") from None
         missing = [n for n in self.needed if n not in self.header]
         if missing:
             shown = ", ".join(self.header[:12])[:200] + (", …" if len(self.header) > 12 else "")
@@ -248,7 +251,7 @@ class _Rows:
     def row(self, line: str) -> tuple[list[float], str | None]:
         try:
             return self.jsonl_row(line) if self.fmt == "jsonl" else self.csv_row(line), None
-        except ValueError as err:
+        except (ValueError, csv.Error) as err:  # csv.Error: a field over csv's limit of 128 KiB
             return [math.nan] * len(self.columns or []), str(err)
 
     def csv_row(self, line: str) -> list[float]:
@@ -263,6 +266,8 @@ class _Rows:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"not a JSON object ({err.msg})") from None
+        except RecursionError:  # json's decoder recurses into nested arrays and objects
+            raise ValueError("not a JSON object (nested too deeply)") from None
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
         missing = [n for n in self.columns if n not in obj]

@@ -19,9 +19,11 @@ EXPR = '"(w+x*y)*z"'
 
 
 def shell_env() -> dict[str, str]:
-    """PATH with the bpcli that this Python runs, so each Tab calls the code under test."""
+    """PATH with the bpcli that this Python runs, and PYTHONPATH with this checkout, so each Tab calls the
+    code under test (an installed bpcli may be another checkout's, e.g. an editable install)."""
     bin_dir = Path(shutil.which("bpcli") or sys.executable).parent
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": path}
 
 
 def needs(shell: str):

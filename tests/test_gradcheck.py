@@ -120,3 +120,81 @@ def test_a_step_too_large_for_the_curvature_is_unchecked():
     large = grad("exp(5*x)", {"x": 1}, perturb=Perturb("forward", 0.1)).check.rows[0]
     assert small.verdict == "ok" and large.verdict == "unchecked"
     assert large.tolerance > 100 * small.tolerance
+
+
+# ---- verdicts on hard cases: large and tiny inputs, steep, flat and noisy functions ---------------
+
+METHODS = ["central", "forward", "complex"]
+JUDGED = [  # every method can judge these, and says ok
+    ("sin(x)", 1e8), ("cos(x)", 1e8), ("x^3", 1e100),                                  # large inputs
+    ("sin(x)", 1e-300), ("exp(x)", 1e-300), ("log(x)", 1e-300), ("sqrt(x)", 1e-300),   # tiny inputs
+    ("x^0.5", 1e-300), ("1/x", 1e-100), ("log(x)", 1e-200),
+    ("exp(50*x)", 1), ("exp(50*x)", 14), ("tan(x)", 1.5707963), ("tan(x)", 1.5707963267),  # steep
+    ("tan(x)", 1.57079632679), ("1/x", 1e-8), ("sqrt(x)", 1e-10),
+    ("tanh(x)", 50), ("tanh(x)", 20), ("tanh(50*x)", 1), ("sigmoid(x)", 40),           # flat: the slope rounds to 0
+    ("sin(1e10*x)", 1), ("x + 1e-10*sin(1e10*x)", 1),                                  # noisy: an oscillation below 1e-9
+]
+UNJUDGED = [  # real differences cannot judge these: unchecked, never a mismatch
+    ("sin(x)", 1e15), ("sin(x)", 1e20),        # steps of a representable size span many periods
+    ("x^2", 1e-200), ("exp(x)", -745),         # the change in f underflows
+    ("x^3", 0),                                # the slope is 0 and the quotient h² (h at every scale)
+    ("sin(1e15*x)", 1),                        # 1e15*x rounds by 0.06: f itself is noise
+    ("x^2 + 1e16", 1), ("x + 1e20", 1),        # x's contribution is lost in f's rounding
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("source,x", JUDGED + UNJUDGED)
+def test_hard_cases_are_never_a_false_mismatch(source, x, method):
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict in ("ok", "unchecked"), (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("source,x", JUDGED)
+def test_where_the_check_can_judge_it_says_ok_and_means_it(source, x, method):
+    """ok, with a tolerance of at most 1% of the slope: the check's own error is small."""
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "ok"
+    assert row.analytic == 0 or row.tolerance <= 1e-2 * abs(row.analytic), row.tolerance
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,x", UNJUDGED)
+def test_where_it_cannot_judge_it_says_unchecked(source, x, method):
+    assert grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0].verdict == "unchecked"
+
+
+def test_the_complex_step_judges_what_real_differences_cannot():
+    for source, x in [("sin(x)", 1e15), ("sin(x)", 1e20), ("x + 1e20", 1), ("sin(1e15*x)", 1)]:
+        assert grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0].verdict == "ok", source
+    for source, x in [("x^3", 0), ("exp(x)", -745)]:
+        assert grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0].verdict == "unchecked", source
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("op,partials,source,x", [
+    ("log", ("2.0 / {0}",), "log(x)", 1e-300), ("log", ("2.0 / {0}",), "log(x)", 1e-200),
+    ("sqrt", ("0.6 / {out}",), "sqrt(x)", 1e-300), ("sin", ("cos({0}) * 1.001",), "sin(x)", 1e8),
+    ("exp", ("{out} * 1.001",), "exp(50*x)", 1), ("exp", ("{out} * 1.001",), "exp(50*x)", 14),
+    ("tanh", ("1.01 - {out} * {out}",), "tanh(x)", 50), ("tan", ("1.001 + {out} * {out} * 1.001",), "tan(x)", 1.5707963),
+    ("pow", ("{1} * 1.001 * pow({0}, {1} - 1)", "{out} * log({0})"), "x^3", 1e100),
+])
+def test_a_wrong_rule_is_still_caught_on_hard_cases(broken, op, partials, source, x, method):
+    broken(op, *partials)
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "mismatch", (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+def test_default_steps_are_exact_and_reach_the_scale_of_x():
+    for x in (0.1, 3.3, 1e8 + 0.3, -7.7):
+        row = grad("x^2", {"x": x}, perturb=Perturb()).check.rows[0]
+        assert (x + row.step) - x == row.step
+    assert grad("log(x)", {"x": 1e-300}, perturb=Perturb()).check.rows[0].step < 1e-300
+
+
+def test_a_rough_function_is_judged_on_the_scale_where_it_is_smooth():
+    """x + 1e-10·sin(1e10·x): at the first step (6e-6) the quotient is 1, smooth-looking and wrong; a step
+    below the oscillation's period finds the true slope 1 + cos(1e10), which backprop has."""
+    row = grad("x + 1e-10*sin(1e10*x)", {"x": 1}, perturb=Perturb()).check.rows[0]
+    assert row.verdict == "ok" and row.step < 1e-10 and abs(row.numeric - 1.8731) < 1e-3

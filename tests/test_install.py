@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The venv must run the wheel: a PYTHONPATH pointing at a checkout (as when testing a worktree) would win.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +26,18 @@ def installed(tmp_path_factory) -> Path:
     venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
     bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
     subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                    str(wheel)], check=True, cwd=tmp)
+                    str(wheel)], check=True, cwd=tmp, env=ENV)
     return bin_dir
 
 
 def bpcli(bin_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(bin_dir / "bpcli"), *args], capture_output=True, text=True, input=input,
-                          cwd=bin_dir.parent.parent, env={**os.environ, "NO_COLOR": "1"})
+                          cwd=bin_dir.parent.parent, env={**ENV, "NO_COLOR": "1"})
 
 
 def test_grammar_comes_from_the_installed_wheel(installed):
     out = subprocess.run([str(installed / "python"), "-c", "import bpcli.parser; print(bpcli.parser.grammar_path())"],
-                         capture_output=True, text=True, check=True, cwd=installed.parent.parent).stdout
+                         capture_output=True, text=True, check=True, cwd=installed.parent.parent, env=ENV).stdout
     assert str(installed.parent) in out and "site-packages" in out
 
 
@@ -66,5 +68,5 @@ def test_stdin_as_a_real_process(installed):
 
 def test_python_dash_m(installed):
     p = subprocess.run([str(installed / "python"), "-m", "bpcli", "eval", "1+2", "--format", "json"],
-                       capture_output=True, text=True, cwd=installed.parent.parent)
+                       capture_output=True, text=True, cwd=installed.parent.parent, env=ENV)
     assert p.returncode == 0 and json.loads(p.stdout)["value"] == 3
