@@ -96,8 +96,13 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("sin", 1, "sin({0})", "sin({0})", ("cos({0})",), sample=(0.7,)),
     Op("cos", 1, "cos({0})", "cos({0})", ("-sin({0})",), sample=(0.7,)),
     Op("tan", 1, "tan({0})", "tan({0})", ("1.0 + {out} * {out}",), sample=(0.7,)),
-    Op("tanh", 1, "tanh({0})", "tanh({0})", ("1.0 - {out} * {out}",), sample=(0.7,)),
-    Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * (1.0 - {out})",),
+    # tanh' = 1 - tanh² and σ' = σ(1 - σ) cancel as the output nears ±1 (tanh'(20) would be 0, not
+    # 1.7e-17; σ'(3) was 13 ulps off). With z = e^(-2|a|), 1 - |tanh a| = 2z/(1 + z) = z(1 + |tanh a|),
+    # so 1 - tanh² = (1 + |tanh a|)²·z; and σ(-a) is 1 - σ(a) without the subtraction, so σ' = σ(a)σ(-a).
+    # Both stay within a few ulps everywhere and never overflow (tests/test_oracle.py).
+    Op("tanh", 1, "tanh({0})", "tanh({0})", ("(1.0 + abs({out})) * (1.0 + abs({out})) * exp(-2.0 * abs({0}))",),
+       sample=(0.7,)),
+    Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * sigmoid(-{0})",),
        sample=(0.7,)),
     # log(1 + e^a) written out overflows for a > 709.78 and cancels to 0 for a < -37; softplus does neither.
     Op("softplus", 1, "softplus({0})", "softplus({0})", ("sigmoid({0})",), sample=(0.7,)),
