@@ -44,7 +44,7 @@ def _sigmoid(a):
 
 NUMPY: dict[str, object] = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "tanh": np.tanh, "sigmoid": _sigmoid, "abs": np.abs, "pow": np.power, "floor": np.floor,
+    "tanh": np.tanh, "sigmoid": _sigmoid, "softplus": lambda a: np.logaddexp(0.0, a), "abs": np.abs, "pow": np.power, "floor": np.floor,
     "where": np.where, "vmax": lambda *a: reduce(np.maximum, a), "vmin": lambda *a: reduce(np.minimum, a),
     "count": ops.count,
 }

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from bpcli import ops
 from bpcli.graph import CONST, INPUT, Graph
 
-HELPERS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "pow", "floor",
+HELPERS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "abs", "pow", "floor",
            "where", "vmax", "vmin", "count")
 
 
@@ -247,6 +247,13 @@ def sigmoid(a):
         return 1.0 / (1.0 + math.exp(-a))
     z = math.exp(a)
     return z / (1.0 + z)
+
+
+def softplus(a):
+    # log(1 + exp(a)) without overflow for large a or cancellation for very negative a
+    if a > 0:
+        return a + math.log1p(math.exp(-a))
+    return math.log1p(math.exp(a))
 '''
 
 
@@ -276,7 +283,8 @@ _C_MACROS = """INFINITY NAN HUGE_VAL HUGE_VALF HUGE_VALL FP_INFINITE FP_NAN FP_N
 FP_FAST_FMA FP_FAST_FMAF FP_FAST_FMAL FP_ILOGB0 FP_ILOGBNAN MATH_ERRNO MATH_ERREXCEPT math_errhandling MAXFLOAT
 HUGE DOMAIN SING OVERFLOW UNDERFLOW TLOSS PLOSS X_TLOSS NULL errno va_list va_start va_arg va_end va_copy
 linux unix i386 sun"""
-_C_CALLS = {**{h: h for h in HELPERS}, "abs": "fabs", "sigmoid": "bp_sigmoid", "where": "bp_where",
+_C_CALLS = {**{h: h for h in HELPERS}, "abs": "fabs", "sigmoid": "bp_sigmoid", "softplus": "bp_softplus",
+            "where": "bp_where",
             "vmax": "bp_vmax", "vmin": "bp_vmin", "count": "bp_count"}
 
 C = Dialect("c", frozenset(_C_KEYWORDS.split() + _C_MACROS.split()) | set(_C_CALLS.values()) | {"grad", "pi", "e"},
@@ -294,6 +302,12 @@ static inline double bp_sigmoid(double a)
     if (a >= 0) return 1.0 / (1.0 + exp(-a));
     double z = exp(a);
     return z / (1.0 + z);
+}
+
+/* log(1 + exp(a)) without overflow for large a or cancellation for very negative a. */
+static inline double bp_softplus(double a)
+{
+    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));
 }
 
 /* max and min of n doubles; the first of tied arguments wins, as in Python. */
@@ -385,6 +399,9 @@ function sigmoid(a) {
   const z = Math.exp(a);
   return z / (1.0 + z);
 }
+
+// log(1 + exp(a)) without overflow for large a or cancellation for very negative a.
+function softplus(a) { return a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a)); }
 """
 
 

@@ -6,8 +6,8 @@ for `{k}` and all arguments `{args}`. A template evaluates the same on Python fl
 below), on complex numbers (COMPLEX, for the complex-step check) and on NumPy arrays (a namespace built
 where NumPy is used), so the interpreter, generated code and the batch path share one source of truth.
 
-Templates may call only the names every namespace defines: exp log sqrt sin cos tan tanh sigmoid abs
-pow floor where vmax vmin count ties. Conditions combine comparisons with | and & (each in parentheses),
+Templates may call only the names every namespace defines: exp log sqrt sin cos tan tanh sigmoid softplus
+abs pow floor where vmax vmin count ties. Conditions combine comparisons with | and & (each in parentheses),
 which work on bools and on arrays alike; Python's `and`/`or` would not. `where(c, a, b)` evaluates both branches, so a branch must not raise:
 `pow` and `log` are IEEE-style here (inf/nan, not exceptions) and domain checks run before the rules.
 
@@ -96,9 +96,14 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("sin", 1, "sin({0})", "sin({0})", ("cos({0})",), sample=(0.7,)),
     Op("cos", 1, "cos({0})", "cos({0})", ("-sin({0})",), sample=(0.7,)),
     Op("tan", 1, "tan({0})", "tan({0})", ("1.0 + {out} * {out}",), sample=(0.7,)),
+    # tanh' and σ' come from the output, as in the lecture and in PyTorch: 1 - tanh² and σ(1 - σ). Where the
+    # output rounds to ±1 (|a| > 19 for tanh, a > 37 for σ) they give 0 for slopes below 1e-16: an
+    # absolute error of about one ulp of 1, the price of the lecture's rule.
     Op("tanh", 1, "tanh({0})", "tanh({0})", ("1.0 - {out} * {out}",), sample=(0.7,)),
     Op("sigmoid", 1, "sigmoid({0})", "sigmoid({0})", ("{out} * (1.0 - {out})",),
        sample=(0.7,)),
+    # log(1 + e^a) written out overflows for a > 709.78 and cancels to 0 for a < -37; softplus does neither.
+    Op("softplus", 1, "softplus({0})", "softplus({0})", ("sigmoid({0})",), sample=(0.7,)),
     Op("relu", 1, "relu({0})", "where({0} > 0, {0}, 0.0)", ("where({0} > 0, 1.0, 0.0)",),
        kink=_SIGN, sample=(0.7,)),
     Op("abs", 1, "abs({0})", "abs({0})", (_SIGN,), kink=_SIGN, sample=(-0.7,)),
@@ -140,6 +145,14 @@ def _sigmoid(a: float) -> float:
     return z / (1.0 + z)
 
 
+def _softplus(a: float) -> float:
+    # log(1 + e^a) as max(a, 0) + log1p(e^-|a|): no overflow (softplus(800) is 800) and no cancellation
+    # (softplus(-40) is e^-40, not 0).
+    if a > 0:
+        return a + math.log1p(math.exp(-a))
+    return math.log1p(math.exp(a))
+
+
 def count(out, *args):
     """How many arguments equal the output (the number of tied winners); works on floats and arrays."""
     return sum(a == out for a in args)
@@ -147,7 +160,7 @@ def count(out, *args):
 
 SCALAR: dict[str, object] = {
     "exp": math.exp, "log": _log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos, "tan": math.tan,
-    "tanh": math.tanh, "sigmoid": _sigmoid, "abs": abs, "pow": _pow, "floor": math.floor,
+    "tanh": math.tanh, "sigmoid": _sigmoid, "softplus": _softplus, "abs": abs, "pow": _pow, "floor": math.floor,
     "where": lambda c, a, b: a if c else b, "vmax": max, "vmin": min, "count": count,
     "ties": lambda out, *args: tuple(a == out for a in args),
 }
@@ -173,9 +186,20 @@ def _csigmoid(z: complex) -> complex:
     return t / (1.0 + t)
 
 
+def _csoftplus(z: complex) -> complex:
+    if z.real > 0:
+        return z + _clog1p(cmath.exp(-z))
+    return _clog1p(cmath.exp(z))
+
+
+def _clog1p(w: complex) -> complex:
+    # log(1 + w) with log1p for the real part, so softplus(-40 + ih) keeps its real part e^-40 (log would give 0).
+    return complex(0.5 * math.log1p(2 * w.real + w.real * w.real + w.imag * w.imag), math.atan2(w.imag, 1 + w.real))
+
+
 COMPLEX: dict[str, object] = {
     "exp": cmath.exp, "log": cmath.log, "sqrt": cmath.sqrt, "sin": cmath.sin, "cos": cmath.cos,
-    "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": _csigmoid,
+    "tan": cmath.tan, "tanh": cmath.tanh, "sigmoid": _csigmoid, "softplus": _csoftplus,
     "pow": _cpow,
 }
 

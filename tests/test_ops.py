@@ -37,6 +37,7 @@ def test_forward_matches_python_math(name):
         "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "neg": lambda a: -a,
         "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
         "tan": math.tan, "tanh": math.tanh, "sigmoid": lambda a: 1 / (1 + math.exp(-a)),
+        "softplus": lambda a: math.log(1 + math.exp(a)),
         "relu": lambda a: max(a, 0.0), "abs": abs, "max": max, "min": min,
     }[name]
     args = ops.OPS[name].sample
@@ -65,7 +66,8 @@ def test_readable():
 
 
 def test_functions_are_the_table_entries_called_by_name():
-    assert ops.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "max", "min")
+    assert ops.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu", "abs",
+                             "max", "min")
 
 
 @pytest.mark.parametrize("name,x,expected", [
@@ -106,7 +108,7 @@ def test_the_table_knows_every_function_the_grammar_accepts():
 
 
 def test_complex_backend_gives_complex_step_derivatives():
-    for name in ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "tan", "cos"):
+    for name in ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "tan", "cos"):
         x = ops.OPS[name].sample[0]
         h = 1e-20
         numeric = ops.rules(name, 1, "complex").forward(complex(x, h)).imag / h

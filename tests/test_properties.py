@@ -126,7 +126,8 @@ def _sigmoid(a: sympy.Expr) -> sympy.Expr:
 
 SYMPY_FUNCTIONS = {
     "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos,
-    "tan": sympy.tan, "tanh": sympy.tanh, "sigmoid": _sigmoid, "relu": lambda a: sympy.Max(a, 0),
+    "tan": sympy.tan, "tanh": sympy.tanh, "sigmoid": _sigmoid, "softplus": lambda a: sympy.log(1 + sympy.exp(a)),
+    "relu": lambda a: sympy.Max(a, 0),
     "abs": sympy.Abs,
 }
 assert set(SYMPY_FUNCTIONS) | {"max", "min"} == set(ops.FUNCTIONS), "a new function needs a SymPy twin here"
