@@ -4,6 +4,8 @@ The strategy builds each random expression twice, side by side: as bpcli TEXT (p
 parentheses as the grammar's precedence allows, so the parser's precedence and associativity are
 under test too) and as a SymPy expression built directly from the same tree. SymPy never parses
 bpcli's text, so it is an independent oracle for the parser, the lowering, the table and both passes.
+tests/test_oracle.py reuses this generator against SymPy at 50 digits with a per-case error bound (far
+tighter than the tolerance here) and adds programs; this file stays as the quick check, and for --perturb.
 """
 
 from __future__ import annotations
