@@ -16,7 +16,7 @@ contribution to a gradient and `+=` for the next ones (fan-out). No derivative r
 
 The language only changes the spelling: names that would clash with a keyword or a helper get a `_`
 appended, template helpers are renamed (C's `abs` is `fabs`), and each target starts with a prelude that
-defines the helpers the templates call, with the IEEE semantics of `ops.SCALAR` (`where` evaluates both
+defines the helpers the templates call, with the IEEE semantics of `backends.SCALAR` (`where` evaluates both
 branches, so `log(0)` and `pow(0, -1)` must give -inf and inf rather than fail).
 """
 
@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bpcli import ops
+from bpcli import ops, templates
 from bpcli.graph import CONST, INPUT, Graph
 
 HELPERS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "abs", "pow", "floor",
@@ -198,7 +198,7 @@ def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect) ->
     code = _CALL.sub(call, template)
     if dialect.name != "python" and re.search(r"\*\*|\b(and|or|not)\b", code):
         raise ValueError(f"ops template {template!r} uses Python-only syntax; teach codegen to translate it")
-    return ops.expand(code, args, out=out, k=k)
+    return templates.expand(code, args, out=out, k=k)
 
 
 # ---- Python ---------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bpcli import engine, ops
+from bpcli import engine, ops, templates
 from bpcli.errors import DomainError, InputError
 from bpcli.graph import Graph
 
@@ -355,5 +355,5 @@ def _branches(graph: Graph, inputs: Mapping[str, float]) -> tuple | None:
     for i, node in enumerate(graph.nodes):
         if node.op in ops.KINKED:
             args = [values[a] for a in node.args]
-            out.append(ops.rules(node.op, len(args)).kink(*args, values[i]))
+            out.append(templates.rules(node.op, len(args)).kink(*args, values[i]))
     return tuple(out)

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from bpcli import codegen, engine, ops
+from bpcli import codegen, engine, ops, templates
 from bpcli.graph import INPUT, Graph, Node
 from bpcli.pipeline import compile_source, grad
 
@@ -26,7 +26,7 @@ def op_case(name: str, fan_out: bool) -> tuple[str, dict[str, float]]:
     """An expression of one gate over inputs a, b, c… at the op's sample point; with fan-out, times a."""
     op = ops.OPS[name]
     names = [chr(ord("a") + i) for i in range(len(op.sample))]
-    source = ops.expand(op.display, names)
+    source = templates.expand(op.display, names)
     return (f"({source})*a" if fan_out else source), dict(zip(names, op.sample))
 
 
@@ -186,10 +186,10 @@ def test_a_wrong_partial_is_caught(monkeypatch):
         assert wrong[1]["x"] == 3.0 * (5.0 + 3.0 * 2.0)  # each product's partials swapped: x·u, not y·z
         with pytest.raises(AssertionError):
             assert wrong[1] == pytest.approx(right.gradient, rel=1e-12)
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
         agrees(source, point, *wrong)  # the engine reads the same (wrong) table: one source of truth
     finally:
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
 
 
 def test_the_comparison_itself_can_fail():

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bpcli import ops
+from bpcli import ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
 
@@ -16,10 +16,10 @@ def broken(monkeypatch):
     """Swap in a deliberately wrong derivative rule for one op."""
     def breaking(name: str, *partials: str) -> None:
         monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
     yield breaking
     monkeypatch.undo()
-    ops.rules.cache_clear()
+    templates.rules.cache_clear()
 
 
 @pytest.mark.parametrize("method", ["central", "forward", "complex"])
