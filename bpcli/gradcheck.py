@@ -107,10 +107,10 @@ def rounding_noise(values: list[float], adjoints: list[float]) -> float:
 
 def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
          method: str, step: float | None, noise: float) -> Row:
+    if method == "complex":
+        return _complex_row(graph, inputs, name, analytic, f_x, step, noise)
     x = inputs[name]
     h = step if step is not None else default_step(method, x)
-    if method == "complex":
-        return _complex_row(graph, inputs, name, analytic, f_x, h, noise)
     kink = graph.kinked and _crosses_kink(graph, inputs, name, h)
     if kink and step is None:  # a smooth point near a kink: a smaller step may stay on one piece
         smaller = _step_off_the_kink(graph, inputs, name, h)
@@ -174,11 +174,12 @@ def _step_off_the_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: 
 
 
 def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
-                 h: float, noise: float) -> Row:
+                 step: float | None, noise: float) -> Row:
     x = inputs[name]
+    h = step if step is not None else default_step("complex", x)
     slope = functools.partial(_complex_slope, graph, inputs, name)
     q = complex_quotient(slope, h)
-    if q is not None and not q.converged and 0 < abs(x) < 1:  # h not small against x (log(x) at 1e-300)
+    if step is None and q is not None and not q.converged and 0 < abs(x) < 1:  # h vs x = 1e-300 (log(x))
         q = complex_quotient(slope, h * abs(x)) or q
     if q is None:
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)

@@ -109,6 +109,12 @@ def test_fixed_step_is_used_as_given():
     assert r.check.rows[0].step == 0.5 and r.check.ok
 
 
+def test_a_fixed_complex_step_is_used_as_given_too():
+    """The retry with h·|x| (h = 1e-20 is not small against x = 1e-300) is for the default step only."""
+    r = grad("log(x)", {"x": 0.5}, perturb=Perturb("complex", 0.1))
+    assert [row.step for row in r.check.rows] == [0.1]
+
+
 def test_the_lecture_step_still_catches_a_one_percent_error(broken):
     broken("sin", "cos({0}) * 1.01")
     r = grad("sin(x)*y", {"x": 0.5, "y": 2}, perturb=Perturb("forward", 0.001))
