@@ -92,7 +92,8 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
     # `noise` counts every node's rounding, the inputs' own too; but the nudged points are exact (the
     # default steps are exactly representable) and the other inputs are held fixed, so only the gates'
     # rounding is noise here (tan(x) near pi/2: x·tan'(x) is 10^10 times tan(x)).
-    noise = max(0.0, noise - math.fsum(EPS * abs(inputs[n] * g) for n, g in grads.items()))
+    if math.isfinite(noise):  # (an infinite one stays so: inf − inf would be nan, and max(0, nan) is 0)
+        noise = max(0.0, noise - math.fsum(_rounding(inputs[n], g) for n, g in grads.items()))
     rows = [_row(graph, inputs, name, grads[name], f_x, method, step, noise) for name in grads]
     return Report(method, step, rows)
 
@@ -102,7 +103,13 @@ def rounding_noise(values: list[float], adjoints: list[float]) -> float:
 
     Each term is scaled by EPS before summing: terms near the largest double would overflow fsum.
     """
-    return math.fsum(EPS * abs(v * g) for v, g in zip(values, adjoints))
+    return math.fsum(_rounding(v, g) for v, g in zip(values, adjoints))
+
+
+def _rounding(v: float, g: float) -> float:
+    """EPS·|v·g|; where v·g alone overflows (x·∂f/∂x for exp(x) at 709), EPS scales v first."""
+    product = abs(v * g)
+    return EPS * product if product != math.inf else EPS * abs(v) * abs(g)
 
 
 def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,

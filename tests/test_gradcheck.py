@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
-from bpcli import ops, templates
+from bpcli import gradcheck, ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
+from bpcli.quotient import EPS
 
 
 @pytest.fixture
@@ -107,6 +109,14 @@ def test_complex_step_survives_underflow_and_large_whole_powers():
 def test_fixed_step_is_used_as_given():
     r = grad("x^2", {"x": 3}, perturb=Perturb("central", 0.5))
     assert r.check.rows[0].step == 0.5 and r.check.ok
+
+
+def test_the_rounding_estimate_survives_a_product_beyond_the_largest_double():
+    """exp(x) at x = 709: f is 8.2e307 and x·∂f/∂x overflows a double, but its rounding ε·x·∂f/∂x does not
+    (it was inf, and the check's inf − inf then dropped the estimate to 0)."""
+    f = math.exp(709.0)
+    noise = gradcheck.rounding_noise([709.0, f], [f, 1.0])
+    assert noise == pytest.approx(EPS * 709.0 * f + EPS * f)
 
 
 def test_a_fixed_complex_step_is_used_as_given_too():
