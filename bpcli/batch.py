@@ -23,7 +23,7 @@ from functools import reduce
 
 import numpy as np
 
-from bpcli import engine, ops
+from bpcli import backends, engine, templates
 from bpcli.errors import BpcliError
 from bpcli.graph import CONST, Graph
 
@@ -46,9 +46,9 @@ NUMPY: dict[str, object] = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
     "tanh": np.tanh, "sigmoid": _sigmoid, "softplus": lambda a: np.logaddexp(0.0, a), "abs": np.abs, "pow": np.power, "floor": np.floor,
     "where": np.where, "vmax": lambda *a: reduce(np.maximum, a), "vmin": lambda *a: reduce(np.minimum, a),
-    "count": ops.count,
+    "count": backends.count,
 }
-ops.add_backend("numpy", NUMPY)
+backends.add_backend("numpy", NUMPY)
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def _check(checks, args: list, failed: list) -> None:
 
 
 def _gate(i: int, node) -> _Gate:
-    rules = ops.rules(node.op, len(node.args), "numpy")
+    rules = templates.rules(node.op, len(node.args), "numpy")
     return _Gate(i, node.args, rules.forward, tuple(check for check, _ in rules.checks))
 
 
@@ -229,7 +229,7 @@ def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edge]:
         node = graph.nodes[i]
         if not (node.is_gate and depends[i] and live[i]):
             continue
-        rules = ops.rules(node.op, len(node.args), "numpy")
+        rules = templates.rules(node.op, len(node.args), "numpy")
         for k, a in enumerate(node.args):
             if depends[a]:  # an edge into a constant part carries no gradient: no partial computed
                 checks = tuple(check for kk, check, _ in rules.grad_checks if kk == k)

@@ -13,7 +13,7 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import EXIT_CODES, point_options, program_options, split_names, warn, write_text
+from bpcli.cli_options import EXIT_CODES, perturbation, point_options, program_options, split_names, warn, write_text
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -144,7 +144,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
             raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
         result = pipeline.grad(source, values, split_names(wrt), edges=False)
         return write_point(result, fmt)
-    check = _perturb(perturb, perturb_method)
+    check = perturbation(perturb, perturb_method)
     result = pipeline.grad(source, values, split_names(wrt), check)
     _show(result, fmt, pipeline.explain(result) if explain else None)
     if result.check is not None and not result.check.ok:
@@ -264,22 +264,6 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
-
-
-def _perturb(step: str | None, method: str | None):
-    from bpcli.pipeline import Perturb
-
-    if step is None and method is None:
-        return None
-    if step in (None, "auto"):
-        return Perturb(method or "central")
-    try:
-        value = float(step)
-    except ValueError:
-        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise InputError(f"--perturb step must be a positive number, not {step}")
-    return Perturb(method or "central", value)
 
 
 def _show(result, fmt: str, explanations=None) -> None:

@@ -1,4 +1,5 @@
-"""The CLI's shared options and input: the program (EXPR, -f, stdin), -v/--vars, --format, --quiet.
+"""The CLI's shared options and input: the program (EXPR, -f, stdin), -v/--vars, --format, --quiet;
+and the values of --wrt and --perturb, as the library takes them.
 
 Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only modules that import click).
 """
@@ -93,6 +94,23 @@ def split_names(items: tuple[str, ...]) -> list[str] | None:
     if not names:
         raise InputError("--wrt needs at least one variable name")
     return names
+
+
+def perturbation(step: str | None, method: str | None):
+    """--perturb [STEP] and --perturb-method → the check pipeline.grad runs: None when neither is given."""
+    from bpcli.pipeline import Perturb
+
+    if step is None and method is None:
+        return None
+    if step in (None, "auto"):
+        return Perturb(method or "central")
+    try:
+        value = float(step)
+    except ValueError:
+        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise InputError(f"--perturb step must be a positive number, not {step}")
+    return Perturb(method or "central", value)
 
 
 def write_text(path: str, text: str) -> None:

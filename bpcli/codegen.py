@@ -14,26 +14,21 @@ backward pass, in the order `engine.backward` visits them: the edge's local part
 template, filled in with its arguments' names) times the upstream gradient, `=` for the first
 contribution to a gradient and `+=` for the next ones (fan-out). No derivative rule is written here.
 
-The language only changes the spelling: names that would clash with a keyword or a helper get a `_`
-appended, template helpers are renamed (C's `abs` is `fabs`), and each target starts with a prelude that
-defines the helpers the templates call, with the IEEE semantics of `ops.SCALAR` (`where` evaluates both
-branches, so `log(0)` and `pow(0, -1)` must give -inf and inf rather than fail).
+The language only changes the spelling, which its `dialects.Dialect` gives: names that would clash with
+a keyword or a helper get a `_` appended, template helpers are renamed (C's `abs` is `fabs`), and each
+target starts with the dialect's prelude, which defines the helpers the templates call.
 """
 
 from __future__ import annotations
 
 import json
-import keyword
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bpcli import ops
+from bpcli import dialects, ops, templates
+from bpcli.dialects import Dialect
 from bpcli.graph import CONST, INPUT, Graph
-
-HELPERS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "abs", "pow", "floor",
-           "where", "vmax", "vmin", "count")
 
 
 @dataclass(frozen=True)
@@ -58,17 +53,6 @@ class Plan:
     constants: frozenset[str]          # named constants (pi, e) the code uses
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """How one target language spells identifiers and the templates' helper calls."""
-
-    name: str
-    reserved: frozenset[str]
-    legal: Callable[[str], str]        # a user's name → an identifier in this language (clashes aside)
-    calls: dict[str, str]              # template helper → the function the prelude defines
-    counted: frozenset[str] = frozenset()   # variadic helpers that take the number of arguments first
-
-
 class _Namer:
     """Hands out distinct identifiers: a clash with a reserved or earlier name appends `_` until free."""
 
@@ -82,20 +66,6 @@ class _Namer:
         self.taken.add(name)
         return name
 
-
-def _ascii(name: str) -> str:
-    """An ASCII identifier for a name: each other character becomes uXXXX (θ → u03b8)."""
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else f"u{ord(ch):04x}" for ch in name)
-
-
-def _unicode(name: str) -> str:
-    # Python and JavaScript take Unicode identifiers; Python folds them with NFKC, so only stable ones stay.
-    return name if name.isidentifier() and unicodedata.normalize("NFKC", name) == name else _ascii(name)
-
-
-def _c_name(name: str) -> str:
-    name = _ascii(name)
-    return "v" + name if re.match(r"_[A-Z_]|bp_|M_", name) else name  # reserved to the implementation / us
 
 
 # ---- planning: the language-independent walk over the graph -------------------------------------
@@ -198,64 +168,11 @@ def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect) ->
     code = _CALL.sub(call, template)
     if dialect.name != "python" and re.search(r"\*\*|\b(and|or|not)\b", code):
         raise ValueError(f"ops template {template!r} uses Python-only syntax; teach codegen to translate it")
-    return ops.expand(code, args, out=out, k=k)
+    return templates.expand(code, args, out=out, k=k)
 
 
-# ---- Python ---------------------------------------------------------------------------------------
 
-PYTHON = Dialect("python", frozenset(keyword.kwlist) | set(HELPERS) | {"math", "pi", "e"}, _unicode,
-                 {h: h for h in HELPERS})
-
-_PYTHON_PRELUDE = '''\
-import math
-
-exp, sqrt, sin, cos, tan, tanh = math.exp, math.sqrt, math.sin, math.cos, math.tan, math.tanh
-pi, e = math.pi, math.e
-vmax, vmin = max, min
-
-
-def log(a):
-    # log(0) = -inf and log(a < 0) = nan instead of an exception: where() evaluates both branches.
-    return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
-
-
-def pow(a, b):
-    # a float always: 0 ** -1 is inf, a negative base to a fractional power is nan (not complex).
-    try:
-        r = float(a) ** b
-    except (ZeroDivisionError, OverflowError):
-        return math.inf
-    return math.nan if isinstance(r, complex) else r
-
-
-def floor(a):
-    return float(math.floor(a))
-
-
-def where(c, a, b):
-    return a if c else b
-
-
-def count(out, *args):
-    # how many arguments tie for max/min: the tied ones share the upstream gradient evenly
-    return sum(a == out for a in args)
-
-
-def sigmoid(a):
-    # two branches so that neither overflows
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    z = math.exp(a)
-    return z / (1.0 + z)
-
-
-def softplus(a):
-    # log(1 + exp(a)) without overflow for large a or cancellation for very negative a
-    if a > 0:
-        return a + math.log1p(math.exp(-a))
-    return math.log1p(math.exp(a))
-'''
-
+# ---- printing a plan in each language ------------------------------------------------------------
 
 def _gradient_pairs(p: Plan) -> str:
     """`"w": dfdw, "x": dfdx` — the user's names as keys (JSON strings are valid Python and JS literals)."""
@@ -264,84 +181,13 @@ def _gradient_pairs(p: Plan) -> str:
 
 def python(graph: Graph) -> str:
     """A self-contained Python module defining grad_f(inputs…) -> (f, {input: ∂f/∂input})."""
-    p = plan(graph, PYTHON)
+    p = plan(graph, dialects.PYTHON)
     lines = [f"def {p.name}({', '.join(ident for _, ident in p.inputs)}):", "    # forward pass"]
     lines += [f"    {s.target} = {s.code}" for s in p.forward]
     lines.append("    # backward pass")
     lines += [f"    {s.target} {'=' if s.first else '+='} {s.code}" for s in p.backward]
     lines.append(f"    return {p.value}, {{{_gradient_pairs(p)}}}")
-    return _PYTHON_PRELUDE + "\n\n" + "\n".join(lines) + "\n"
-
-
-# ---- C --------------------------------------------------------------------------------------------
-
-_C_KEYWORDS = """auto break case char const continue default do double else enum extern float for goto if inline
-int long register restrict return short signed sizeof static struct switch typedef union unsigned void volatile
-while _Bool _Complex _Imaginary"""
-# Macros <math.h> and <stdarg.h> may define, and the ones GCC predefines outside strict ISO mode.
-_C_MACROS = """INFINITY NAN HUGE_VAL HUGE_VALF HUGE_VALL FP_INFINITE FP_NAN FP_NORMAL FP_SUBNORMAL FP_ZERO
-FP_FAST_FMA FP_FAST_FMAF FP_FAST_FMAL FP_ILOGB0 FP_ILOGBNAN MATH_ERRNO MATH_ERREXCEPT math_errhandling MAXFLOAT
-HUGE DOMAIN SING OVERFLOW UNDERFLOW TLOSS PLOSS X_TLOSS NULL errno va_list va_start va_arg va_end va_copy
-linux unix i386 sun"""
-_C_CALLS = {**{h: h for h in HELPERS}, "abs": "fabs", "sigmoid": "bp_sigmoid", "softplus": "bp_softplus",
-            "where": "bp_where",
-            "vmax": "bp_vmax", "vmin": "bp_vmin", "count": "bp_count"}
-
-C = Dialect("c", frozenset(_C_KEYWORDS.split() + _C_MACROS.split()) | set(_C_CALLS.values()) | {"grad", "pi", "e"},
-            _c_name, _C_CALLS, frozenset({"vmax", "vmin", "count"}))
-
-_C_PRELUDE = """\
-#include <math.h>
-#include <stdarg.h>
-
-/* Both branches are evaluated, as in the interpreter: log(0) and pow(0, -1) give -inf and inf. */
-static inline double bp_where(int c, double a, double b) { return c ? a : b; }
-
-static inline double bp_sigmoid(double a)
-{
-    if (a >= 0) return 1.0 / (1.0 + exp(-a));
-    double z = exp(a);
-    return z / (1.0 + z);
-}
-
-/* log(1 + exp(a)) without overflow for large a or cancellation for very negative a. */
-static inline double bp_softplus(double a)
-{
-    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));
-}
-
-/* max and min of n doubles; the first of tied arguments wins, as in Python. */
-static inline double bp_vmax(int n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    double m = va_arg(ap, double);
-    for (int i = 1; i < n; i++) { double a = va_arg(ap, double); if (a > m) m = a; }
-    va_end(ap);
-    return m;
-}
-
-static inline double bp_vmin(int n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    double m = va_arg(ap, double);
-    for (int i = 1; i < n; i++) { double a = va_arg(ap, double); if (a < m) m = a; }
-    va_end(ap);
-    return m;
-}
-
-/* How many of the n arguments tie with out: they share the upstream gradient evenly. */
-static inline double bp_count(int n, double out, ...)
-{
-    va_list ap;
-    double ties = 0.0;
-    va_start(ap, out);
-    for (int i = 0; i < n; i++) ties += va_arg(ap, double) == out;
-    va_end(ap);
-    return ties;
-}
-"""
+    return dialects.PYTHON.prelude + "\n\n" + "\n".join(lines) + "\n"
 
 
 def c(graph: Graph) -> str:
@@ -349,7 +195,7 @@ def c(graph: Graph) -> str:
 
     It returns f and fills grad[] in input order; a comment says which index is which input. Link with -lm.
     """
-    p = plan(graph, C)
+    p = plan(graph, dialects.C)
     params = [f"double {ident}" for _, ident in p.inputs] + ["double grad[]"]
     stem = p.name.removeprefix("grad_")
     index = ", ".join(f"grad[{i}] = d{stem}/d{name}" for i, (name, _) in enumerate(p.inputs)) or "no inputs"
@@ -359,7 +205,7 @@ def c(graph: Graph) -> str:
     lines += [f"    {'double ' if s.first else ''}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
     lines += [f"    grad[{i}] = {g};" for i, g in enumerate(p.gradients)]
     lines += [f"    return {p.value};", "}"]
-    return _C_PRELUDE + _c_constants(p.constants) + "\n" + "\n".join(lines) + "\n"
+    return dialects.C.prelude + _c_constants(p.constants) + "\n" + "\n".join(lines) + "\n"
 
 
 def _c_constants(used: frozenset[str]) -> str:
@@ -367,53 +213,15 @@ def _c_constants(used: frozenset[str]) -> str:
     return "".join(f"\nstatic const double {n} = {ops.CONSTANTS[n]!r};" for n in sorted(used)) + ("\n" if used else "")
 
 
-# ---- JavaScript ---------------------------------------------------------------------------------
-
-_JS_KEYWORDS = """break case catch class const continue debugger default delete do else enum export extends false
-finally for function if import in instanceof new null return super switch this throw true try typeof var void while
-with yield let static implements interface package private protected public await async of arguments eval undefined
-NaN Infinity globalThis Math Object Number"""
-
-JAVASCRIPT = Dialect("javascript", frozenset(_JS_KEYWORDS.split()) | set(HELPERS) | {"pi", "e"}, _unicode,
-                     {h: h for h in HELPERS})
-
-_JS_PRELUDE = """\
-"use strict";
-
-const exp = Math.exp, sqrt = Math.sqrt, sin = Math.sin, cos = Math.cos, tan = Math.tan, tanh = Math.tanh;
-const log = Math.log, pow = Math.pow, floor = Math.floor, abs = Math.abs;
-const pi = Math.PI, e = Math.E;
-
-// Both branches are evaluated, as in the interpreter (log(0) is -Infinity, not an error).
-function where(c, a, b) { return c ? a : b; }
-
-// Python's max/min: the first of tied arguments wins (Math.max prefers +0 to -0 and spreads NaN).
-function vmax(...args) { let m = args[0]; for (const a of args) if (a > m) m = a; return m; }
-function vmin(...args) { let m = args[0]; for (const a of args) if (a < m) m = a; return m; }
-
-// How many arguments tie with out: they share the upstream gradient evenly.
-function count(out, ...args) { return args.filter((a) => a === out).length; }
-
-function sigmoid(a) {
-  if (a >= 0) return 1.0 / (1.0 + Math.exp(-a));
-  const z = Math.exp(a);
-  return z / (1.0 + z);
-}
-
-// log(1 + exp(a)) without overflow for large a or cancellation for very negative a.
-function softplus(a) { return a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a)); }
-"""
-
-
 def javascript(graph: Graph) -> str:
     """A self-contained JavaScript script defining grad_f(inputs…) -> [f, {input: ∂f/∂input}]."""
-    p = plan(graph, JAVASCRIPT)
+    p = plan(graph, dialects.JAVASCRIPT)
     lines = [f"function {p.name}({', '.join(ident for _, ident in p.inputs)}) {{", "  // forward pass"]
     lines += [f"  const {s.target} = {s.code};" for s in p.forward]
     lines.append("  // backward pass")
     lines += [f"  {'let ' if s.first else ''}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
     lines += [f"  return [{p.value}, {{{_gradient_pairs(p)}}}];", "}"]
-    return _JS_PRELUDE + "\n" + "\n".join(lines) + "\n"
+    return dialects.JAVASCRIPT.prelude + "\n" + "\n".join(lines) + "\n"
 
 
 LANGUAGES: dict[str, Callable[[Graph], str]] = {"python": python, "c": c, "javascript": javascript}

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bpcli import ops
+from bpcli import templates
 from bpcli.errors import DomainError
 from bpcli.graph import CONST, INPUT, Graph
 from bpcli.numfmt import fmt
@@ -74,7 +74,7 @@ def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") 
 
 def _gate_value(graph: Graph, i: int, args: list, backend: str):
     node = graph.nodes[i]
-    rules = ops.rules(node.op, len(args), backend)
+    rules = templates.rules(node.op, len(args), backend)
     if backend != "scalar":
         return rules.forward(*args)  # the point was checked on real numbers already
     for check, reason in rules.checks:
@@ -128,7 +128,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     return Backward(grads, flows, depends)
 
 
-def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: ops.Rules) -> float:
+def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: templates.Rules) -> float:
     for kk, check, reason in rules.grad_checks:
         if kk == k and not check(*args):
             raise DomainError(f"{_describe(graph, i)} has no derivative{_at(graph, i, args)}: {reason}")

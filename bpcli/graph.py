@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
-from bpcli import ops, syntax
+from bpcli import ops, syntax, templates
 
 INPUT = "input"
 CONST = "const"
@@ -102,7 +102,7 @@ class Graph:
         if not node.is_gate:
             return node.name
         operands = self.operands
-        return ops.expand(ops.OPS[node.op].display, [operands[a] for a in node.args], out=node.name)
+        return templates.expand(ops.OPS[node.op].display, [operands[a] for a in node.args], out=node.name)
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
@@ -112,8 +112,8 @@ class Graph:
         args = node.args
         if len(args) > 8:  # max/min: each of n edges would repeat all n names (n² text for one gate)
             shown = f"{', '.join(operands[a] for a in args[:3])}, …, {operands[args[-1]]}"
-            return ops.readable(rule.format(k=operands[args[k]], out=node.name, args=shown))
-        return ops.readable(ops.expand(rule, [operands[a] for a in args], out=node.name, k=k))
+            return templates.readable(rule.format(k=operands[args[k]], out=node.name, args=shown))
+        return templates.readable(templates.expand(rule, [operands[a] for a in args], out=node.name, k=k))
 
     @cached_property
     def operands(self) -> list[str]:
@@ -121,7 +121,7 @@ class Graph:
         return [f"({n.name})" if n.name.startswith("-") else n.name for n in self.nodes]
 
     @cached_property
-    def rules(self) -> tuple[ops.Rules | None, ...]:
+    def rules(self) -> tuple[templates.Rules | None, ...]:
         """Per node: its gate's compiled rules on Python floats (None for a leaf), looked up once for both passes."""
         found: dict = {}
         out = []
@@ -131,7 +131,7 @@ class Graph:
                 continue
             key = (node.op, len(node.args))
             if key not in found:
-                found[key] = ops.rules(*key)
+                found[key] = templates.rules(*key)
             out.append(found[key])
         return tuple(out)
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bpcli import ops
+from bpcli import ops, templates
 
 SEED = ["grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
 
@@ -62,12 +62,12 @@ def test_perturb_method_implies_perturb(run):
 
 def test_mismatch_exits_1(run, monkeypatch):
     monkeypatch.setitem(ops.OPS, "mul", dataclasses.replace(ops.OPS["mul"], partials=("{1}", "{0} + 1.0")))
-    ops.rules.cache_clear()
+    templates.rules.cache_clear()
     try:
         r = run(*SEED, "--perturb")
     finally:
         monkeypatch.undo()
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
     assert r.code == 1
     assert "mismatch" in r.out
     assert r.err.startswith("bpcli: error: the perturbation check disagrees with backprop for")

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from bpcli import codegen, engine, ops
+from bpcli import codegen, dialects, engine, ops, templates
 from bpcli.graph import INPUT, Graph, Node
 from bpcli.pipeline import compile_source, grad
 
@@ -26,7 +26,7 @@ def op_case(name: str, fan_out: bool) -> tuple[str, dict[str, float]]:
     """An expression of one gate over inputs a, b, c… at the op's sample point; with fan-out, times a."""
     op = ops.OPS[name]
     names = [chr(ord("a") + i) for i in range(len(op.sample))]
-    source = ops.expand(op.display, names)
+    source = templates.expand(op.display, names)
     return (f"({source})*a" if fan_out else source), dict(zip(names, op.sample))
 
 
@@ -79,7 +79,7 @@ def agrees(source_or_graph, point: dict[str, float], value: float, gradient: dic
 def run_python(graph: Graph, point: dict[str, float]) -> tuple[float, dict[str, float]]:
     namespace: dict = {}
     exec(compile(codegen.python(graph), "<generated>", "exec"), namespace)  # noqa: S102 - our own output
-    function = namespace[codegen.plan(graph, codegen.PYTHON).name]
+    function = namespace[codegen.plan(graph, dialects.PYTHON).name]
     return function(*(point[name] for name in graph.input_names))
 
 
@@ -105,7 +105,7 @@ def test_backward_lines_follow_the_engines_edges(source):
     graph = compile_source(source)
     values = engine.forward(graph, {name: 0.5 for name in graph.input_names})
     edges = engine.backward(graph, values).edges
-    steps = codegen.plan(graph, codegen.PYTHON).backward
+    steps = codegen.plan(graph, dialects.PYTHON).backward
     assert [s.target for s in steps] == ["dfdf"] + [f"dfd{graph.nodes[e.to].name}" for e in edges]
 
 
@@ -149,7 +149,7 @@ def test_an_input_no_edge_reaches_gets_zero():
 def test_every_helper_a_template_calls_is_known_to_every_language():
     for op in ops.OPS.values():
         for template in (op.forward, *op.partials):
-            for dialect in (codegen.PYTHON, codegen.C, codegen.JAVASCRIPT):
+            for dialect in (dialects.PYTHON, dialects.C, dialects.JAVASCRIPT):
                 codegen._fill(template, ["a", "b", "c"], "out", 0, dialect)
 
 
@@ -186,10 +186,10 @@ def test_a_wrong_partial_is_caught(monkeypatch):
         assert wrong[1]["x"] == 3.0 * (5.0 + 3.0 * 2.0)  # each product's partials swapped: x·u, not y·z
         with pytest.raises(AssertionError):
             assert wrong[1] == pytest.approx(right.gradient, rel=1e-12)
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
         agrees(source, point, *wrong)  # the engine reads the same (wrong) table: one source of truth
     finally:
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
 
 
 def test_the_comparison_itself_can_fail():
@@ -225,7 +225,7 @@ def build_c(graph: Graph, folder) -> str:
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not on PATH")
     n = len(graph.inputs)
-    name = codegen.plan(graph, codegen.C).name
+    name = codegen.plan(graph, dialects.C).name
     main = C_MAIN.format(size=max(n, 1), n=n, name=name, args="".join(f"in[{i}], " for i in range(n)))
     (folder / "grad.c").write_text(codegen.c(graph) + main, encoding="utf-8")
     built = subprocess.run(["gcc", "-O0", "-std=c99", "-Wall", "-pedantic", "-Werror", "grad.c", "-o", "grad", "-lm"],
@@ -293,7 +293,7 @@ def build_js(graph: Graph, folder) -> list[str]:
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         pytest.skip("node is not on PATH")
-    main = JS_MAIN.format(name=codegen.plan(graph, codegen.JAVASCRIPT).name,
+    main = JS_MAIN.format(name=codegen.plan(graph, dialects.JAVASCRIPT).name,
                           names=json.dumps(graph.input_names, ensure_ascii=False))
     (folder / "grad.js").write_text(codegen.javascript(graph) + main, encoding="utf-8")
     return [node, str(folder / "grad.js")]

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import bindings, export, ops, parser
+from bpcli import bindings, export, parser, templates
 from bpcli.cli import cli
 from bpcli.errors import BpcliError
 from bpcli.pipeline import Perturb, Source, compile_source, evaluate, grad
@@ -404,12 +404,12 @@ def _max_of(n: int) -> str:
 
 
 def _wide_max(text: str) -> None:
-    ops.rules.cache_clear()  # compiling the gate's rules is part of the work (a fresh process has no cache)
+    templates.rules.cache_clear()  # compiling the gate's rules is part of the work (a fresh process has no cache)
     evaluate(text, {"x": 1.0})
 
 
 def _wide_max_json(text: str) -> None:
-    ops.rules.cache_clear()
+    templates.rules.cache_clear()
     names = text[4:-1].split(",")
     export.to_json(grad(text, {name: float(i % 3) for i, name in enumerate(names)}))
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
-from bpcli import ops
+from bpcli import gradcheck, ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
+from bpcli.quotient import EPS
 
 
 @pytest.fixture
@@ -16,10 +18,10 @@ def broken(monkeypatch):
     """Swap in a deliberately wrong derivative rule for one op."""
     def breaking(name: str, *partials: str) -> None:
         monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
     yield breaking
     monkeypatch.undo()
-    ops.rules.cache_clear()
+    templates.rules.cache_clear()
 
 
 @pytest.mark.parametrize("method", ["central", "forward", "complex"])
@@ -107,6 +109,20 @@ def test_complex_step_survives_underflow_and_large_whole_powers():
 def test_fixed_step_is_used_as_given():
     r = grad("x^2", {"x": 3}, perturb=Perturb("central", 0.5))
     assert r.check.rows[0].step == 0.5 and r.check.ok
+
+
+def test_the_rounding_estimate_survives_a_product_beyond_the_largest_double():
+    """exp(x) at x = 709: f is 8.2e307 and x·∂f/∂x overflows a double, but its rounding ε·x·∂f/∂x does not
+    (it was inf, and the check's inf − inf then dropped the estimate to 0)."""
+    f = math.exp(709.0)
+    noise = gradcheck.rounding_noise([709.0, f], [f, 1.0])
+    assert noise == pytest.approx(EPS * 709.0 * f + EPS * f)
+
+
+def test_a_fixed_complex_step_is_used_as_given_too():
+    """The retry with h·|x| (h = 1e-20 is not small against x = 1e-300) is for the default step only."""
+    r = grad("log(x)", {"x": 0.5}, perturb=Perturb("complex", 0.1))
+    assert [row.step for row in r.check.rows] == [0.1]
 
 
 def test_the_lecture_step_still_catches_a_one_percent_error(broken):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bpcli import ops
+from bpcli import ops, templates
 
 SMOOTH = [name for name in ops.OPS]
 
@@ -22,7 +22,7 @@ def test_partials_match_central_difference(name):
     op = ops.OPS[name]
     args = op.sample
     assert args and op.accepts(len(args)), f"{name} needs a sample point"
-    rules = ops.rules(name, len(args))
+    rules = templates.rules(name, len(args))
     out = rules.forward(*args)
     for k in range(len(args)):
         numeric = central(rules.forward, args, k)
@@ -41,7 +41,7 @@ def test_forward_matches_python_math(name):
         "relu": lambda a: max(a, 0.0), "abs": abs, "max": max, "min": min,
     }[name]
     args = ops.OPS[name].sample
-    assert ops.rules(name, len(args)).forward(*args) == pytest.approx(expected(*args), rel=1e-15)
+    assert templates.rules(name, len(args)).forward(*args) == pytest.approx(expected(*args), rel=1e-15)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
@@ -49,20 +49,20 @@ def test_every_op_has_a_display_and_readable_partials(name):
     op = ops.OPS[name]
     n = len(op.sample)
     names = [f"a{i}" for i in range(n)]
-    assert ops.expand(op.display, names)
+    assert templates.expand(op.display, names)
     for k in range(n):
-        shown = ops.readable(ops.expand(op.partial(k), names, out="v", k=k))
+        shown = templates.readable(templates.expand(op.partial(k), names, out="v", k=k))
         assert shown and ".0" not in shown and "{" not in shown
 
 
 def test_readable():
-    assert ops.readable("1.0 - v * v") == "1-v*v"
-    assert ops.readable("where(x > 0, 1.0, 0.0)") == "where(x > 0, 1, 0)"
-    assert ops.readable("x1 * 2.05") == "x1*2.05"
+    assert templates.readable("1.0 - v * v") == "1-v*v"
+    assert templates.readable("where(x > 0, 1.0, 0.0)") == "where(x > 0, 1, 0)"
+    assert templates.readable("x1 * 2.05") == "x1*2.05"
     # with constant arguments the rule folds to what a person would write
-    assert ops.readable("where(3.0 == 0, 0.0, 3.0 * pow(x, 3.0 - 1.0))") == "3*x^2"
-    assert ops.readable("where((-2) == 0, 0.0, (-2) * pow(x, (-2) - 1.0))") == "(-2)*x^(-3)"
-    assert ops.readable("where(y == 0, 0.0, y * pow(x, y - 1.0))") == "where(y == 0, 0, y*pow(x, y-1))"
+    assert templates.readable("where(3.0 == 0, 0.0, 3.0 * pow(x, 3.0 - 1.0))") == "3*x^2"
+    assert templates.readable("where((-2) == 0, 0.0, (-2) * pow(x, (-2) - 1.0))") == "(-2)*x^(-3)"
+    assert templates.readable("where(y == 0, 0.0, y * pow(x, y - 1.0))") == "where(y == 0, 0, y*pow(x, y-1))"
 
 
 def test_functions_are_the_table_entries_called_by_name():
@@ -75,27 +75,27 @@ def test_functions_are_the_table_entries_called_by_name():
     ("abs", 0.0, 0.0), ("abs", 2.0, 1.0), ("abs", -2.0, -1.0),
 ])
 def test_kink_conventions_follow_pytorch(name, x, expected):
-    rules = ops.rules(name, 1)
+    rules = templates.rules(name, 1)
     assert rules.partials[0](x, rules.forward(x)) == expected
 
 
 def test_max_min_ties_split_evenly():
     for name in ("max", "min"):
-        rules = ops.rules(name, 3)
+        rules = templates.rules(name, 3)
         out = rules.forward(1.0, 1.0, 1.0)
         assert [p(1.0, 1.0, 1.0, out) for p in rules.partials] == [pytest.approx(1 / 3)] * 3
-        rules = ops.rules(name, 2)
+        rules = templates.rules(name, 2)
         assert [p(2.0, 2.0, 2.0) for p in rules.partials] == [0.5, 0.5]
 
 
 def test_sigmoid_is_stable_for_large_arguments():
-    rules = ops.rules("sigmoid", 1)
+    rules = templates.rules("sigmoid", 1)
     assert rules.forward(-800.0) == pytest.approx(0.0, abs=1e-300)
     assert rules.forward(800.0) == 1.0
 
 
 def test_pow_conventions():
-    rules = ops.rules("pow", 2)
+    rules = templates.rules("pow", 2)
     assert rules.forward(0.0, 0.0) == 1.0
     assert rules.partials[0](0.0, 0.0, 1.0) == 0.0        # d/dbase of 0^0: PyTorch's 0
     assert rules.forward(-3.0, 2.0) == 9.0
@@ -111,6 +111,6 @@ def test_complex_backend_gives_complex_step_derivatives():
     for name in ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "tan", "cos"):
         x = ops.OPS[name].sample[0]
         h = 1e-20
-        numeric = ops.rules(name, 1, "complex").forward(complex(x, h)).imag / h
-        real = ops.rules(name, 1)
+        numeric = templates.rules(name, 1, "complex").forward(complex(x, h)).imag / h
+        real = templates.rules(name, 1)
         assert numeric == pytest.approx(real.partials[0](x, real.forward(x)), rel=1e-12)

@@ -19,7 +19,7 @@ import sympy
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from bpcli import ops
+from bpcli import ops, templates
 from bpcli.errors import DomainError
 from bpcli.pipeline import Perturb, grad
 
@@ -304,12 +304,12 @@ def broken_rule(monkeypatch):
     """break_rule(name, *partials) swaps in a deliberately wrong derivative rule until the test ends."""
     def break_rule(name: str, *partials: str) -> None:
         monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
-        ops.rules.cache_clear()  # compiled rules are cached per (name, arity, backend)
+        templates.rules.cache_clear()  # compiled rules are cached per (name, arity, backend)
     try:
         yield break_rule
     finally:
         monkeypatch.undo()
-        ops.rules.cache_clear()
+        templates.rules.cache_clear()
 
 
 def test_sympy_comparison_catches_a_wrong_derivative_rule(broken_rule):
