@@ -17,7 +17,7 @@ import pytest
 
 from bpcli import ops
 from bpcli.errors import DomainError
-from bpcli.pipeline import Perturb, compile_source, grad
+from bpcli.pipeline import compile_source, grad
 
 LN2 = 0.6931471805599453
 E = 2.718281828459045

@@ -59,7 +59,6 @@ about 10⁶ times tighter, more points); its perturbation-check property is not.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import math
@@ -74,7 +73,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import test_properties as props  # its generator builds bpcli text and a SymPy twin side by side
-from bpcli import ops
+from bpcli import ops, templates
 from bpcli.errors import DomainError
 from bpcli.graph import CONST, INPUT, Graph
 from bpcli.pipeline import compile_source, grad
@@ -482,7 +481,7 @@ SMOOTH = sorted(name for name in ops.OPS if name not in KINKED)
 def test_each_rule_is_accurate_to_u_ulps(name, drawn):
     arity = ops.OPS[name].arity
     args = drawn[:arity]
-    rules = ops.rules(name, arity)
+    rules = templates.rules(name, arity)
     value_fn, first_fns, _ = calculus(name, arity)
     out = rules.forward(*args)
     assume(math.isfinite(out))
@@ -565,19 +564,6 @@ def test_exit_3_is_justified(text, point, why):
     with mpmath.workdps(DIGITS):
         reason = exit_3_reason(walk(compile_source(text), point))
     assert reason and why in reason
-
-
-@pytest.fixture
-def broken_rule(monkeypatch):
-    """break_rule(name, *partials) swaps in other derivative rules until the test ends."""
-    def break_rule(name: str, *partials: str) -> None:
-        monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
-        ops.rules.cache_clear()
-    try:
-        yield break_rule
-    finally:
-        monkeypatch.undo()
-        ops.rules.cache_clear()
 
 
 @pytest.mark.parametrize("name,rule,text,point", [

@@ -10,7 +10,6 @@ tighter than the tolerance here) and adds programs; this file stays as the quick
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import sympy
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from bpcli import ops, templates
+from bpcli import ops
 from bpcli.errors import DomainError
 from bpcli.pipeline import Perturb, grad
 
@@ -298,19 +297,6 @@ def test_value_and_gradient_agree_with_sympy(expr, point):
 
 
 # ---- the properties can fail --------------------------------------------------------------------
-
-@pytest.fixture
-def broken_rule(monkeypatch):
-    """break_rule(name, *partials) swaps in a deliberately wrong derivative rule until the test ends."""
-    def break_rule(name: str, *partials: str) -> None:
-        monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
-        templates.rules.cache_clear()  # compiled rules are cached per (name, arity, backend)
-    try:
-        yield break_rule
-    finally:
-        monkeypatch.undo()
-        templates.rules.cache_clear()
-
 
 def test_sympy_comparison_catches_a_wrong_derivative_rule(broken_rule):
     expr = Expr("sin(x)", ATOM, sympy.sin(SYMBOLS["x"]))
