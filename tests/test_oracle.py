@@ -3,8 +3,10 @@
 Random expressions and small programs (`a = …; b = …; <output>`) over the whole grammar (every entry of
 `ops.OPS`, `^` and `**`, signs, literals in every spelling, pi and e) are built twice side by side, as
 bpcli text and as a SymPy expression, by the generator of tests/test_properties.py (extended here to
-named statements). SymPy differentiates its twin symbolically and evaluates value and gradient at the
-very doubles bpcli was given, to 50 significant digits: the exact answer, for our purposes.
+named statements). SymPy differentiates its twin symbolically, and mpmath evaluates value and gradient
+at the very doubles bpcli was given, to 50 significant digits: the exact answer, for our purposes. bpcli
+answers twice, through one point (Python's math) and as a row of --batch (NumPy's functions), and both
+must be within the bound; where one point exits 3, the batch must fail the row too.
 
 What this adds to tests/test_properties.py (which stays: it is quick, and checks --perturb too): there
 the tolerance is a blanket 1e-9 relative plus terms for large intermediates, and points keep a fixed
@@ -377,6 +379,7 @@ def disagreements(text: str, sym: sympy.Expr, point: dict[str, float]) -> list[s
         except DomainError as err:
             reason = exit_3_reason(w)
             assert reason, f"bpcli says {err.message!r}, but every gate is defined there with room to spare"
+            assert batch_answer(graph, point, list(graph.input_names)) is None, "--batch computed the row"
             _note("bpcli exit 3, justified")
             return None
         assert all(map(math.isfinite, [result.value, *result.gradient.values()])), (text, point)
@@ -396,10 +399,28 @@ def disagreements(text: str, sym: sympy.Expr, point: dict[str, float]) -> list[s
         value, gradient = answer
         index = {graph.nodes[i].name: i for i in graph.inputs}
         _, gradient_error = w.backward()
-        found = _compare("f", result.value, value, w.error[graph.output])
-        for name, want in gradient.items():
-            found += _compare(f"∂f/∂{name}", result.gradient[name], want, gradient_error[index[name]])
+        batch = batch_answer(graph, point, list(gradient))
+        if batch is None:
+            return ["--batch failed the row that one point computed"]
+        found = []
+        for path, (got_value, got_gradient) in (("", (result.value, result.gradient)), ("--batch ", batch)):
+            found += _compare(f"{path}f", got_value, value, w.error[graph.output])
+            for name, want in gradient.items():
+                found += _compare(f"{path}∂f/∂{name}", got_gradient[name], want, gradient_error[index[name]])
         return found
+
+
+def batch_answer(graph: Graph, point: dict[str, float], wrt: list[str]) -> tuple[float, dict] | None:
+    """The point as one row through --batch's NumPy passes (another backend: NumPy's exp, tanh, pow…):
+    its value and gradient, or None where it fails the row."""
+    import numpy as np
+
+    from bpcli import batch   # NumPy is imported on this path only, as in bpcli
+
+    chunk = batch.run(graph, {name: np.array([v]) for name, v in point.items()}, wrt)
+    if chunk.errors[0] is not None:
+        return None
+    return float(chunk.value[0]), {name: float(g[0]) for name, g in chunk.gradient.items()}
 
 
 def _compare(what: str, got: float, want: mpmath.mpf, bound: mpmath.mpf) -> list[str]:
@@ -576,6 +597,22 @@ def test_the_oracle_catches_a_wrong_or_careless_rule(broken_rule, name, rule, te
     assert disagreements(*_case(text), point) == []  # control: the real rule passes
     broken_rule(name, rule)
     assert disagreements(*_case(text), point) != []
+
+
+def test_the_oracle_checks_the_batch_backend_too(monkeypatch):
+    import numpy as np
+
+    from bpcli import batch
+
+    case, point = _case("tanh(x)*y"), {"x": 0.5, "y": 2.0}
+    assert disagreements(*case, point) == []  # control
+    monkeypatch.setitem(batch.NUMPY, "tanh", lambda a: np.tanh(a) * (1.0 + 1e-12))
+    templates.rules.cache_clear()             # rules compile a copy of the backend's namespace
+    try:
+        assert [d for d in disagreements(*case, point) if d.startswith("--batch f")]
+    finally:
+        monkeypatch.undo()
+        templates.rules.cache_clear()
 
 
 HUNT = settings(max_examples=200, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
