@@ -6,6 +6,7 @@ The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stder
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 
 import click
@@ -288,8 +289,14 @@ def main() -> None:
     The cyclic garbage collector is off for the process: a bpcli process runs one command and exits, and
     what it builds (a graph of tuples and lists, rows of numbers) holds no cycles; on a 10⁵-node graph the
     collector's rescans of it cost about a tenth of the run (benchmarks/huge_expressions.py).
+
+    SIGPIPE gets its default action back (Python ignores it): when whatever reads stdout goes away
+    (`bpcli … --batch big.csv | head`), bpcli ends silently as other Unix tools do, by SIGPIPE (status
+    141 in the shell). Click would exit 1, which here means that the --perturb check failed.
     """
     gc.disable()
+    if hasattr(signal, "SIGPIPE"):  # POSIX only
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cli(prog_name="bpcli")
 
 

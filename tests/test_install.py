@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -70,3 +71,16 @@ def test_python_dash_m(installed):
     p = subprocess.run([str(installed / "python"), "-m", "bpcli", "eval", "1+2", "--format", "json"],
                        capture_output=True, text=True, cwd=installed.parent.parent, env=ENV)
     assert p.returncode == 0 and json.loads(p.stdout)["value"] == 3
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="POSIX only")
+def test_a_reader_that_stops_early_ends_bpcli_by_sigpipe(installed, tmp_path):
+    # `bpcli … | head -1`: not exit 1 (a failed --perturb check), no message; status 141 in the shell.
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x\n" + "\n".join(map(str, range(300_000))) + "\n")
+    p = subprocess.Popen([str(installed / "bpcli"), "grad", "x*x", "--batch", str(rows)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=tmp_path, env=ENV)
+    assert p.stdout.readline() == b"x,value,d_x\n"
+    p.stdout.close()
+    assert p.wait(timeout=60) == -signal.SIGPIPE
+    assert p.stderr.read() == b""
