@@ -220,8 +220,11 @@ class _Rows:
         width, sep = len(self.header), self.delimiter
         if any(line.count(sep) != width - 1 for line in lines):
             return None
+        text = sep.join(lines)
+        if not text.isascii() or "_" in text:  # float() reads 1_000 and Arabic-Indic digits: see _number
+            return None
         try:
-            table = np.array(sep.join(lines).split(sep), dtype=float).reshape(len(lines), width)
+            table = np.array(text.split(sep), dtype=float).reshape(len(lines), width)
         except ValueError:
             return None
         if not np.isfinite(table).all():
@@ -277,8 +280,9 @@ class _Rows:
 
 
 def _number(value, name: str) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: {value!r} is not a number")
+    # A number as the grammar and -v read it: float() would also take 1_000 and non-ASCII digits (٣).
+    if isinstance(value, bool) or isinstance(value, str) and (not value.isascii() or "_" in value):
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):

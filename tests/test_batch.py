@@ -75,6 +75,15 @@ def test_malformed_rows_have_numbers(run):
     assert [row[0] for row in csv_rows(r.out)[1:]] == ["1.0", "4.0"]
 
 
+@pytest.mark.parametrize("fmt,rows", [("csv", "x\n1_000\n٣\n2\n"),
+                                       ("jsonl", '{"x": "1_000"}\n{"x": "٣"}\n{"x": 2}\n')])
+def test_a_batch_number_is_read_as_the_grammar_and_v_read_it(run, fmt, rows):
+    # float() takes 1_000 and Arabic-Indic digits; -v x=1_000 is an error, and so is such a row.
+    r = run("grad", "x", "--batch", "-", "--batch-format", fmt, "--on-error", "skip", input=rows)
+    assert r.code == 3 and "row 1: x: '1_000' is not a number" in r.err and "row 2: x: '٣' is not a number" in r.err
+    assert r.out.strip().splitlines()[-1].startswith(("2.0", '{"x": 2'))
+
+
 def test_batch_input_errors(run, tmp_path):
     assert run("grad", "x*y", "--batch", "-", input="x\n1\n").code == 2      # no column for y
     assert run("grad", "x", "--batch", str(tmp_path / "missing.csv")).code == 2
