@@ -12,7 +12,7 @@ import sys
 import click
 
 from bpcli import __version__
-from bpcli.cli_batch import run_batch, write_point
+from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import EXIT_CODES, perturbation, point_options, program_options, split_names, warn, write_text
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
@@ -163,7 +163,10 @@ def eval_(source, values: dict, fmt: str) -> None:
     """
     from bpcli import pipeline
 
-    _show(pipeline.evaluate(source, values), fmt)
+    result = pipeline.evaluate(source, values)
+    if fmt in ("csv", "tsv", "jsonl"):
+        return write_point(result, fmt)
+    _show(result, fmt)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -257,6 +260,8 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         from bpcli.export import descent_json
 
         click.echo(descent_json(run))
+    elif fmt in ("csv", "tsv", "jsonl"):
+        write_steps(run, fmt)
     else:
         from bpcli import render
 

@@ -49,15 +49,27 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
 
 
 def write_point(result, fmt: str) -> None:
-    """One point as a batch row: `value` and d_<name>. As in a batch, inputs given with -v are constants and
-    are not repeated (only inputs that vary from row to row are); CSV/TSV add a header line."""
+    """One point as a batch row: `value` and d_<name> (bpcli eval: `value` alone). As in a batch, inputs
+    given with -v are constants and are not repeated (only inputs that vary from row to row are); CSV/TSV
+    add a header line."""
     from bpcli.rows import Writer
 
     for warning in result.warnings:
         warn(warning)
-    writer = Writer(sys.stdout, fmt, [], list(result.gradient))
-    writer.row([], result.value, result.gradient.values())
+    gradient = getattr(result, "gradient", {})
+    writer = Writer(sys.stdout, fmt, [], list(gradient))
+    writer.row([], result.value, gradient.values())
     writer.flush()
+
+
+def write_steps(run, fmt: str) -> None:
+    """Gradient descent as rows, one per step: step, f, loss, each trained variable, d_<name> of the loss."""
+    from bpcli.rows import Rows
+
+    rows = Rows(sys.stdout, fmt, ["step", "f", "loss", *run.wrt, *(f"d_{name}" for name in run.wrt)])
+    for state in run.steps:
+        rows.cells([state.step, state.f, state.loss, *state.values.values(), *state.gradient.values()])
+    rows.flush()
 
 
 def _progress_bar(stream, path: str | None):

@@ -1,7 +1,8 @@
-"""Rows out, for many points (bpcli.stream) and for one (`bpcli grad --format csv|tsv|jsonl`).
+"""Rows out, for many points (bpcli.stream), for one (`bpcli grad|eval --format csv|tsv|jsonl`) and for
+the steps of `bpcli step`.
 
-A header of the inputs that vary, `value`, and d_<name> per gradient; then one line per point, in CSV,
-TSV or JSON Lines. No NumPy here: one point must not pay for importing it.
+For points: a header of the inputs that vary, `value`, and d_<name> per gradient; then one line per
+point, in CSV, TSV or JSON Lines. No NumPy here: one point must not pay for importing it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 
-class Writer:
-    """Rows out: the varying inputs, value, d_<name> per gradient; CSV, TSV or JSON Lines."""
+class Rows:
+    """Rows out in CSV, TSV or JSON Lines: a header of keys (CSV/TSV only), then one line of cells per row.
+    Numbers are written with every digit; a whole-number key such as `step` stays an int; None is empty."""
 
-    def __init__(self, out: TextIO, fmt: str, inputs: list[str], wrt: Sequence[str]) -> None:
-        self.out, self.fmt, self.inputs = out, fmt, list(inputs)
-        self.keys = self.inputs + ["value"] + [f"d_{n}" for n in wrt]
+    def __init__(self, out: TextIO, fmt: str, keys: list[str]) -> None:
+        self.out, self.fmt, self.keys = out, fmt, keys
         self.buffer: list[str] = []
         if fmt != "jsonl":
             self.buffer.append(self.sep.join(self.keys))
@@ -25,15 +26,27 @@ class Writer:
     def sep(self) -> str:
         return "\t" if self.fmt == "tsv" else ","
 
-    def row(self, inputs: list[float | None], value, gradient) -> None:
-        cells = inputs + [value] + (list(gradient) if gradient is not None else [None] * (len(self.keys) - len(inputs) - 1))
+    def cells(self, cells: list) -> None:
+        numbers = [c if c is None or isinstance(c, int) else float(c) for c in cells]
         if self.fmt == "jsonl":
-            self.buffer.append(json.dumps(dict(zip(self.keys, [None if c is None else float(c) for c in cells]))))
+            self.buffer.append(json.dumps(dict(zip(self.keys, numbers))))
         else:
-            self.buffer.append(self.sep.join("" if c is None else repr(float(c)) for c in cells))
+            self.buffer.append(self.sep.join("" if c is None else repr(c) for c in numbers))
 
     def flush(self) -> None:
         if self.buffer:
             self.out.write("\n".join(self.buffer) + "\n")
             self.out.flush()
             self.buffer.clear()
+
+
+class Writer(Rows):
+    """Points out: the varying inputs, value, d_<name> per gradient."""
+
+    def __init__(self, out: TextIO, fmt: str, inputs: list[str], wrt: Sequence[str]) -> None:
+        self.inputs = list(inputs)
+        super().__init__(out, fmt, self.inputs + ["value"] + [f"d_{n}" for n in wrt])
+
+    def row(self, inputs: list[float | None], value, gradient) -> None:
+        gradient = list(gradient) if gradient is not None else [None] * (len(self.keys) - len(inputs) - 1)
+        self.cells(inputs + [value] + gradient)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -247,3 +248,18 @@ def test_bad_columns_are_ignored(run, monkeypatch, columns):
 def test_local_gradients_show_the_rule_folded(run):
     r = run("grad", "x^3", "-v", "x=2")
     assert "3*x^2 = 12" in r.out
+
+
+@pytest.mark.parametrize("fmt,expected", [("csv", "value\n3.0\n"), ("tsv", "value\n3.0\n"), ("jsonl", '{"value": 3.0}\n')])
+def test_eval_writes_a_row(run, fmt, expected):
+    r = run("eval", "x+1", "-v", "x=2", "--format", fmt)
+    assert r.code == 0 and r.out == expected
+
+
+def test_step_writes_a_row_per_step(run):
+    r = run("step", "x^2", "-v", "x=10", "--lr", "0.25", "--steps", "2", "--format", "csv")
+    assert r.code == 0
+    assert r.out == "step,f,loss,x,d_x\n0,100.0,100.0,10.0,20.0\n1,25.0,25.0,5.0,10.0\n2,6.25,6.25,2.5,5.0\n"
+    r = run("step", "x^4", "-v", "x=10", "--lr", "1", "--steps", "9", "--format", "jsonl")
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    assert r.code == 3 and "diverged at step 4" in r.err and [s["step"] for s in lines] == [0, 1, 2, 3]
