@@ -10,7 +10,7 @@ import pytest
 from bpcli import gradcheck, ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
-from bpcli.quotient import EPS
+from bpcli.quotient import EPS, Quotient
 
 
 @pytest.fixture
@@ -214,3 +214,36 @@ def test_a_rough_function_is_judged_on_the_scale_where_it_is_smooth():
     below the oscillation's period finds the true slope 1 + cos(1e10), which backprop has."""
     row = grad("x + 1e-10*sin(1e10*x)", {"x": 1}, perturb=Perturb()).check.rows[0]
     assert row.verdict == "ok" and row.step < 1e-10 and abs(row.numeric - 1.8731) < 1e-3
+
+
+# ---- a truncation lost in rounding is not convergence ------------------------------------------------
+
+# x^x at a tiny x: its slope ln x + 1 is right, but at every usable step h ≫ x the quotient is ln h + 1
+# (-35 at h = 6e-16, where backprop's is -231): Richardson's T stays ln 2 as h shrinks, until rounding
+# passes it and (at h = 6e-17) the quotients at h and 2h round alike, T = 0. Found by a random probe.
+TINY_X_TO_THE_X = [1.53e-101, 8.50310226131251e-65, 9.267746250203286e-108, 5.566181978429868e-48,
+                   1.4279997536807232e-161, 4.5376789596469526e-234, 7.300706144314936e-251,
+                   3.504402346261593e-299, 2.55308634510161e-27]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("x", TINY_X_TO_THE_X)
+def test_x_to_the_x_at_a_tiny_x_is_unchecked_not_a_mismatch(x, method):
+    row = grad("x^x", {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.analytic == pytest.approx(x ** x * (math.log(x) + 1))
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.tolerance)
+
+
+def test_the_reported_x_to_the_x_exits_0(run):
+    r = run("grad", "x^x", "-v", "x=1.53e-101", "--perturb")
+    assert r.code == 0 and "unchecked" in r.out and "not checked: x" in r.out
+
+
+def test_a_truncation_below_rounding_converges_only_after_a_converged_step():
+    """The quotients of x^x at 1.53e-101, h = 6e-16 and 6e-17: T under R, or T = 0 by rounding."""
+    hidden = Quotient(6e-16, -35.02, 0.642, 2.93, None, None, None, None)
+    zero = Quotient(6e-17, -36.67, 0.0, 29.3, None, None, None, None)
+    assert hidden.converged and zero.converged  # reached from a converged step: T shrank into the noise
+    for q in (hidden, zero):
+        assert not dataclasses.replace(q, settled=False).converged
+    assert dataclasses.replace(zero, rounding=0.3, settled=False).converged  # R under 1%: T is known small
