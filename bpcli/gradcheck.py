@@ -2,8 +2,9 @@
 
 How a nudge becomes a slope (the central, forward and complex methods, a difference quotient's error, the
 choice of step) is bpcli.quotient's; here is the verdict. A disagreement is a mismatch only if the quotient
-converged and finer steps show f is smooth below its step; otherwise the row is "unchecked": f is too
-steep, too flat or too noisy at every scale the check can use. A user's step is taken as given.
+converged and finer steps show f is smooth below its step, one of them refuting backprop on its own;
+otherwise the row is "unchecked": f is too steep, too flat or too noisy at every scale the check can use.
+A user's step is taken as given.
 
 Where the nudge crosses a kink (a relu/abs argument changes sign, a max/min winner changes), the row
 is flagged, the left and right one-sided slopes are shown, and backprop's subgradient passes when it
@@ -139,7 +140,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
         verdict = "ok" if ok else "mismatch"
         return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
     verdict, tol = _judge(q, analytic, RTOL)
-    if verdict == "mismatch" and steps:
+    if verdict == "mismatch" and step is None:  # a step the user gives is judged alone
         q, verdict = _at_finer_steps(nudge, q, analytic, [s for s in steps if s < q.h])
         tol = _judge(q, analytic, RTOL)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
@@ -157,14 +158,21 @@ def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tup
 
 
 def _at_finer_steps(nudge: Nudge, q: Quotient, analytic: float, steps: list[float]) -> tuple[Quotient, str]:
-    """A converged quotient disagrees with backprop: a mismatch if f is smooth below q's step. On a smooth
-    f every finer quotient is converged (or rounding-bound) and agrees with q within their bounds; one that
-    does not shows f is rough on the scale of q's step (sin(x) at x = 1e15, where h = 6e9 spans 10^9
-    periods; x + 1e-10·sin(1e10·x) at h = 6e-6). Then backprop is judged on a finer scale where a converged
-    quotient agrees with it, and the row is unchecked where none does."""
-    finer = [p for p in map(nudge.quotient, steps) if p is not None]
+    """A converged quotient disagrees with backprop: a mismatch only if f is smooth below q's step and a
+    finer step confirms it. On a smooth f every finer quotient is converged (or rounding-bound) and agrees
+    with q within their bounds; one that does not shows f is rough on the scale of q's step (sin(x) at
+    x = 1e15, where h = 6e9 spans 10^9 periods; x + 1e-10·sin(1e10·x) at h = 6e-6). Then backprop is judged
+    on a finer scale where a converged quotient agrees with it, and the row is unchecked where none does.
+
+    Confirmation needs a finer quotient that refutes backprop by itself: one deep in rounding agrees with
+    anything. Without one (no finer step, or all lost in rounding) the row is unchecked however small q's
+    own bound is, for that bound is drawn from f at x ± h and x ± 2h alone, and an oscillation shorter than
+    h aliases into a quotient that looks converged (cos(x) at x = 7e131 on its smallest step: 6e-119
+    within 0.6%, where the slope is 0.197)."""
+    finer = [p for p in nudge.descend(q, steps) if p is not None]
     if all(p.converged and abs(p.numeric - q.numeric) <= p.error + q.error for p in finer):
-        return q, "mismatch"
+        sharp = any(_judge(p, analytic, RTOL)[0] == "mismatch" for p in finer)
+        return q, ("mismatch" if sharp else "unchecked")
     agreeing = [p for p in finer if p.converged and _judge(p, analytic, RTOL)[0] == "ok"]
     return (min(agreeing, key=lambda p: p.relative), "ok") if agreeing else (q, "unchecked")
 

@@ -10,7 +10,7 @@ import pytest
 from bpcli import gradcheck, ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
-from bpcli.quotient import EPS, Quotient
+from bpcli.quotient import EPS, Nudge, Quotient
 
 
 @pytest.fixture
@@ -247,3 +247,37 @@ def test_a_truncation_below_rounding_converges_only_after_a_converged_step():
     for q in (hidden, zero):
         assert not dataclasses.replace(q, settled=False).converged
     assert dataclasses.replace(zero, rounding=0.3, settled=False).converged  # R under 1%: T is known small
+
+
+# ---- a mismatch needs a finer step to confirm it -------------------------------------------------------
+
+# sin, cos, tan at a huge x: the default steps are a few ulps of x and span ~1e115 periods, so f on them is
+# noise; now and then its quotient looks converged, and on the smallest step nothing finer can refute it.
+HUGE_TRIG = [("cos(x)", 7.172297243028033e+131), ("tan(x)", -1.653377800029753e+299),
+             ("sin(x)", 8.581908530683173e+20), ("sin(x)", 9.281374144536026e+298),
+             ("cos(x)", 4.2794818369918614e+229)]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,x", HUGE_TRIG)
+def test_trig_at_a_huge_x_is_unchecked_not_a_mismatch(source, x, method):
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+def test_with_no_finer_step_a_disagreement_is_unchecked(monkeypatch):
+    """x + 1e-10·sin(1e10·x) at 1: the first step's quotient is 1 ± 1e-5, converged and wrong (the slope
+    is 1.873). A small bound does not make a disagreement unambiguous; only a finer step can."""
+    monkeypatch.setattr(gradcheck, "smaller_steps", lambda method, x, h: [])
+    row = grad("x + 1e-10*sin(1e10*x)", {"x": 1}, perturb=Perturb()).check.rows[0]
+    assert row.verdict == "unchecked" and abs(row.numeric - 1) < 1e-5 and row.tolerance < 1e-4
+
+
+def test_finer_steps_lost_in_rounding_confirm_nothing():
+    """f = 1 + 3d known to 1e-3: at h = 1 the quotient 3 is sharp (±0.008) and refutes 4; at h = 1e-3 its
+    bound is ±8, it agrees with 3 and with 4 alike. A finer step that can refute 4 by itself confirms."""
+    nudge = Nudge(lambda d: 1 + 3 * d, 1.0, "central", True, 1e-3)
+    q = nudge.quotient(1.0)
+    assert q.converged and gradcheck._judge(q, 4.0, gradcheck.RTOL)[0] == "mismatch"
+    assert gradcheck._at_finer_steps(nudge, q, 4.0, [1e-3, 1e-4])[1] == "unchecked"
+    assert gradcheck._at_finer_steps(nudge, q, 4.0, [0.5, 1e-3])[1] == "mismatch"
