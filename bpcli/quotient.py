@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterator
+import dataclasses
 from dataclasses import dataclass
 
 EPS = 2.0 ** -52
@@ -135,6 +136,11 @@ class Nudge:
             return abs((far_plus - far_minus) / (4 * h) - numeric) / 3
         far = self.f(2 * side * h)
         return math.inf if far is None else abs(side * (far - self.f_x) / (2 * h) - numeric)
+
+    def one_sided(self, q: Quotient, side: int) -> Quotient:
+        """q's left (side -1) or right (+1) slope as a quotient of its own, with its own truncation."""
+        slope = q.right if side > 0 else q.left
+        return dataclasses.replace(q, numeric=slope, truncation=self.truncation(q.h, side, slope))
 
     def descend(self, q: Quotient | None, steps: list[float]) -> Iterator[Quotient | None]:
         """The quotients at `steps` (decreasing, after q's), each told whether the one before it converged."""

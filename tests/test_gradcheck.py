@@ -281,3 +281,26 @@ def test_finer_steps_lost_in_rounding_confirm_nothing():
     assert q.converged and gradcheck._judge(q, 4.0, gradcheck.RTOL)[0] == "mismatch"
     assert gradcheck._at_finer_steps(nudge, q, 4.0, [1e-3, 1e-4])[1] == "unchecked"
     assert gradcheck._at_finer_steps(nudge, q, 4.0, [0.5, 1e-3])[1] == "mismatch"
+
+
+# ---- kinks: each one-sided slope has an error of its own -----------------------------------------------
+
+@pytest.mark.parametrize("source", ["relu(x) - x^2", "relu(x) - 50*x^2", "max(x, 0) - exp(x)"])
+def test_a_curved_side_of_a_kink_is_not_a_mismatch(source):
+    """relu(x) - x^2 at 0: backprop's 0 is the left slope, but the left secant over h is h (its truncation,
+    unaccounted for, was 12 times the tolerance)."""
+    row = grad(source, {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.verdict == "ok", (row.left, row.right, row.tolerance)
+
+
+def test_a_side_that_has_not_converged_proves_nothing():
+    """x·ln(x² + 1e-60)/2 has slope ln(1e-30) = -69 at 0, but secants over h ≫ 1e-30 are ln h ≈ -12,
+    changing by ln 2 when h doubles: never converged, so backprop's -69 is not refuted by them."""
+    row = grad("relu(x) + x*log(x^2 + 1e-60)/2", {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.analytic == pytest.approx(-69.0776) and row.verdict == "unchecked"
+
+
+def test_a_wrong_subgradient_on_a_curved_kink_is_still_caught(broken):
+    broken("relu", "where({0} > 0, 1.0, -10.0)")
+    row = grad("relu(x) + 100*x - 3*x^2", {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.verdict == "mismatch"
