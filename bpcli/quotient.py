@@ -113,7 +113,7 @@ class Nudge:
         if left is None and right is None:
             return None
         central = self.method == "central" and left is not None and right is not None
-        numeric = (left + right) / 2 if central else (right if right is not None else left)
+        numeric = _mean(left, right) if central else (right if right is not None else left)
         side = 0 if central else (1 if right is not None else -1)
         size = max(abs(v) for v in (self.f_x, f_plus, f_minus) if v is not None)
         # f is known to about noise (rounding in every gate), to EPS·|f|, and near 0 no better than the
@@ -164,6 +164,12 @@ class Nudge:
 def _enough(q: Quotient | None, rtol: float) -> bool:
     """Converged, and good enough or so deep in rounding that smaller steps would only add more."""
     return q is not None and q.converged and (q.error <= rtol * abs(q.numeric) or q.truncation <= q.rounding)
+
+
+def _mean(left: float, right: float) -> float:
+    """(left + right)/2, also where the sum overflows (1/x at x = 9e-155: both slopes near -1.2e308)."""
+    mean = (left + right) / 2
+    return mean if math.isfinite(mean) else left / 2 + right / 2
 
 
 def _rank(q: Quotient) -> tuple[bool, float]:

@@ -304,3 +304,10 @@ def test_a_wrong_subgradient_on_a_curved_kink_is_still_caught(broken):
     broken("relu", "where({0} > 0, 1.0, -10.0)")
     row = grad("relu(x) + 100*x - 3*x^2", {"x": 0}, perturb=Perturb()).check.rows[0]
     assert row.kink and row.verdict == "mismatch"
+
+
+def test_a_central_quotient_near_the_largest_double_does_not_overflow():
+    """1/x at 9.2e-155: both one-sided slopes are near -1.2e308, so their sum overflowed, the steps on
+    x's scale were dropped, and a quotient across the pole (0) was all that was left to judge by."""
+    row = grad("1/x", {"x": 9.212796707870211e-155}, perturb=Perturb()).check.rows[0]
+    assert row.verdict == "ok" and row.step < 1e-155
