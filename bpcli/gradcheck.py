@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bpcli import engine, ops, templates
@@ -30,6 +30,7 @@ from bpcli.quotient import (
     Quotient,
     complex_quotient,
     default_step,
+    own_step,
     smaller_steps,
 )
 
@@ -140,7 +141,9 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
         return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
     verdict, tol = _judge(q, analytic, RTOL)
     if verdict == "mismatch" and step is None:  # a step the user gives is judged alone
-        q, verdict = _at_finer_steps(nudge, q, analytic, [s for s in steps if s < q.h])
+        finer = [p for p in nudge.descend(q, [s for s in steps if s < q.h]) if p is not None]
+        judge = functools.partial(_judge, analytic=analytic, rtol=RTOL)
+        q, verdict = _confirm(q, finer, judge, own_step(method, x))
         tol = _judge(q, analytic, RTOL)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
 
@@ -169,23 +172,25 @@ def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tup
     return "ok", tol
 
 
-def _at_finer_steps(nudge: Nudge, q: Quotient, analytic: float, steps: list[float]) -> tuple[Quotient, str]:
-    """A converged quotient disagrees with backprop: a mismatch only if f is smooth below q's step and a
-    finer step confirms it. On a smooth f every finer quotient is converged (or rounding-bound) and agrees
-    with q within their bounds; one that does not shows f is rough on the scale of q's step (sin(x) at
-    x = 1e15, where h = 6e9 spans 10^9 periods; x + 1e-10·sin(1e10·x) at h = 6e-6). Then backprop is judged
-    on a finer scale where a converged quotient agrees with it, and the row is unchecked where none does.
+def _confirm(q: Quotient, finer: list[Quotient], judge: Callable[[Quotient], tuple[str, float]],
+             scale: float = math.inf) -> tuple[Quotient, str]:
+    """A converged quotient disagrees with backprop (`judge` says so): a mismatch only if f is smooth below
+    q's step and a finer step confirms it. On a smooth f every finer quotient is converged (or
+    rounding-bound) and agrees with q within their bounds; one that does not shows f is rough on the scale
+    of q's step (sin(x) at x = 1e15, where h = 6e9 spans 10^9 periods; x + 1e-10·sin(1e10·x) at h = 6e-6).
+    Then backprop is judged on a finer scale where a converged quotient agrees with it, and the row is
+    unchecked where none does.
 
-    Confirmation needs a finer quotient that refutes backprop by itself: one deep in rounding agrees with
-    anything. Without one (no finer step, or all lost in rounding) the row is unchecked however small q's
-    own bound is, for that bound is drawn from f at x ± h and x ± 2h alone, and an oscillation shorter than
-    h aliases into a quotient that looks converged (cos(x) at x = 7e131 on its smallest step: 6e-119
-    within 0.6%, where the slope is 0.197)."""
-    finer = [p for p in nudge.descend(q, steps) if p is not None]
+    Confirmation needs a finer quotient that refutes backprop by itself, with a step on x's own `scale`:
+    one deep in rounding agrees with anything, and steps far longer than x see nothing of a slope confined
+    near it (x^z at x = 1e-70, z = 4e-73: f is 1 to the last bit at every step ≫ x, while ∂f/∂x = z/x is
+    0.0037). Without one the row is unchecked however small q's own bound is, for that bound is drawn
+    from f at x ± h and x ± 2h alone, and an oscillation shorter than h aliases into a quotient that looks
+    converged (cos(x) at x = 7e131 on its smallest step: 6e-119 within 0.6%, where the slope is 0.197)."""
     if all(p.converged and abs(p.numeric - q.numeric) <= p.error + q.error for p in finer):
-        sharp = any(_judge(p, analytic, RTOL)[0] == "mismatch" for p in finer)
+        sharp = any(p.h <= scale * (1 + 1e-9) and judge(p)[0] == "mismatch" for p in finer)
         return q, ("mismatch" if sharp else "unchecked")
-    agreeing = [p for p in finer if p.converged and _judge(p, analytic, RTOL)[0] == "ok"]
+    agreeing = [p for p in finer if p.converged and judge(p)[0] == "ok"]
     return (min(agreeing, key=lambda p: p.relative), "ok") if agreeing else (q, "unchecked")
 
 

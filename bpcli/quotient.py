@@ -84,12 +84,18 @@ def default_step(method: str, x: float) -> float:
     return (EPS ** (1 / 3) if method == "central" else EPS ** 0.5) * max(1.0, abs(x))
 
 
+def own_step(method: str, x: float) -> float:
+    """The step on the scale of x itself: ∛ε·|x| (central) or √ε·|x| (forward) where |x| < 1, the default
+    step where |x| >= 1. x = 0 has no scale of its own: inf, every step is on it."""
+    return default_step(method, x) / max(1.0, abs(x)) * abs(x) if x else math.inf
+
+
 def smaller_steps(method: str, x: float, h: float) -> list[float]:
     """The steps the search tries after h: h/10, …, h/10^12 and, where |x| is smaller still (log(x) at
     x = 1e-300), three on the scale of x itself; each exactly representable, none lost in x's rounding."""
     steps = [h / 10 ** k for k in range(1, SHRINKS + 1)]
-    own = default_step(method, x) / max(1.0, abs(x)) * abs(x)
-    if 0 < own < steps[-1]:
+    own = own_step(method, x)
+    if own < steps[-1]:
         steps += [own, own / 10, own / 100]
     return [s for s in dict.fromkeys((x + s) - x for s in steps) if s > 0]
 
