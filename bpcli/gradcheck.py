@@ -14,6 +14,7 @@ failure there).
 
 from __future__ import annotations
 
+import cmath
 import functools
 import math
 import sys
@@ -210,22 +211,50 @@ def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic:
     x = inputs[name]
     h = step if step is not None else default_step("complex", x)
     slope = functools.partial(_complex_slope, graph, inputs, name)
-    q = complex_quotient(slope, h)
-    if step is None and q is not None and not q.converged and 0 < abs(x) < 1:  # h vs x = 1e-300 (log(x))
-        q = complex_quotient(slope, h * abs(x)) or q
+    q, finer = _complex_steps(slope, x, h, step is None)
     if q is None:
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
     # Backprop's own rounding: real arithmetic cannot resolve a slope below f's rounding over the central
     # step (where tanh(20) rounds to 1, backprop's 1 − tanh² is 0; the true slope is 1.7e-17).
     floor = 8 * max(noise, EPS * abs(f_x), sys.float_info.min) / default_step("central", x)
-    verdict, tol = _judge(q, analytic, 1e-10, floor)
+    judge = functools.partial(_judge, analytic=analytic, rtol=1e-10, floor=floor)
+    verdict, tol = judge(q)
+    if verdict == "mismatch" and finer is not None:
+        q, verdict = _confirm(q, finer, judge)
+        tol = judge(q)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, None, None, None, None)
 
 
+def _complex_steps(slope: Callable[[float], float], x: float, h: float, default: bool
+                   ) -> tuple[Quotient | None, list[Quotient] | None]:
+    """The complex quotient to judge by, and those on x's own scale that must confirm a mismatch (None:
+    no confirmation is needed; an empty list: it is needed and there is none).
+
+    1e-20 is not small against x = 1e-300, so for |x| < 1 the default step h·|x| is tried too. It judges
+    where h has not converged, and a disagreement at h is a mismatch only if it confirms it: at h ≫ x,
+    x^x's quotient is ln h + 1 = -45, converged to 0.5%, where its slope is -482. For |x| >= 1 no finer
+    step is needed: a complex step samples no points an oscillation could fall between, and 1e-20 is far
+    below x's ulp, so no singularity an expression can place is near enough to bend it. (x = 0 has no
+    scale of its own; its step is taken as it is.)"""
+    q = complex_quotient(slope, h)
+    if not (default and 0 < abs(x) < 1):
+        return q, None
+    fine = [p for p in [complex_quotient(slope, h * abs(x))] if p is not None]
+    if fine and (q is None or not q.converged):
+        return fine[0], None
+    return q, fine
+
+
 def _complex_slope(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> float:
+    """Im f(x + ih) / h; nan where that is no slope: f overflowed (a real inf, whose imaginary part would
+    read as 0: sin(1/x) at x = 1e-77), or a gate's imaginary part fell below the smallest normal double
+    and lost its digits (x*log(x) at x = 9e299: Im log(x + ih) = h/x = 1e-320)."""
     moved = {k: complex(v) for k, v in inputs.items()}
     moved[name] = complex(inputs[name], h)
-    return engine.forward(graph, moved, backend="complex")[graph.output].imag / h
+    values = engine.forward(graph, moved, backend="complex")
+    value, given = complex(values[graph.output]), set(graph.inputs)
+    lost = any(0 < abs(complex(v).imag) < sys.float_info.min for i, v in enumerate(values) if i not in given)
+    return value.imag / h if cmath.isfinite(value) and not lost else math.nan
 
 
 def _row_of(name, x, h, analytic, numeric, tol, verdict, f_x, f_plus, f_minus, left, right) -> Row:

@@ -329,3 +329,30 @@ SLOPE_BELOW_EVERY_STEP = [("-x**z", {"x": 1.0703994681611819e-70, "z": 3.9795427
 def test_a_slope_no_step_on_the_scale_of_x_can_see_is_unchecked(source, point, method):
     row = grad(source, point, perturb=Perturb(method)).check.rows[0]
     assert row.name == "x" and row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
+
+
+# ---- the complex step: its own false mismatches, found by the same probe -------------------------------
+
+@pytest.mark.parametrize("source,x", [
+    ("x^x", 9.443227214632947e-211), ("x*log(x)", 3.571373902148304e-55),  # h = 1e-20 ≫ x: ln h + 1 = -45
+    ("x^x", 3.5e-299),                    # and h·|x| = 3.5e-319 is too small to carry the slope
+    ("sin(1/x)", 1.8220362742835603e-77),  # 1/(x + ih) overflows sin; its real inf read as a slope of 0
+    ("x*log(x)", 8.839381312993727e+299),  # Im log(x + ih) = h/x = 1e-320 lost its digits
+    ("x^0.5", 2.00772215304021e+300), ("x^0.5", 3.436094526700147e-296),  # the polar form's angle, too
+])
+def test_the_complex_step_calls_no_correct_slope_a_mismatch(source, x):
+    row = grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0]
+    assert row.verdict in ("ok", "unchecked"), (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+def test_the_complex_step_judges_on_the_scale_of_a_tiny_x():
+    for source, x in [("x^x", 9.443227214632947e-211), ("x*log(x)", 3.571373902148304e-55),
+                      ("x^0.5", 2.00772215304021e+300)]:
+        row = grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0]
+        assert row.verdict == "ok" and row.tolerance < 1e-9 * abs(row.analytic), source
+
+
+def test_the_complex_step_still_catches_a_wrong_power_rule_at_a_tiny_x(broken):
+    broken("pow", "{1} * 1.001 * pow({0}, {1} - 1)", "{out} * log({0})")
+    row = grad("x^0.5", {"x": 3.436094526700147e-296}, perturb=Perturb("complex")).check.rows[0]
+    assert row.verdict == "mismatch"
