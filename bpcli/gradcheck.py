@@ -8,8 +8,7 @@ A user's step is taken as given.
 
 Where the nudge crosses a kink (a relu/abs argument changes sign, a max/min winner changes), the row
 is flagged, the left and right one-sided slopes are shown, and backprop's subgradient passes when it
-lies between them, each within its own error (PyTorch's gradcheck and JAX's check_grads report a false
-failure there).
+lies between them, each within its own error (bpcli.kinks).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bpcli import engine, ops, templates
+from bpcli import engine, kinks, ops
 from bpcli.errors import DomainError, InputError
 from bpcli.graph import Graph
 from bpcli.quotient import (
@@ -121,14 +120,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     if method == "complex":
         return _complex_row(graph, inputs, name, analytic, f_x, step, noise)
     x = inputs[name]
-    h = step if step is not None else default_step(method, x)
-    kink = graph.kinked and _crosses_kink(graph, inputs, name, h)
-    if kink and step is None:  # a smooth point near a kink: a smaller step may stay on one piece
-        smaller = _step_off_the_kink(graph, inputs, name, h)
-        if smaller is not None:
-            h, kink = smaller, False
-    if step is None:
-        h = (x + h) - x  # exactly representable: x ± h are exact, and the quotient divides by the true step
+    h, kink = _first_step(graph, inputs, name, method, step)
     nudge = Nudge(lambda d: _value(graph, {**inputs, name: x + d}), f_x, method,
                   method == "central" or graph.kinked, noise)
     q = nudge.quotient(h)
@@ -138,7 +130,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     if q is None or not math.isfinite(q.error):
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
     if kink:
-        verdict, tol = _between_the_sides(nudge, q, analytic)
+        verdict, tol = kinks.between_the_sides(nudge, q, analytic, RTOL)
         return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
     verdict, tol = _judge(q, analytic, RTOL)
     if verdict == "mismatch" and step is None:  # a step the user gives is judged alone
@@ -149,17 +141,19 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
 
 
-def _between_the_sides(nudge: Nudge, q: Quotient, analytic: float) -> tuple[str, float]:
-    """At a kink backprop's subgradient must lie between the one-sided slopes. Each is a secant with a
-    truncation of its own (relu(x) - x^2 at 0: the left secant over h is h, not 0), estimated from the
-    step 2h on its side; a slope outside a side that has not converged is no proof (a bound that is a
-    guess). The tolerance returned is that of the side passed, or the wider one."""
-    low, high = sorted((nudge.one_sided(q, -1), nudge.one_sided(q, 1)), key=lambda side: side.numeric)
-    tols = [side.error + RTOL * max(abs(analytic), abs(side.numeric)) for side in (low, high)]
-    for side, tol, sign in ((low, tols[0], -1), (high, tols[1], 1)):
-        if sign * (analytic - side.numeric) > tol:
-            return ("mismatch" if side.converged else "unchecked"), tol
-    return "ok", max(tols)
+def _first_step(graph: Graph, inputs: Mapping[str, float], name: str, method: str, step: float | None
+                ) -> tuple[float, bool]:
+    """The first step tried, and whether its nudge crosses a kink. A user's step is taken as given."""
+    x = inputs[name]
+    h = step if step is not None else default_step(method, x)
+    kink = graph.kinked and kinks.crosses(graph, inputs, name, h)
+    if step is not None:
+        return h, kink
+    if kink:  # a smooth point near a kink: a smaller step may stay on one piece
+        smaller = kinks.step_off(graph, inputs, name, h)
+        if smaller is not None:
+            h, kink = smaller, False
+    return (x + h) - x, kink  # exactly representable: x ± h are exact, the quotient divides by the true step
 
 
 def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tuple[str, float]:
@@ -193,17 +187,6 @@ def _confirm(q: Quotient, finer: list[Quotient], judge: Callable[[Quotient], tup
         return q, ("mismatch" if sharp else "unchecked")
     agreeing = [p for p in finer if p.converged and judge(p)[0] == "ok"]
     return (min(agreeing, key=lambda p: p.relative), "ok") if agreeing else (q, "unchecked")
-
-
-def _step_off_the_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> float | None:
-    """The first of h/10, h/100, … whose nudge no longer crosses a kink, or None: x sits on the kink
-    (within 1e-10 relative, where a nudge would be lost in rounding anyway)."""
-    smallest = 1e-10 * max(1.0, abs(inputs[name]))
-    while h / 10 >= smallest:
-        h /= 10
-        if not _crosses_kink(graph, inputs, name, h):
-            return h
-    return None
 
 
 def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
@@ -271,24 +254,3 @@ def _value(graph: Graph, inputs: Mapping[str, float]) -> float | None:
         return engine.forward(graph, inputs)[graph.output]
     except DomainError:
         return None
-
-
-def _crosses_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> bool:
-    """Whether some relu/abs/max/min gate takes a different branch at x−h, x or x+h."""
-    x = inputs[name]
-    seen = {_branches(graph, {**inputs, name: x + d}) for d in (-h, 0.0, h)}
-    seen.discard(None)
-    return len(seen) > 1
-
-
-def _branches(graph: Graph, inputs: Mapping[str, float]) -> tuple | None:
-    try:
-        values = engine.forward(graph, inputs)
-    except DomainError:
-        return None
-    out = []
-    for i, node in enumerate(graph.nodes):
-        if node.op in ops.KINKED:
-            args = [values[a] for a in node.args]
-            out.append(templates.rules(node.op, len(args)).kink(*args, values[i]))
-    return tuple(out)
