@@ -137,6 +137,8 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
         finer = [p for p in nudge.descend(q, [s for s in steps if s < q.h]) if p is not None]
         judge = functools.partial(_judge, analytic=analytic, rtol=RTOL)
         q, verdict = _confirm(q, finer, judge, own_step(method, x))
+        if verdict == "mismatch" and _complex_step_agrees(graph, inputs, name, analytic, f_x, noise):
+            verdict = "unchecked"
         tol = _judge(q, analytic, RTOL)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
 
@@ -154,6 +156,15 @@ def _first_step(graph: Graph, inputs: Mapping[str, float], name: str, method: st
         if smaller is not None:
             h, kink = smaller, False
     return (x + h) - x, kink  # exactly representable: x ± h are exact, the quotient divides by the true step
+
+
+def _complex_step_agrees(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
+                         noise: float) -> bool:
+    """Whether the complex step, where the expression is smooth, finds backprop right. It samples no
+    points, so where it agrees a real-difference mismatch comes from f's values on the double grid: x +
+    sin(x) at 1e15, whose oscillation hides in f's rounding (0.125) at every step short enough to see it
+    and averages away over longer ones. Two estimates of one slope that disagree are unreliable."""
+    return not graph.kinked and _complex_row(graph, inputs, name, analytic, f_x, None, noise).verdict == "ok"
 
 
 def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tuple[str, float]:

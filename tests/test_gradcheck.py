@@ -356,3 +356,24 @@ def test_the_complex_step_still_catches_a_wrong_power_rule_at_a_tiny_x(broken):
     broken("pow", "{1} * 1.001 * pow({0}, {1} - 1)", "{out} * log({0})")
     row = grad("x^0.5", {"x": 3.436094526700147e-296}, perturb=Perturb("complex")).check.rows[0]
     assert row.verdict == "mismatch"
+
+
+# ---- an oscillation hidden in f's rounding: the complex step has the last word -------------------------
+
+HIDDEN_OSCILLATION = [("x + sin(x)", 1e15), ("x + sin(x)", 1e17), ("x - sin(x)", 1e20), ("x + cos(x)", 1e16),
+                      ("x + tan(x)", 2.46e299)]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,x", HIDDEN_OSCILLATION)
+def test_an_oscillation_hidden_in_rounding_is_unchecked_not_a_mismatch(source, x, method):
+    """Every step either averages sin away (numeric 1) or is short enough to see it and lost in f's
+    rounding; backprop's 1 + cos(x) is right, and the complex step says so."""
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
+    assert grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0].verdict == "ok"
+
+
+def test_a_wrong_rule_under_a_hidden_oscillation_is_still_caught(broken):
+    broken("sin", "cos({0}) * 1.01")
+    assert grad("x + sin(x)", {"x": 1e15}, perturb=Perturb()).check.rows[0].verdict == "mismatch"
