@@ -114,8 +114,8 @@ class Nudge:
         """The quotient at step h with its error estimates; None where f is undefined on both sides.
         `settled`: whether the quotient at the next larger step tried had converged (or none was tried)."""
         f_plus, f_minus = self.f(h), (self.f(-h) if self.two_sided else None)
-        right = None if f_plus is None else (f_plus - self.f_x) / h
-        left = None if f_minus is None else (self.f_x - f_minus) / h
+        right = None if f_plus is None else _slope(f_plus - self.f_x, h)
+        left = None if f_minus is None else _slope(self.f_x - f_minus, h)
         if left is None and right is None:
             return None
         central = self.method == "central" and left is not None and right is not None
@@ -170,6 +170,13 @@ class Nudge:
 def _enough(q: Quotient | None, rtol: float) -> bool:
     """Converged, and good enough or so deep in rounding that smaller steps would only add more."""
     return q is not None and q.converged and (q.error <= rtol * abs(q.numeric) or q.truncation <= q.rounding)
+
+
+def _slope(change: float, h: float) -> float:
+    """change/h; nan where a change f does show is lost in the division, below the smallest normal double
+    (sin(x)/x at x = -1.6e292: f moves by 1e-292 over h = 1e287, a slope of 1e-579 that reads as 0)."""
+    slope = change / h
+    return math.nan if change and abs(slope) < sys.float_info.min else slope
 
 
 def _mean(left: float, right: float) -> float:

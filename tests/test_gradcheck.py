@@ -377,3 +377,12 @@ def test_an_oscillation_hidden_in_rounding_is_unchecked_not_a_mismatch(source, x
 def test_a_wrong_rule_under_a_hidden_oscillation_is_still_caught(broken):
     broken("sin", "cos({0}) * 1.01")
     assert grad("x + sin(x)", {"x": 1e15}, perturb=Perturb()).check.rows[0].verdict == "mismatch"
+
+
+@pytest.mark.parametrize("source,x,method", [("sin(x)/(x-0.5)", -1.6142678389626865e+292, "central"),
+                                             ("cos(x)/(x+x)", 9.600983249613017e+294, "forward")])
+def test_a_slope_lost_in_the_division_by_h_is_not_a_zero_slope(source, x, method):
+    """f ~ 1e-292 moves by all of itself over h ~ 1e287 (steps span many periods of sin); (f+ - f-)/2h
+    is 1e-579, which reads as exactly 0 at every step, with T = 0 and R = 0: a flat f, it seemed."""
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
