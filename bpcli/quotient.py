@@ -20,10 +20,10 @@ checked on one smooth piece.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Callable, Iterator
-import dataclasses
 from dataclasses import dataclass
 
 EPS = 2.0 ** -52
