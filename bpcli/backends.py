@@ -68,6 +68,10 @@ def _cpow(a: complex, b: complex) -> complex:
             base *= base
             n >>= 1
         return result if b.real >= 0 else 1 / result
+    if b.imag == 0 and a.real > 0 and 0 < abs(a.imag) <= 1e-10 * a.real:
+        # A positive base carrying only the complex step's nudge: to first order, exact to rounding here.
+        # The polar form's angle Im a / Re a underflows (1e-20 / 2e300), and the slope with it.
+        return complex(a.real ** b.real, a.imag * (b.real * a.real ** (b.real - 1)))  # Im a grows first
     return a ** b
 
 

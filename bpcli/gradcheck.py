@@ -2,23 +2,25 @@
 
 How a nudge becomes a slope (the central, forward and complex methods, a difference quotient's error, the
 choice of step) is bpcli.quotient's; here is the verdict. A disagreement is a mismatch only if the quotient
-converged and finer steps show f is smooth below its step; otherwise the row is "unchecked": f is too
-steep, too flat or too noisy at every scale the check can use. A user's step is taken as given.
+converged and finer steps show f is smooth below its step, one of them refuting backprop on its own;
+otherwise the row is "unchecked": f is too steep, too flat or too noisy at every scale the check can use.
+A user's step is taken as given.
 
 Where the nudge crosses a kink (a relu/abs argument changes sign, a max/min winner changes), the row
 is flagged, the left and right one-sided slopes are shown, and backprop's subgradient passes when it
-lies between them (PyTorch's gradcheck and JAX's check_grads report a false failure there).
+lies between them, each within its own error (bpcli.kinks).
 """
 
 from __future__ import annotations
 
+import cmath
 import functools
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bpcli import engine, ops, templates
+from bpcli import engine, kinks, ops
 from bpcli.errors import DomainError, InputError
 from bpcli.graph import Graph
 from bpcli.quotient import (
@@ -28,6 +30,7 @@ from bpcli.quotient import (
     Quotient,
     complex_quotient,
     default_step,
+    own_step,
     smaller_steps,
 )
 
@@ -117,14 +120,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     if method == "complex":
         return _complex_row(graph, inputs, name, analytic, f_x, step, noise)
     x = inputs[name]
-    h = step if step is not None else default_step(method, x)
-    kink = graph.kinked and _crosses_kink(graph, inputs, name, h)
-    if kink and step is None:  # a smooth point near a kink: a smaller step may stay on one piece
-        smaller = _step_off_the_kink(graph, inputs, name, h)
-        if smaller is not None:
-            h, kink = smaller, False
-    if step is None:
-        h = (x + h) - x  # exactly representable: x ± h are exact, and the quotient divides by the true step
+    h, kink = _first_step(graph, inputs, name, method, step)
     nudge = Nudge(lambda d: _value(graph, {**inputs, name: x + d}), f_x, method,
                   method == "central" or graph.kinked, noise)
     q = nudge.quotient(h)
@@ -133,16 +129,42 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     q = nudge.best_step(q, steps, RTOL) if steps else q
     if q is None or not math.isfinite(q.error):
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
-    if kink:  # the subgradient must lie between the one-sided slopes
-        tol = q.error + RTOL * max(abs(analytic), abs(q.numeric))
-        ok = min(q.left, q.right) - tol <= analytic <= max(q.left, q.right) + tol
-        verdict = "ok" if ok else "mismatch"
+    if kink:
+        verdict, tol = kinks.between_the_sides(nudge, q, analytic, RTOL)
         return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
     verdict, tol = _judge(q, analytic, RTOL)
-    if verdict == "mismatch" and steps:
-        q, verdict = _at_finer_steps(nudge, q, analytic, [s for s in steps if s < q.h])
+    if verdict == "mismatch" and step is None:  # a step the user gives is judged alone
+        finer = [p for p in nudge.descend(q, [s for s in steps if s < q.h]) if p is not None]
+        judge = functools.partial(_judge, analytic=analytic, rtol=RTOL)
+        q, verdict = _confirm(q, finer, judge, own_step(method, x))
+        if verdict == "mismatch" and _complex_step_agrees(graph, inputs, name, analytic, f_x, noise):
+            verdict = "unchecked"
         tol = _judge(q, analytic, RTOL)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
+
+
+def _first_step(graph: Graph, inputs: Mapping[str, float], name: str, method: str, step: float | None
+                ) -> tuple[float, bool]:
+    """The first step tried, and whether its nudge crosses a kink. A user's step is taken as given."""
+    x = inputs[name]
+    h = step if step is not None else default_step(method, x)
+    kink = graph.kinked and kinks.crosses(graph, inputs, name, h)
+    if step is not None:
+        return h, kink
+    if kink:  # a smooth point near a kink: a smaller step may stay on one piece
+        smaller = kinks.step_off(graph, inputs, name, h)
+        if smaller is not None:
+            h, kink = smaller, False
+    return (x + h) - x, kink  # exactly representable: x ± h are exact, the quotient divides by the true step
+
+
+def _complex_step_agrees(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
+                         noise: float) -> bool:
+    """Whether the complex step, where the expression is smooth, finds backprop right. It samples no
+    points, so where it agrees a real-difference mismatch comes from f's values on the double grid: x +
+    sin(x) at 1e15, whose oscillation hides in f's rounding (0.125) at every step short enough to see it
+    and averages away over longer ones. Two estimates of one slope that disagree are unreliable."""
+    return not graph.kinked and _complex_row(graph, inputs, name, analytic, f_x, None, noise).verdict == "ok"
 
 
 def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tuple[str, float]:
@@ -156,28 +178,26 @@ def _judge(q: Quotient, analytic: float, rtol: float, floor: float = 0.0) -> tup
     return "ok", tol
 
 
-def _at_finer_steps(nudge: Nudge, q: Quotient, analytic: float, steps: list[float]) -> tuple[Quotient, str]:
-    """A converged quotient disagrees with backprop: a mismatch if f is smooth below q's step. On a smooth
-    f every finer quotient is converged (or rounding-bound) and agrees with q within their bounds; one that
-    does not shows f is rough on the scale of q's step (sin(x) at x = 1e15, where h = 6e9 spans 10^9
-    periods; x + 1e-10·sin(1e10·x) at h = 6e-6). Then backprop is judged on a finer scale where a converged
-    quotient agrees with it, and the row is unchecked where none does."""
-    finer = [p for p in map(nudge.quotient, steps) if p is not None]
+def _confirm(q: Quotient, finer: list[Quotient], judge: Callable[[Quotient], tuple[str, float]],
+             scale: float = math.inf) -> tuple[Quotient, str]:
+    """A converged quotient disagrees with backprop (`judge` says so): a mismatch only if f is smooth below
+    q's step and a finer step confirms it. On a smooth f every finer quotient is converged (or
+    rounding-bound) and agrees with q within their bounds; one that does not shows f is rough on the scale
+    of q's step (sin(x) at x = 1e15, where h = 6e9 spans 10^9 periods; x + 1e-10·sin(1e10·x) at h = 6e-6).
+    Then backprop is judged on a finer scale where a converged quotient agrees with it, and the row is
+    unchecked where none does.
+
+    Confirmation needs a finer quotient that refutes backprop by itself, with a step on x's own `scale`:
+    one deep in rounding agrees with anything, and steps far longer than x see nothing of a slope confined
+    near it (x^z at x = 1e-70, z = 4e-73: f is 1 to the last bit at every step ≫ x, while ∂f/∂x = z/x is
+    0.0037). Without one the row is unchecked however small q's own bound is, for that bound is drawn
+    from f at x ± h and x ± 2h alone, and an oscillation shorter than h aliases into a quotient that looks
+    converged (cos(x) at x = 7e131 on its smallest step: 6e-119 within 0.6%, where the slope is 0.197)."""
     if all(p.converged and abs(p.numeric - q.numeric) <= p.error + q.error for p in finer):
-        return q, "mismatch"
-    agreeing = [p for p in finer if p.converged and _judge(p, analytic, RTOL)[0] == "ok"]
+        sharp = any(p.h <= scale * (1 + 1e-9) and judge(p)[0] == "mismatch" for p in finer)
+        return q, ("mismatch" if sharp else "unchecked")
+    agreeing = [p for p in finer if p.converged and judge(p)[0] == "ok"]
     return (min(agreeing, key=lambda p: p.relative), "ok") if agreeing else (q, "unchecked")
-
-
-def _step_off_the_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> float | None:
-    """The first of h/10, h/100, … whose nudge no longer crosses a kink, or None: x sits on the kink
-    (within 1e-10 relative, where a nudge would be lost in rounding anyway)."""
-    smallest = 1e-10 * max(1.0, abs(inputs[name]))
-    while h / 10 >= smallest:
-        h /= 10
-        if not _crosses_kink(graph, inputs, name, h):
-            return h
-    return None
 
 
 def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, f_x: float,
@@ -185,22 +205,50 @@ def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic:
     x = inputs[name]
     h = step if step is not None else default_step("complex", x)
     slope = functools.partial(_complex_slope, graph, inputs, name)
-    q = complex_quotient(slope, h)
-    if step is None and q is not None and not q.converged and 0 < abs(x) < 1:  # h vs x = 1e-300 (log(x))
-        q = complex_quotient(slope, h * abs(x)) or q
+    q, finer = _complex_steps(slope, x, h, step is None)
     if q is None:
         return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
     # Backprop's own rounding: real arithmetic cannot resolve a slope below f's rounding over the central
     # step (where tanh(20) rounds to 1, backprop's 1 − tanh² is 0; the true slope is 1.7e-17).
     floor = 8 * max(noise, EPS * abs(f_x), sys.float_info.min) / default_step("central", x)
-    verdict, tol = _judge(q, analytic, 1e-10, floor)
+    judge = functools.partial(_judge, analytic=analytic, rtol=1e-10, floor=floor)
+    verdict, tol = judge(q)
+    if verdict == "mismatch" and finer is not None:
+        q, verdict = _confirm(q, finer, judge)
+        tol = judge(q)[1]
     return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, None, None, None, None)
 
 
+def _complex_steps(slope: Callable[[float], float], x: float, h: float, default: bool
+                   ) -> tuple[Quotient | None, list[Quotient] | None]:
+    """The complex quotient to judge by, and those on x's own scale that must confirm a mismatch (None:
+    no confirmation is needed; an empty list: it is needed and there is none).
+
+    1e-20 is not small against x = 1e-300, so for |x| < 1 the default step h·|x| is tried too. It judges
+    where h has not converged, and a disagreement at h is a mismatch only if it confirms it: at h ≫ x,
+    x^x's quotient is ln h + 1 = -45, converged to 0.5%, where its slope is -482. For |x| >= 1 no finer
+    step is needed: a complex step samples no points an oscillation could fall between, and 1e-20 is far
+    below x's ulp, so no singularity an expression can place is near enough to bend it. (x = 0 has no
+    scale of its own; its step is taken as it is.)"""
+    q = complex_quotient(slope, h)
+    if not (default and 0 < abs(x) < 1):
+        return q, None
+    fine = [p for p in [complex_quotient(slope, h * abs(x))] if p is not None]
+    if fine and (q is None or not q.converged):
+        return fine[0], None
+    return q, fine
+
+
 def _complex_slope(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> float:
+    """Im f(x + ih) / h; nan where that is no slope: f overflowed (a real inf, whose imaginary part would
+    read as 0: sin(1/x) at x = 1e-77), or a gate's imaginary part fell below the smallest normal double
+    and lost its digits (x*log(x) at x = 9e299: Im log(x + ih) = h/x = 1e-320)."""
     moved = {k: complex(v) for k, v in inputs.items()}
     moved[name] = complex(inputs[name], h)
-    return engine.forward(graph, moved, backend="complex")[graph.output].imag / h
+    values = engine.forward(graph, moved, backend="complex")
+    value, given = complex(values[graph.output]), set(graph.inputs)
+    lost = any(0 < abs(complex(v).imag) < sys.float_info.min for i, v in enumerate(values) if i not in given)
+    return value.imag / h if cmath.isfinite(value) and not lost else math.nan
 
 
 def _row_of(name, x, h, analytic, numeric, tol, verdict, f_x, f_plus, f_minus, left, right) -> Row:
@@ -217,24 +265,3 @@ def _value(graph: Graph, inputs: Mapping[str, float]) -> float | None:
         return engine.forward(graph, inputs)[graph.output]
     except DomainError:
         return None
-
-
-def _crosses_kink(graph: Graph, inputs: Mapping[str, float], name: str, h: float) -> bool:
-    """Whether some relu/abs/max/min gate takes a different branch at x−h, x or x+h."""
-    x = inputs[name]
-    seen = {_branches(graph, {**inputs, name: x + d}) for d in (-h, 0.0, h)}
-    seen.discard(None)
-    return len(seen) > 1
-
-
-def _branches(graph: Graph, inputs: Mapping[str, float]) -> tuple | None:
-    try:
-        values = engine.forward(graph, inputs)
-    except DomainError:
-        return None
-    out = []
-    for i, node in enumerate(graph.nodes):
-        if node.op in ops.KINKED:
-            args = [values[a] for a in node.args]
-            out.append(templates.rules(node.op, len(args)).kink(*args, values[i]))
-    return tuple(out)

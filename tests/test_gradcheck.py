@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bpcli import gradcheck, ops, templates
 from bpcli.errors import InputError
 from bpcli.pipeline import Perturb, grad
-from bpcli.quotient import EPS
+from bpcli.quotient import EPS, Nudge, Quotient
 
 
 @pytest.fixture
@@ -214,3 +215,174 @@ def test_a_rough_function_is_judged_on_the_scale_where_it_is_smooth():
     below the oscillation's period finds the true slope 1 + cos(1e10), which backprop has."""
     row = grad("x + 1e-10*sin(1e10*x)", {"x": 1}, perturb=Perturb()).check.rows[0]
     assert row.verdict == "ok" and row.step < 1e-10 and abs(row.numeric - 1.8731) < 1e-3
+
+
+# ---- a truncation lost in rounding is not convergence ------------------------------------------------
+
+# x^x at a tiny x: its slope ln x + 1 is right, but at every usable step h ≫ x the quotient is ln h + 1
+# (-35 at h = 6e-16, where backprop's is -231): Richardson's T stays ln 2 as h shrinks, until rounding
+# passes it and (at h = 6e-17) the quotients at h and 2h round alike, T = 0. Found by a random probe.
+TINY_X_TO_THE_X = [1.53e-101, 8.50310226131251e-65, 9.267746250203286e-108, 5.566181978429868e-48,
+                   1.4279997536807232e-161, 4.5376789596469526e-234, 7.300706144314936e-251,
+                   3.504402346261593e-299, 2.55308634510161e-27]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("x", TINY_X_TO_THE_X)
+def test_x_to_the_x_at_a_tiny_x_is_unchecked_not_a_mismatch(x, method):
+    row = grad("x^x", {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.analytic == pytest.approx(x ** x * (math.log(x) + 1))
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.tolerance)
+
+
+def test_the_reported_x_to_the_x_exits_0(run):
+    r = run("grad", "x^x", "-v", "x=1.53e-101", "--perturb")
+    assert r.code == 0 and "unchecked" in r.out and "not checked: x" in r.out
+
+
+def test_a_truncation_below_rounding_converges_only_after_a_converged_step():
+    """The quotients of x^x at 1.53e-101, h = 6e-16 and 6e-17: T under R, or T = 0 by rounding."""
+    hidden = Quotient(6e-16, -35.02, 0.642, 2.93, None, None, None, None)
+    zero = Quotient(6e-17, -36.67, 0.0, 29.3, None, None, None, None)
+    assert hidden.converged and zero.converged  # reached from a converged step: T shrank into the noise
+    for q in (hidden, zero):
+        assert not dataclasses.replace(q, settled=False).converged
+    assert dataclasses.replace(zero, rounding=0.3, settled=False).converged  # R under 1%: T is known small
+
+
+# ---- a mismatch needs a finer step to confirm it -------------------------------------------------------
+
+# sin, cos, tan at a huge x: the default steps are a few ulps of x and span ~1e115 periods, so f on them is
+# noise; now and then its quotient looks converged, and on the smallest step nothing finer can refute it.
+HUGE_TRIG = [("cos(x)", 7.172297243028033e+131), ("tan(x)", -1.653377800029753e+299),
+             ("sin(x)", 8.581908530683173e+20), ("sin(x)", 9.281374144536026e+298),
+             ("cos(x)", 4.2794818369918614e+229)]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,x", HUGE_TRIG)
+def test_trig_at_a_huge_x_is_unchecked_not_a_mismatch(source, x, method):
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+def test_with_no_finer_step_a_disagreement_is_unchecked(monkeypatch):
+    """x + 1e-10·sin(1e10·x) at 1: the first step's quotient is 1 ± 1e-5, converged and wrong (the slope
+    is 1.873). A small bound does not make a disagreement unambiguous; only a finer step can."""
+    monkeypatch.setattr(gradcheck, "smaller_steps", lambda method, x, h: [])
+    row = grad("x + 1e-10*sin(1e10*x)", {"x": 1}, perturb=Perturb()).check.rows[0]
+    assert row.verdict == "unchecked" and abs(row.numeric - 1) < 1e-5 and row.tolerance < 1e-4
+
+
+def test_finer_steps_lost_in_rounding_confirm_nothing():
+    """f = 1 + 3d known to 1e-3: at h = 1 the quotient 3 is sharp (±0.008) and refutes 4; at h = 1e-3 its
+    bound is ±8, it agrees with 3 and with 4 alike. A finer step that can refute 4 by itself confirms."""
+    nudge = Nudge(lambda d: 1 + 3 * d, 1.0, "central", True, 1e-3)
+    q = nudge.quotient(1.0)
+    assert q.converged and gradcheck._judge(q, 4.0, gradcheck.RTOL)[0] == "mismatch"
+    judge = functools.partial(gradcheck._judge, analytic=4.0, rtol=gradcheck.RTOL)
+    assert gradcheck._confirm(q, list(nudge.descend(q, [1e-3, 1e-4])), judge)[1] == "unchecked"
+    assert gradcheck._confirm(q, list(nudge.descend(q, [0.5, 1e-3])), judge)[1] == "mismatch"
+    assert gradcheck._confirm(q, list(nudge.descend(q, [0.5, 1e-3])), judge, scale=0.1)[1] == "unchecked"
+
+
+# ---- kinks: each one-sided slope has an error of its own -----------------------------------------------
+
+@pytest.mark.parametrize("source", ["relu(x) - x^2", "relu(x) - 50*x^2", "max(x, 0) - exp(x)"])
+def test_a_curved_side_of_a_kink_is_not_a_mismatch(source):
+    """relu(x) - x^2 at 0: backprop's 0 is the left slope, but the left secant over h is h (its truncation,
+    unaccounted for, was 12 times the tolerance)."""
+    row = grad(source, {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.verdict == "ok", (row.left, row.right, row.tolerance)
+
+
+def test_a_side_that_has_not_converged_proves_nothing():
+    """x·ln(x² + 1e-60)/2 has slope ln(1e-30) = -69 at 0, but secants over h ≫ 1e-30 are ln h ≈ -12,
+    changing by ln 2 when h doubles: never converged, so backprop's -69 is not refuted by them."""
+    row = grad("relu(x) + x*log(x^2 + 1e-60)/2", {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.analytic == pytest.approx(-69.0776) and row.verdict == "unchecked"
+
+
+def test_a_wrong_subgradient_on_a_curved_kink_is_still_caught(broken):
+    broken("relu", "where({0} > 0, 1.0, -10.0)")
+    row = grad("relu(x) + 100*x - 3*x^2", {"x": 0}, perturb=Perturb()).check.rows[0]
+    assert row.kink and row.verdict == "mismatch"
+
+
+def test_a_central_quotient_near_the_largest_double_does_not_overflow():
+    """1/x at 9.2e-155: both one-sided slopes are near -1.2e308, so their sum overflowed, the steps on
+    x's scale were dropped, and a quotient across the pole (0) was all that was left to judge by."""
+    row = grad("1/x", {"x": 9.212796707870211e-155}, perturb=Perturb()).check.rows[0]
+    assert row.verdict == "ok" and row.step < 1e-155
+
+
+# x^z at x = 1e-70, z = 4e-73: f = 1 + z·ln x is 1 to the last bit at every step, yet ∂f/∂x = z/x = 0.0037:
+# the slope lives within ~x of x, and only steps on that scale could see it (none can: the change is
+# 1e-78). Steps ≫ x, however sharp, confirm nothing. Found by a probe of random expressions; SymPy agrees
+# with backprop.
+SLOPE_BELOW_EVERY_STEP = [("-x**z", {"x": 1.0703994681611819e-70, "z": 3.9795427270649554e-73}),
+                          ("x**y", {"x": 1.0710885301472975e-261, "y": 7.72097435444719e-101})]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,point", SLOPE_BELOW_EVERY_STEP)
+def test_a_slope_no_step_on_the_scale_of_x_can_see_is_unchecked(source, point, method):
+    row = grad(source, point, perturb=Perturb(method)).check.rows[0]
+    assert row.name == "x" and row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
+
+
+# ---- the complex step: its own false mismatches, found by the same probe -------------------------------
+
+@pytest.mark.parametrize("source,x", [
+    ("x^x", 9.443227214632947e-211), ("x*log(x)", 3.571373902148304e-55),  # h = 1e-20 ≫ x: ln h + 1 = -45
+    ("x^x", 3.5e-299),                    # and h·|x| = 3.5e-319 is too small to carry the slope
+    ("sin(1/x)", 1.8220362742835603e-77),  # 1/(x + ih) overflows sin; its real inf read as a slope of 0
+    ("x*log(x)", 8.839381312993727e+299),  # Im log(x + ih) = h/x = 1e-320 lost its digits
+    ("x^0.5", 2.00772215304021e+300), ("x^0.5", 3.436094526700147e-296),  # the polar form's angle, too
+])
+def test_the_complex_step_calls_no_correct_slope_a_mismatch(source, x):
+    row = grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0]
+    assert row.verdict in ("ok", "unchecked"), (row.step, row.numeric, row.analytic, row.tolerance)
+
+
+def test_the_complex_step_judges_on_the_scale_of_a_tiny_x():
+    for source, x in [("x^x", 9.443227214632947e-211), ("x*log(x)", 3.571373902148304e-55),
+                      ("x^0.5", 2.00772215304021e+300)]:
+        row = grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0]
+        assert row.verdict == "ok" and row.tolerance < 1e-9 * abs(row.analytic), source
+
+
+def test_the_complex_step_still_catches_a_wrong_power_rule_at_a_tiny_x(broken):
+    broken("pow", "{1} * 1.001 * pow({0}, {1} - 1)", "{out} * log({0})")
+    row = grad("x^0.5", {"x": 3.436094526700147e-296}, perturb=Perturb("complex")).check.rows[0]
+    assert row.verdict == "mismatch"
+
+
+# ---- an oscillation hidden in f's rounding: the complex step has the last word -------------------------
+
+HIDDEN_OSCILLATION = [("x + sin(x)", 1e15), ("x + sin(x)", 1e17), ("x - sin(x)", 1e20), ("x + cos(x)", 1e16),
+                      ("x + tan(x)", 2.46e299)]
+
+
+@pytest.mark.parametrize("method", ["central", "forward"])
+@pytest.mark.parametrize("source,x", HIDDEN_OSCILLATION)
+def test_an_oscillation_hidden_in_rounding_is_unchecked_not_a_mismatch(source, x, method):
+    """Every step either averages sin away (numeric 1) or is short enough to see it and lost in f's
+    rounding; backprop's 1 + cos(x) is right, and the complex step says so."""
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
+    assert grad(source, {"x": x}, perturb=Perturb("complex")).check.rows[0].verdict == "ok"
+
+
+def test_a_wrong_rule_under_a_hidden_oscillation_is_still_caught(broken):
+    broken("sin", "cos({0}) * 1.01")
+    assert grad("x + sin(x)", {"x": 1e15}, perturb=Perturb()).check.rows[0].verdict == "mismatch"
+
+
+@pytest.mark.parametrize("source,x,method", [("sin(x)/(x-0.5)", -1.6142678389626865e+292, "central"),
+                                             ("cos(x)/(x+x)", 9.600983249613017e+294, "forward")])
+def test_a_slope_lost_in_the_division_by_h_is_not_a_zero_slope(source, x, method):
+    """f ~ 1e-292 moves by all of itself over h ~ 1e287 (steps span many periods of sin); (f+ - f-)/2h
+    is 1e-579, which reads as exactly 0 at every step, with T = 0 and R = 0: a flat f, it seemed."""
+    row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
