@@ -255,9 +255,12 @@ def _verdict(result: Gradients) -> Text:
     if bad:
         return Text(f"mismatch: backprop disagrees with the perturbation for {', '.join(bad)}", style="bold red")
     unchecked = [r.name for r in rows if r.verdict == "unchecked"]
+    why = (f"not checked: {', '.join(unchecked)} (no step gave a numeric slope to trust: f is undefined on a "
+           "side, or too flat, too steep or too noisy at every step the check can use)")
+    if len(unchecked) == len(rows):
+        return Text(why, style="yellow")
     text = Text(f"ok: backprop agrees with the perturbation for {len(rows) - len(unchecked)} of {len(rows)} "
                 "inputs", style="bold green")
     if unchecked:
-        text.append(f"; not checked: {', '.join(unchecked)} (f is undefined on both sides, or the step is "
-                    "too large or too small for the quotient to mean anything)", style="yellow")
+        text.append("; " + why, style="yellow")
     return text

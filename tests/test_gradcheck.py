@@ -386,3 +386,8 @@ def test_a_slope_lost_in_the_division_by_h_is_not_a_zero_slope(source, x, method
     is 1e-579, which reads as exactly 0 at every step, with T = 0 and R = 0: a flat f, it seemed."""
     row = grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0]
     assert row.verdict == "unchecked", (row.step, row.numeric, row.analytic)
+
+
+def test_a_check_that_checked_nothing_does_not_say_ok(run):
+    r = run("grad", "x^x", "-v", "x=1.53e-101", "--perturb")
+    assert r.code == 0 and "not checked: x" in r.out and "ok:" not in r.out
