@@ -83,8 +83,28 @@ def _gate_value(graph: Graph, i: int, args: list, backend: str):
     out = rules.forward(*args)
     if not math.isfinite(out):
         what = "overflows double precision" if math.isinf(out) else "is undefined"
-        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}")
+        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}{_stable_form(graph, i)}")
     return out
+
+
+def _stable_form(graph: Graph, i: int) -> str:
+    """Where an overflowing exp sits in log(1 + exp(a)) or 1/(1 + exp(-a)): the function that does not
+    overflow there. (Its consumers come later in the list; this runs only on the way to an error.)"""
+    nodes = graph.nodes
+    if nodes[i].op != "exp":
+        return ""
+
+    def is_one(k: int) -> bool:
+        return nodes[k].op == CONST and nodes[k].const == 1.0
+
+    for j in range(i + 1, len(nodes)):
+        if nodes[j].op == "add" and i in nodes[j].args and any(is_one(k) for k in nodes[j].args if k != i):
+            for user in nodes[j + 1:]:
+                if user.op == "log" and user.args == (j,):
+                    return "; log(1+exp(a)) is softplus(a), which does not overflow"
+                if user.op == "div" and user.args[1] == j and is_one(user.args[0]):
+                    return "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"
+    return ""
 
 
 def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = None, edges: bool = True) -> Backward:

@@ -178,8 +178,22 @@ def test_large_arguments_do_not_overflow(run):
 def test_log_one_plus_exp_overflows_where_softplus_does_not(run):
     r = run("grad", "log(1+exp(x))", "-v", "x=800")
     assert r.code == 3 and r.out == ""
-    assert r.err == "bpcli: error: v = exp(x) overflows double precision at x = 800\n"
+    assert r.err == ("bpcli: error: v = exp(x) overflows double precision at x = 800; "
+                     "log(1+exp(a)) is softplus(a), which does not overflow\n")
     assert run("grad", "softplus(x)", "-v", "x=800", "--format", "json").json()["value"] == 800.0
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("1/(1+exp(-x))", "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"),
+    ("log(exp(-x)+1)*2", "; log(1+exp(a)) is softplus(a)"),
+    ("exp(-x)", None), ("log(2+exp(-x))", None), ("2/(1+exp(-x))", None),
+])
+def test_an_overflow_in_the_written_out_form_names_the_stable_function(run, text, hint):
+    r = run("grad", text, "-v", "x=-800")
+    assert r.code == 3 and "overflows double precision at" in r.err
+    assert hint in r.err if hint else "which does not overflow" not in r.err
+    rows = run("grad", text, "--batch", "-", input="x\n-800\n")
+    assert rows.code == 3 and (hint in rows.err if hint else "which does not overflow" not in rows.err)
 
 
 def test_tanh_slope_comes_from_the_output_as_in_the_lecture():
