@@ -1,8 +1,9 @@
 """The chain rule written out, as the lecture does: ∂f/∂x as a sum over paths of products of locals.
 
 ∂f/∂x = ∂f/∂u·∂u/∂v·∂v/∂x = 4·1·2 = 8 for the lecture's example. The number of paths grows
-exponentially with sharing, so past MAX_PATHS an input's gradient is grouped by the gates that use it
-(∂f/∂x = Σ ∂f/∂c·∂c/∂x over its consumers c), which is what the backward pass computes anyway.
+exponentially with sharing, so past MAX_PATHS (or where a path is longer than MAX_CHAIN links) an input's
+gradient is grouped by the gates that use it (∂f/∂x = Σ ∂f/∂c·∂c/∂x over its consumers c), which is what
+the backward pass computes anyway. Each input costs time for its own paths only, not the graph's size.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from bpcli.engine import Backward, Edge
 from bpcli.graph import Graph
 
 MAX_PATHS = 16
+MAX_CHAIN = 64   # links: a longer path is grouped too (10⁴ inputs each 10⁴ gates deep would be 10⁸ links)
 
 
 @dataclass(frozen=True)
@@ -30,71 +32,63 @@ class Term:
 
 @dataclass(frozen=True)
 class Explanation:
-    """∂f/∂name = Σ terms; `paths` is how many paths there are; `grouped` when they were too many to list."""
+    """∂f/∂name = Σ terms; `paths` is how many paths there are and `links` the longest one's length;
+    `grouped` when they were too many or too long to list."""
 
     name: str
     paths: int
     grouped: bool
     terms: list[Term]
     total: float
+    links: int = 0
 
 
 def explain(graph: Graph, backward: Backward, names: Sequence[str]) -> list[Explanation]:
     """The chain rule for each input in `names` (whose gradients `backward` computed)."""
     below: dict[int, list[Edge]] = {}
-    for e in backward.edges:
+    above: dict[int, list[tuple[int, Edge]]] = {}   # by the node an edge flows into, with its place in order
+    for k, e in enumerate(backward.edges):
         below.setdefault(e.node, []).append(e)
+        above.setdefault(e.to, []).append((k, e))
     index = {graph.nodes[i].name: i for i in graph.inputs}
-    counts = _path_counts(graph, below)
+    counts, depth = _path_counts(graph, below)
     out = []
     for name in names:
         target = index[name]
         paths = counts.get(target, 0) if target != graph.output else 1
-        grouped = paths > MAX_PATHS
-        terms = _grouped(graph, backward, target) if grouped else _paths(graph, below, target)
-        out.append(Explanation(name, paths, grouped, terms, backward.grads[target]))
+        grouped = paths > MAX_PATHS or depth.get(target, 0) > MAX_CHAIN
+        terms = _grouped(graph, above, target) if grouped else _paths(graph, above, target)
+        out.append(Explanation(name, paths, grouped, terms, backward.grads[target], depth.get(target, 0)))
     return out
 
 
-def _path_counts(graph: Graph, below: dict[int, list[Edge]]) -> dict[int, int]:
-    """How many paths lead from the output to each node (one pass in reverse order, no recursion)."""
-    counts = {graph.output: 1}
+def _path_counts(graph: Graph, below: dict[int, list[Edge]]) -> tuple[dict[int, int], dict[int, int]]:
+    """How many paths lead from the output to each node, and the longest one's links (one pass in reverse
+    order, no recursion)."""
+    counts, depth = {graph.output: 1}, {graph.output: 0}
     for i in range(len(graph.nodes) - 1, -1, -1):
-        for e in below.get(i, ()):
-            if i in counts:
+        if i in counts:
+            for e in below.get(i, ()):
                 counts[e.to] = counts.get(e.to, 0) + counts[i]
-    return counts
+                depth[e.to] = max(depth.get(e.to, 0), depth[i] + 1)
+    return counts, depth
 
 
-def _paths(graph: Graph, below: dict[int, list[Edge]], target: int) -> list[Term]:
-    """Every path from the output to `target`, depth first with an explicit stack.
-
-    Partial paths are kept as parent links (record = (edge, parent record)), so a path 10^5 deep costs
-    linear, not quadratic, time.
-    """
-    reaches = graph.depends_on([graph.nodes[target].name])
-    records: list[tuple[Edge, int]] = []
-    terms: list[Term] = []
-    stack: list[tuple[int, int]] = [(graph.output, -1)]
+def _paths(graph: Graph, above: dict[int, list[tuple[int, Edge]]], target: int) -> list[Term]:
+    """Every path from the output to `target`, found by walking up from `target` with an explicit stack, so
+    only edges on those paths are visited (at most MAX_PATHS paths of MAX_CHAIN links), however large the
+    graph. Ordered as a depth-first walk down from the output meets them: by the edges' places in order."""
+    found: list[tuple[list[int], list[Edge]]] = []
+    stack: list[tuple[int, list[tuple[int, Edge]]]] = [(target, [])]
     while stack:
-        node, record = stack.pop()
-        if node == target:
-            terms.append(_term(graph, _walk_back(records, record)))
+        node, upward = stack.pop()
+        if node == graph.output:
+            downward = upward[::-1]
+            found.append(([k for k, _ in downward], [e for _, e in downward]))
             continue
-        for e in reversed(below.get(node, [])):
-            if reaches[e.to]:
-                records.append((e, record))
-                stack.append((e.to, len(records) - 1))
-    return terms
-
-
-def _walk_back(records: list[tuple[Edge, int]], record: int) -> list[Edge]:
-    path = []
-    while record != -1:
-        edge, record = records[record]
-        path.append(edge)
-    path.reverse()
-    return path
+        for k, e in above.get(node, ()):
+            stack.append((e.node, upward + [(k, e)]))
+    return [_term(graph, path) for _, path in sorted(found, key=lambda f: f[0])]
 
 
 def _term(graph: Graph, path: list[Edge]) -> Term:
@@ -105,8 +99,8 @@ def _term(graph: Graph, path: list[Edge]) -> Term:
     return Term(chain, [e.local for e in path], product)
 
 
-def _grouped(graph: Graph, backward: Backward, target: int) -> list[Term]:
+def _grouped(graph: Graph, above: dict[int, list[tuple[int, Edge]]], target: int) -> list[Term]:
     """∂f/∂x = Σ ∂f/∂c·∂c/∂x over the gates c that use x."""
     out = graph.nodes[graph.output].name
     return [Term([out, graph.nodes[e.node].name, graph.nodes[e.to].name], [e.upstream, e.local], e.product)
-            for e in backward.edges if e.to == target]
+            for _, e in above.get(target, ())]

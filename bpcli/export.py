@@ -22,9 +22,14 @@ def to_json(result: Evaluation, explanations=None) -> str:
     """
     doc = to_dict(result)
     if explanations is not None:
-        doc["explain"] = {ex.name: {"paths": ex.paths, "grouped": ex.grouped, "total": ex.total,
-                                    "terms": [asdict(t) for t in ex.terms]} for ex in explanations}
+        doc["explain"] = {ex.name: {"paths": ex.paths, "links": ex.links, "grouped": ex.grouped,
+                                    "total": ex.total, "terms": [_term(t) for t in ex.terms]}
+                          for ex in explanations}
     return _document(doc)
+
+
+def _term(t) -> dict:
+    return {"chain": t.chain, "factors": t.factors, "product": t.product}  # asdict deep-copies every list
 
 
 def _document(doc: dict) -> str:

@@ -205,7 +205,8 @@ def _explain(explanations, out: str) -> RenderableType:
         line.append(fmt(ex.total), style="bold")
         lines.append(line)
         if ex.grouped:
-            lines.append(Text(f"  ({ex.paths} paths: grouped by the gates that use {ex.name})", style="dim"))
+            why = f"{ex.paths} paths" if ex.paths > 1 else f"a path of {ex.links} links"
+            lines.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
     return Group(*lines)
 
 

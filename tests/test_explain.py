@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bpcli.explain import MAX_PATHS
+from bpcli.explain import MAX_CHAIN, MAX_PATHS
 from bpcli.pipeline import explain, grad
 
 
@@ -44,9 +44,31 @@ def test_every_path_product_sums_to_the_gradient():
         assert sum(t.product for t in ex.terms) == pytest.approx(r.gradient[ex.name], rel=1e-12)
 
 
-def test_deep_chain_is_linear(run):
+def test_deep_chain_is_grouped(run):
     r = run("grad", "-", "-v", "x=0.5", "--explain", input="sin(" * 20000 + "x" + ")" * 20000)
-    assert r.code == 0 and "more)…" in r.out
+    assert r.code == 0 and "(a path of 20000 links: grouped by the gates that use x)" in r.out
+
+
+@pytest.mark.parametrize("links,grouped", [(MAX_CHAIN, False), (MAX_CHAIN + 1, True)])
+def test_a_path_longer_than_max_chain_is_grouped(links, grouped):
+    (x,) = explain(grad("x" + "+1" * links, {"x": 2.0}))
+    assert (x.links, x.grouped, x.total) == (links, grouped, 1.0)
+    assert len(x.terms) == 1 and len(x.terms[0].chain) == (3 if grouped else links + 1)
+
+
+def test_a_long_chain_that_is_listed_shows_its_ends(run):
+    r = run("grad", "x" + "+1" * 20, "-v", "x=2", "--explain")
+    assert r.code == 0 and "…(12 more)…" in r.out
+
+
+def test_many_inputs_each_deep_is_linear():
+    # ∂f/∂x_i for f = x0*x0 + … + x_n*x_n: paths n − i links long. Listing them all would be quadratic
+    # (10⁸ links at n = 10⁴); grouped, every input has one term of three names.
+    n = 3000
+    result = grad("+".join(f"x{i}*x{i}" for i in range(n)), {f"x{i}": 1.0 for i in range(n)})
+    explanations = explain(result)
+    assert sum(len(t.chain) for ex in explanations for t in ex.terms) < 10 * n
+    assert all(ex.total == 2.0 for ex in explanations)
 
 
 def test_cli_explain(run):
