@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -22,7 +23,17 @@ from bpcli.backends import BACKENDS, RAISING
 def expand(template: str, args: list[str], out: str = "out", k: int = 0, shared: Sequence[str] = ()) -> str:
     """Fill a template with argument names (or code), the output, and for variadic gates {k} and {args};
     `shared` fills the fields `split_shared` left, with where each per-gate part is kept."""
-    return template.format(*args, out=out, k=args[k] if args else "", args=", ".join(args), **_fields(shared))
+    # Only what the template names: each of a variadic gate's n partials given all n names would be n² work.
+    positional, whole = _named(template)
+    return template.format(*args[:positional], out=out, k=args[k] if args else "",
+                           args=", ".join(args) if whole else "", **_fields(shared))
+
+
+@lru_cache(maxsize=1 << 10)  # a few templates (per dialect and arity), filled in again and again
+def _named(template: str) -> tuple[int, bool]:
+    """How many positional arguments a template names ({0}, {1}, …), and whether it names {args}."""
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    return max((int(f) + 1 for f in fields if f.isdigit()), default=0), "args" in fields
 
 
 # count({out}, {args}) is the same for every argument k: computed once per gate, not once per argument
