@@ -135,6 +135,9 @@ class Rules:
     all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
     forward_raw: Callable[..., float] | None = None     # (*args), as forward but may raise
     checked: frozenset[int] = frozenset()               # the argument positions that have grad_checks
+    # The partials share a per-gate part (split_shared): all_partials computes it once and each of
+    # `partials` again, so a caller that wants several of them calls all_partials.
+    shares: bool = False
 
 
 def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
@@ -207,4 +210,5 @@ def _variadic_rules(op: ops.Op, n: int, namespace: dict[str, object], ieee) -> R
         forward_raw=compiled(op.forward),
         checked=frozenset(k for k, _ in op.grad_checks),
         all_partials=_lambda(every + f"({', '.join(fill(call) for call in shared)})", ["*a"], namespace),
+        shares=bool(shared),
     )
