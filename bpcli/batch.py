@@ -118,14 +118,16 @@ class _Gate:
 
 
 @dataclass(frozen=True)
-class _Edge:
-    """One edge of the backward pass: ∂f/∂node × ∂node/∂(argument `to`), added into ∂f/∂to."""
+class _Edges:
+    """A gate's edges in the backward pass: ∂f/∂node × ∂node/∂(argument k), added into ∂f/∂argument, for
+    each k of `ks` (the arguments that depend on a chosen input)."""
 
     node: int
-    to: int
     args: tuple[int, ...]
-    local: Callable
-    checks: tuple[Callable, ...]
+    ks: tuple[int, ...]
+    partials: tuple[Callable, ...]   # per argument position (*args, out) → its local partial
+    every: Callable | None           # (*args, out) → all of them, when they share a per-gate part
+    checks: tuple[Callable, ...]     # the gradient checks of the ks
 
 
 _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -177,16 +179,19 @@ class Program:
         grads: list = [None] * self.size
         grads[self.output] = 1.0
         failed: list = []
-        for edge in self.edges:
-            upstream = grads[edge.node]
+        for gate in self.edges:
+            upstream = grads[gate.node]
             if upstream is None:
                 continue
-            args = [values[a] for a in edge.args]
-            if edge.checks:
-                _check(edge.checks, args, failed)
-            product = _times(upstream, edge.local(*args, values[edge.node]))
-            total = grads[edge.to]
-            grads[edge.to] = product if total is None else total + product
+            args = [values[a] for a in gate.args]
+            if gate.checks:
+                _check(gate.checks, args, failed)
+            out = values[gate.node]
+            every = gate.every(*args, out) if gate.every else None
+            for k in gate.ks:
+                product = _times(upstream, every[k] if every is not None else gate.partials[k](*args, out))
+                to = gate.args[k]
+                grads[to] = product if grads[to] is None else grads[to] + product
         return grads, failed
 
     def compute(self, columns: Mapping[str, np.ndarray], out: np.ndarray) -> np.ndarray | None:
@@ -221,8 +226,12 @@ def _gate(i: int, node) -> _Gate:
     return _Gate(i, node.args, rules.forward, tuple(check for check, _ in rules.checks))
 
 
-def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edge]:
-    """The edges engine.backward walks, in its order (so sums of fan-out add up in the same order)."""
+def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edges]:
+    """The edges engine.backward walks, gate by gate in its order (so sums of fan-out add up in the same order).
+
+    Partials come one per edge, except where a gate's share a part (max/min's tie count): then all at once,
+    the part computed once, as the interpreter does; per edge it would be n² work for n arguments.
+    """
     depends, live = graph.depends_on(wrt), graph.live
     edges = []
     for i in range(len(graph.nodes) - 1, -1, -1):
@@ -230,10 +239,11 @@ def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edge]:
         if not (node.is_gate and depends[i] and live[i]):
             continue
         rules = templates.rules(node.op, len(node.args), "numpy")
-        for k, a in enumerate(node.args):
-            if depends[a]:  # an edge into a constant part carries no gradient: no partial computed
-                checks = tuple(check for kk, check, _ in rules.grad_checks if kk == k)
-                edges.append(_Edge(i, a, node.args, rules.partials[k], checks))
+        # an edge into a constant part carries no gradient: no partial computed
+        ks = tuple(k for k, a in enumerate(node.args) if depends[a])
+        checks = tuple(check for k, check, _ in rules.grad_checks if k in ks)
+        every = rules.all_partials if rules.shares else None
+        edges.append(_Edges(i, node.args, ks, rules.partials, every, checks))
     return edges
 
 

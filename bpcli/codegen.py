@@ -12,7 +12,9 @@
 One assignment per live gate, from the gate's forward template in `ops.OPS`; one line per edge of the
 backward pass, in the order `engine.backward` visits them: the edge's local partial (the gate's partial
 template, filled in with its arguments' names) times the upstream gradient, `=` for the first
-contribution to a gradient and `+=` for the next ones (fan-out). No derivative rule is written here.
+contribution to a gradient and `+=` for the next ones (fan-out). A part of a gate's partials that is
+the same for every argument (max/min's tie count, see templates.split_shared) gets one line of its own
+before the gate's edges, which refer to it. No derivative rule is written here.
 
 The language only changes the spelling, which its `dialects.Dialect` gives: names that would clash with
 a keyword or a helper get a `_` appended, template helpers are renamed (C's `abs` is `fabs`), and each
@@ -33,11 +35,15 @@ from bpcli.graph import CONST, INPUT, Graph
 
 @dataclass(frozen=True)
 class Step:
-    """One line of straight-line code: `target = code`, or `target += code` when not `first`."""
+    """One line of straight-line code: `target = code`, or `target += code` when not `first`.
+
+    `edge` is False for a part of a gate's partials that its edges share (max/min's tie count), assigned once.
+    """
 
     target: str
     code: str
     first: bool = True
+    edge: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ def plan(graph: Graph, dialect: Dialect) -> Plan:
     stem = "f" if out.op == CONST else names[graph.output]
     grads = [f"d{stem}d{n}" if n is not None else None for n in names]
     grads = [namer.claim(g) if d and g else None for g, d in zip(grads, graph.depends)]
-    backward = _backward(graph, names, grads, dialect)
+    backward = _backward(graph, names, grads, dialect, namer)
     assigned = {step.target for step in backward}
     return Plan(
         name=f"grad_{stem}",
@@ -118,8 +124,13 @@ def _forward(graph: Graph, names: list[str | None], dialect: Dialect) -> list[St
     return steps
 
 
-def _backward(graph: Graph, names: list, grads: list, dialect: Dialect) -> list[Step]:
-    """One step per edge, in engine.backward's order: grads[a] (+)= local × upstream."""
+def _backward(graph: Graph, names: list, grads: list, dialect: Dialect, namer: _Namer) -> list[Step]:
+    """One step per edge, in engine.backward's order: grads[a] (+)= local × upstream.
+
+    A part of the partials that is the same for every argument (templates.split_shared: max/min's tie
+    count) gets one step before the gate's first edge, `count_f = count(f, x, y, z)`, which each edge names;
+    spelled out in each of n edges it would be n² code.
+    """
     steps: list[Step] = []
     if graph.depends[graph.output]:
         steps.append(Step(grads[graph.output], "1.0"))
@@ -129,12 +140,27 @@ def _backward(graph: Graph, names: list, grads: list, dialect: Dialect) -> list[
         if not (node.is_gate and graph.depends[i] and graph.live[i]):
             continue
         args = [names[a] for a in node.args]
+        kept: dict[str, str] = {}  # this gate's shared parts → the variables holding them
         for k, a in enumerate(node.args):
             if graph.depends[a]:
-                local = _fill(ops.OPS[node.op].partial(k), args, names[i], k, dialect)
+                local, shared = _partial(ops.OPS[node.op], k, args, names[i], dialect, namer, kept)
+                steps += shared
                 steps.append(Step(grads[a], f"{_group(local)} * {grads[i]}", grads[a] not in seen))
                 seen.add(grads[a])
     return steps
+
+
+def _partial(op: ops.Op, k: int, args: list[str], out: str, dialect: Dialect, namer: _Namer,
+             kept: dict[str, str]) -> tuple[str, list[Step]]:
+    """The code of the gate's partial for argument k, and a step for each shared part not yet `kept`
+    (named after its helper and the gate: `count_f`)."""
+    template, calls = templates.split_shared(op.partial(k))
+    steps = []
+    for call in calls:
+        if call not in kept:
+            kept[call] = namer.claim(f"{call[:call.index('(')]}_{out}")
+            steps.append(Step(kept[call], _fill(call, args, out, k, dialect), edge=False))
+    return _fill(template, args, out, k, dialect, [kept[call] for call in calls]), steps
 
 
 def _group(code: str) -> str:
@@ -157,8 +183,9 @@ def _closes_at_end(code: str) -> bool:
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
 
 
-def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect) -> str:
-    """A template from ops, its helper calls respelled for the dialect, filled in with names."""
+def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect, shared: list[str] | None = None) -> str:
+    """A template from ops, its helper calls respelled for the dialect, filled in with names (and the
+    variables holding its shared parts, see templates.split_shared)."""
     def call(m: re.Match) -> str:
         helper = m.group(1)
         if helper not in dialect.calls:
@@ -168,7 +195,7 @@ def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect) ->
     code = _CALL.sub(call, template)
     if dialect.name != "python" and re.search(r"\*\*|\b(and|or|not)\b", code):
         raise ValueError(f"ops template {template!r} uses Python-only syntax; teach codegen to translate it")
-    return templates.expand(code, args, out=out, k=k)
+    return templates.expand(code, args, out=out, k=k, shared=shared or ())
 
 
 
@@ -219,9 +246,14 @@ def javascript(graph: Graph) -> str:
     lines = [f"function {p.name}({', '.join(ident for _, ident in p.inputs)}) {{", "  // forward pass"]
     lines += [f"  const {s.target} = {s.code};" for s in p.forward]
     lines.append("  // backward pass")
-    lines += [f"  {'let ' if s.first else ''}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
+    lines += [f"  {_js_declare(s)}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
     lines += [f"  return [{p.value}, {{{_gradient_pairs(p)}}}];", "}"]
     return dialects.JAVASCRIPT.prelude + "\n" + "\n".join(lines) + "\n"
+
+
+def _js_declare(s: Step) -> str:
+    # a gradient may take `+=` later; a part its edges share is assigned once
+    return "const " if not s.edge else "let " if s.first else ""
 
 
 LANGUAGES: dict[str, Callable[[Graph], str]] = {"python": python, "c": c, "javascript": javascript}

@@ -6,6 +6,10 @@ for `{k}` and all arguments `{args}`. A template evaluates the same on Python fl
 the complex-step check) and on NumPy arrays (the namespaces of bpcli.backends), so the interpreter,
 generated code and the batch path share one source of truth; bpcli.templates fills them in and compiles them.
 
+A call over `({out}, {args})`, such as max/min's tie count `count({out}, {args})`, is the same for every
+argument k, so the interpreter, generated code and the batch path compute it once per gate
+(templates.split_shared): written per argument it would be n² work and text for n arguments.
+
 Templates may call only the names every namespace defines: exp log sqrt sin cos tan tanh sigmoid softplus
 abs pow floor where vmax vmin count ties. Conditions combine comparisons with | and & (each in parentheses),
 which work on bools and on arrays alike; Python's `and`/`or` would not. `where(c, a, b)` evaluates both branches, so a branch must not raise:

@@ -167,6 +167,7 @@ class _Rows:
         self.fmt, self.needed = fmt, needed
         self.columns: list[str] | None = None if fmt != "jsonl" else list(needed)
         self.header: list[str] | None = None
+        self.keep: list[int] = []   # where each of `columns` is in the header
         self.first = True
 
     def parse(self, block: bytes) -> tuple[dict[str, np.ndarray], list[str | None]]:
@@ -195,7 +196,7 @@ class _Rows:
         if numbers.size != rows * width or not np.isfinite(numbers).all():
             return None
         table = numbers.reshape(rows, width)
-        return {name: table[:, self.header.index(name)] for name in self.columns}, [None] * rows
+        return {name: table[:, k] for name, k in zip(self.columns, self.keep)}, [None] * rows
 
     def parse_lines(self, lines: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
         lines = [line for line in lines if line.strip()]
@@ -229,8 +230,7 @@ class _Rows:
             return None
         if not np.isfinite(table).all():
             return None
-        keep = [self.header.index(name) for name in self.columns]
-        return {name: table[:, k] for name, k in zip(self.columns, keep)}, [None] * len(lines)
+        return {name: table[:, k] for name, k in zip(self.columns, self.keep)}, [None] * len(lines)
 
     def set_header(self, line: str) -> None:
         try:
@@ -245,7 +245,11 @@ class _Rows:
         twice = sorted({h for h in self.header if h in self.needed and self.header.count(h) > 1})
         if twice:
             raise InputError(f"the batch header names {twice[0]} twice")
-        self.columns = [h for h in self.header if h in self.needed]
+        # Where each needed column is, found once: header.index per column and block is n² for n columns
+        # (a max of 2 000 inputs spent 3 s of its 8 s there at 2 000 rows).
+        needed = set(self.needed)
+        self.keep = [k for k, h in enumerate(self.header) if h in needed]
+        self.columns = [self.header[k] for k in self.keep]
 
     @property
     def delimiter(self) -> str:

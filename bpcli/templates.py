@@ -1,25 +1,57 @@
 """What is done with a rule template of `ops.OPS`: filled in, read, and compiled.
 
-`expand` fills a template with argument names or code (the tables, codegen); `readable` turns a filled-in
-rule into what a person reads; `rules` compiles a gate's templates, for one arity, into plain callables over
-the numbers of a namespace of bpcli.backends (the interpreter, the complex-step check, the batch path).
+`expand` fills a template with argument names or code (the tables, codegen); `split_shared` finds the parts
+of a variadic gate's partial that are the same for every argument, to compute once per gate; `readable`
+turns a filled-in rule into what a person reads; `rules` compiles a gate's templates, for one arity, into
+plain callables over the numbers of a namespace of bpcli.backends (the interpreter, the complex-step
+check, the batch path).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Sequence
 
 from bpcli import ops
 from bpcli.backends import BACKENDS, RAISING
 
 
-def expand(template: str, args: list[str], out: str = "out", k: int = 0) -> str:
-    """Fill a template with argument names (or code), the output, and for variadic gates {k} and {args}."""
-    return template.format(*args, out=out, k=args[k] if args else "", args=", ".join(args))
+def expand(template: str, args: list[str], out: str = "out", k: int = 0, shared: Sequence[str] = ()) -> str:
+    """Fill a template with argument names (or code), the output, and for variadic gates {k} and {args};
+    `shared` fills the fields `split_shared` left, with where each per-gate part is kept."""
+    # Only what the template names: each of a variadic gate's n partials given all n names would be n² work.
+    positional, whole = _named(template)
+    return template.format(*args[:positional], out=out, k=args[k] if args else "",
+                           args=", ".join(args) if whole else "", **_fields(shared))
+
+
+@lru_cache(maxsize=1 << 10)  # a few templates (per dialect and arity), filled in again and again
+def _named(template: str) -> tuple[int, bool]:
+    """How many positional arguments a template names ({0}, {1}, …), and whether it names {args}."""
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    return max((int(f) + 1 for f in fields if f.isdigit()), default=0), "args" in fields
+
+
+# count({out}, {args}) is the same for every argument k: computed once per gate, not once per argument
+# (per argument it is n² work for n arguments, and n² text in generated code)
+_SHARED = re.compile(r"\w+\(\{out\}, \{args\}\)")
+
+
+def split_shared(template: str) -> tuple[str, tuple[str, ...]]:
+    """A partial template's per-gate parts, the calls over `({out}, {args})` (max/min's tie count), and the
+    template with each replaced by a field `{shared0}`, `{shared1}`, … for `expand`'s `shared` to fill."""
+    calls = tuple(dict.fromkeys(_SHARED.findall(template)))
+    for i, call in enumerate(calls):
+        template = template.replace(call, f"{{shared{i}}}")
+    return template, calls
+
+
+def _fields(shared: Sequence[str]) -> dict[str, str]:
+    return {f"shared{i}": name for i, name in enumerate(shared)}
 
 
 # ---- reading a filled-in rule -------------------------------------------------------------------
@@ -103,6 +135,9 @@ class Rules:
     all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
     forward_raw: Callable[..., float] | None = None     # (*args), as forward but may raise
     checked: frozenset[int] = frozenset()               # the argument positions that have grad_checks
+    # The partials share a per-gate part (split_shared): all_partials computes it once and each of
+    # `partials` again, so a caller that wants several of them calls all_partials.
+    shares: bool = False
 
 
 def _lambda(body: str, params: list[str], namespace: dict[str, object]) -> Callable[..., object]:
@@ -150,29 +185,22 @@ def rules(name: str, arity: int, backend: str = "scalar") -> Rules:
     )
 
 
-# count({out}, {args}) is the same for every argument k: computed once per gate, not once per argument
-_SHARED = re.compile(r"\w+\(\{out\}, \{args\}\)")
-
-
 def _variadic_rules(op: ops.Op, n: int, namespace: dict[str, object], ieee) -> Rules:
     """The rules of max/min with n arguments, read from one tuple `a` (the output last, in the partials).
 
     Their templates mention every argument ({args}): filled in with n names for each of n partials they
     were n² text to compile (max of 3 000 arguments took 55 s and 8 GB) and n² work per backward pass.
     """
-    def fill(template: str, k: str = "a[0]") -> str:
-        return template.format(k=k, out=f"a[{n}]", args=f"*a[:{n}]")
+    def fill(template: str, k: str = "a[0]", shared: Sequence[str] = ()) -> str:
+        return template.format(k=k, out=f"a[{n}]", args=f"*a[:{n}]", **_fields(shared))
 
     def compiled(template: str, k: str = "a[0]") -> Callable[..., object]:
         return _lambda(fill(template, k), ["*a"], namespace)
 
-    partial = op.partials[0]
-    per_k = _lambda(f"lambda *a: {fill(partial, 'a[j]')}", ["j"], namespace)
-    shared = list(dict.fromkeys(_SHARED.findall(partial)))
+    per_k = _lambda(f"lambda *a: {fill(op.partials[0], 'a[j]')}", ["j"], namespace)
+    partial, shared = split_shared(op.partials[0])
     names = [f"_s{i}" for i in range(len(shared))]
-    for call, name in zip(shared, names):
-        partial = partial.replace(call, name)
-    every = f"(lambda {', '.join(names)}: tuple({fill(partial, 'a[j]')} for j in range({n})))"
+    every = f"(lambda {', '.join(names)}: tuple({fill(partial, 'a[j]', names)} for j in range({n})))"
     return Rules(
         forward=ieee(compiled(op.forward)),
         partials=tuple(ieee(per_k(j)) for j in range(n)),
@@ -182,4 +210,5 @@ def _variadic_rules(op: ops.Op, n: int, namespace: dict[str, object], ieee) -> R
         forward_raw=compiled(op.forward),
         checked=frozenset(k for k, _ in op.grad_checks),
         all_partials=_lambda(every + f"({', '.join(fill(call) for call in shared)})", ["*a"], namespace),
+        shares=bool(shared),
     )

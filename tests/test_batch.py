@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from bpcli import batch
+from bpcli import backends, batch, templates
 from bpcli.pipeline import compile_source, grad
 
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
@@ -109,6 +109,44 @@ def test_numpy_agrees_with_the_scalar_engine_on_every_op():
         assert chunk.value[i] == pytest.approx(one.value, rel=1e-12, abs=1e-12)
         for name in ("x", "y"):
             assert chunk.gradient[name][i] == pytest.approx(one.gradient[name], rel=1e-11, abs=1e-11)
+
+
+@pytest.fixture
+def tie_counts(monkeypatch):
+    """The calls of NumPy's tie count during a test, as the number of arguments of each."""
+    calls: list[int] = []
+
+    def count(out, *args):
+        calls.append(len(args))
+        return backends.count(out, *args)
+    monkeypatch.setitem(batch.NUMPY, "count", count)
+    templates.rules.cache_clear()  # compiled rules keep the namespace they were compiled in
+    yield calls
+    monkeypatch.undo()
+    templates.rules.cache_clear()
+
+
+def wide_max_and_min(n: int) -> tuple[list[str], batch.Chunk]:
+    """max(x0…) * min(x0…) over n inputs at 300 rows (one block) with ties, through the batch path."""
+    names = [f"x{i}" for i in range(n)]
+    graph = compile_source(f"max({', '.join(names)}) * min({', '.join(names)})")
+    chunk = batch.run(graph, {name: np.full(300, float(i % 3)) for i, name in enumerate(names)}, names)
+    one = grad(graph, {name: float(i % 3) for i, name in enumerate(names)})
+    assert [chunk.gradient[name][0] for name in names] == [one.gradient[name] for name in names]
+    return names, chunk
+
+
+def test_a_wide_max_counts_its_ties_once_per_gate_and_block(tie_counts):
+    # per edge it was n counts of n arguments per gate: n² work (max of 4 000 arguments, 2 000 rows: 247 s)
+    names, chunk = wide_max_and_min(50)
+    assert tie_counts == [50, 50]
+    assert chunk.gradient["x0"][0] == 2 / 17 and chunk.gradient["x2"][0] == 0.0  # 17 tie for min = 0, max is 2
+
+
+def test_the_tie_count_check_catches_a_count_per_edge(tie_counts, monkeypatch):
+    monkeypatch.setattr(templates, "split_shared", lambda template: (template, ()))
+    wide_max_and_min(50)
+    assert len(tie_counts) == 100
 
 
 def test_rows_with_domain_problems_get_the_scalar_engines_message():

@@ -38,6 +38,7 @@ MIXED = [
     ("relu(x)", {"x": 0.0}), ("relu(x)*x + relu(-x)", {"x": 0.0}), ("abs(x)", {"x": 0.0}),
     ("max(x,x)", {"x": 1.5}), ("max(x,y)", {"x": 2.0, "y": 2.0}), ("min(x,y,x)", {"x": 1.0, "y": 1.0}),
     ("max(x, y, 2) * min(y, 2, x)", {"x": 2.0, "y": 2.0}), ("max(x, -y)", {"x": -0.0, "y": 0.0}),
+    ("max(x, x, y)", {"x": 1.0, "y": 1.0}), ("min(x, y, x) * max(x, y, x)", {"x": 1.0, "y": 1.0}),
     ("x^3", {"x": -1.5}), ("x^y", {"x": 1.7, "y": -2.3}), ("2^x", {"x": 0.5}), ("x^-2", {"x": 1.5}),
     ("x^0", {"x": 0.0}), ("x^y", {"x": 0.0, "y": 2.0}), ("x^2.5", {"x": 0.0}), ("(-x)^-3", {"x": 0.5}),
     ("pi*x + e^x", {"x": 0.3}), ("x*1e-3 - 2.5e2/x", {"x": 0.7}),
@@ -56,6 +57,7 @@ NAMES = [
     ("int + linux + M_PI + __x + _X + bp_where + unix*i386", dict(zip(
         ["int", "linux", "M_PI", "__x", "_X", "bp_where", "unix", "i386"], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]))),
     ("f*x + f", {"f": 2.0, "x": 3.0}),
+    ("count_v*max(count_v, x, count_v_)", {"count_v": 2.0, "x": 3.0, "count_v_": 3.0}),
     ("ﬁ*fi + ﬁ", {"ﬁ": 2.0, "fi": 3.0}),
     ("let*var + function*arguments + u03b8*θ", dict(zip(
         ["let", "var", "function", "arguments", "u03b8", "θ"], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))),
@@ -106,7 +108,7 @@ def test_backward_lines_follow_the_engines_edges(source):
     values = engine.forward(graph, {name: 0.5 for name in graph.input_names})
     edges = engine.backward(graph, values).edges
     steps = codegen.plan(graph, dialects.PYTHON).backward
-    assert [s.target for s in steps] == ["dfdf"] + [f"dfd{graph.nodes[e.to].name}" for e in edges]
+    assert [s.target for s in steps if s.edge] == ["dfdf"] + [f"dfd{graph.nodes[e.to].name}" for e in edges]
 
 
 @pytest.mark.parametrize(("source", "point"), CASES, ids=IDS)
@@ -130,6 +132,41 @@ def test_python_matches_the_engine_at_random_points(source):
     for _ in range(20):
         point = random_point(source, rng)
         agrees(source, point, *run_python(graph, point))
+
+
+def test_max_counts_its_ties_once_per_gate():
+    text = codegen.python(compile_source("max(x, y, z)"))
+    body = [line.strip() for line in text.splitlines()[-6:-1]]
+    assert body == ["dfdf = 1.0", "count_f = count(f, x, y, z)", "dfdx = ((x == f) / count_f) * dfdf",
+                    "dfdy = ((y == f) / count_f) * dfdf", "dfdz = ((z == f) / count_f) * dfdf"]
+    assert "  const count_f = count(f, x, y, z);" in codegen.javascript(compile_source("max(x, y, z)"))
+
+
+def test_ties_split_the_gradient_evenly():
+    assert run_python(compile_source("max(x, x, y)"), {"x": 1.0, "y": 1.0}) == (1.0, {"x": 2 / 3, "y": 1 / 3})
+
+
+def test_the_tie_count_never_takes_a_users_name():
+    text = codegen.python(compile_source("count_v*max(count_v, x, count_v_)"))
+    assert "    count_v__ = count(v, count_v, x, count_v_)" in text.splitlines()
+
+
+def code_size_per_argument(n: int) -> float:
+    """Characters of generated code per argument of max and min over n inputs, in the largest language."""
+    names = ", ".join(f"x{i}" for i in range(n))
+    graph = compile_source(f"max({names}) + min({names})")
+    return max(len(write(graph)) for write in codegen.LANGUAGES.values()) / n
+
+
+def test_wide_max_writes_code_linear_in_its_arguments():
+    # About 95 characters per argument and gate in C (its edge's line, its name in the call and the count, the
+    # signature, the result): 190 for the two. A partial spelling out all n arguments per edge adds ~7n.
+    assert code_size_per_argument(2000) < 400
+
+
+def test_the_size_check_catches_a_count_per_edge(monkeypatch):
+    monkeypatch.setattr(templates, "split_shared", lambda template: (template, ()))
+    assert code_size_per_argument(300) > 400
 
 
 def test_keys_keep_the_users_names_while_identifiers_are_mangled():

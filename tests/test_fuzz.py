@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import bindings, export, parser, templates
+from bpcli import batch, bindings, codegen, export, parser, templates
 from bpcli.cli import cli
 from bpcli.errors import BpcliError
 from bpcli.pipeline import Perturb, Source, compile_source, evaluate, grad
@@ -414,6 +414,18 @@ def _wide_max_json(text: str) -> None:
     export.to_json(grad(text, {name: float(i % 3) for i, name in enumerate(names)}))
 
 
+def _wide_max_code(text: str) -> None:
+    graph = compile_source(text)
+    for write in codegen.LANGUAGES.values():
+        write(graph)
+
+
+def _wide_max_batch(text: str) -> None:
+    templates.rules.cache_clear()
+    names = text[4:-1].split(",")
+    batch.run(compile_source(text), {name: [float(i % 3)] * 300 for i, name in enumerate(names)}, names)
+
+
 def _complete(text: str) -> None:
     CliRunner().invoke(cli, [], env={"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": f"bpcli grad '{text}' -v "})
 
@@ -432,6 +444,8 @@ LINEAR = {
     "-v pairs": (_bindings, lambda n: ",".join(f"a{i}={i}" for i in range(n // 8)), 5_000),
     "max of n arguments": (_wide_max, lambda n: "max(" + "x," * n + "1)", 100),
     "max of n arguments, JSON": (_wide_max_json, _max_of, 300),
+    "max of n arguments, code": (_wide_max_code, _max_of, 300),
+    "max of n arguments, batch": (_wide_max_batch, _max_of, 100),
     "completion after a long expression": (_complete, lambda n: "x*y+" * (n // 4) + "z", 2_000),
 }
 
