@@ -391,3 +391,22 @@ def test_a_slope_lost_in_the_division_by_h_is_not_a_zero_slope(source, x, method
 def test_a_check_that_checked_nothing_does_not_say_ok(run):
     r = run("grad", "x^x", "-v", "x=1.53e-101", "--perturb")
     assert r.code == 0 and "not checked: x" in r.out and "ok:" not in r.out
+
+
+@pytest.mark.parametrize("op,rule,source,x,method", [
+    ("exp", "{out} * 1.01", "exp(x/100)", 0.004, "forward"),   # |x| < 1: confirmed on x's own scale
+    ("sin", "cos({0}) * 1.01", "sin(x)", 0.3, "forward"),
+    ("sin", "cos({0}) * 1.01", "sin(x)", 0.0017, "complex"),   # two complex quotients one ulp apart agree
+])
+def test_a_rule_wrong_by_1_percent_at_a_small_x_is_a_mismatch(broken_rule, op, rule, source, x, method):
+    assert grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0].verdict == "ok"  # control
+    broken_rule(op, rule)
+    assert grad(source, {"x": x}, perturb=Perturb(method)).check.rows[0].verdict == "mismatch"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_check_too_coarse_to_catch_1_percent_is_not_ok(broken_rule, method):
+    # tanh(12): the slope is 1.5e-10 and f's rounding over any usable step is a good part of it
+    broken_rule("tanh", "(1.0 - {out} * {out}) * 1.01")
+    row = grad("tanh(x)", {"x": 12.0}, perturb=Perturb(method)).check.rows[0]
+    assert row.verdict != "ok" or row.tolerance < 0.01 * abs(row.analytic), (row.verdict, row.tolerance)
