@@ -89,7 +89,7 @@ def _gate_value(graph: Graph, i: int, args: list, backend: str):
 
 def _stable_form(graph: Graph, i: int) -> str:
     """Where an overflowing exp sits in log(1 + exp(a)) or 1/(1 + exp(-a)): the function that does not
-    overflow there. (Its consumers come later in the list; this runs only on the way to an error.)"""
+    overflow there. One pass over the later nodes (users come after what they use), on the error path."""
     nodes = graph.nodes
     if nodes[i].op != "exp":
         return ""
@@ -97,13 +97,15 @@ def _stable_form(graph: Graph, i: int) -> str:
     def is_one(k: int) -> bool:
         return nodes[k].op == CONST and nodes[k].const == 1.0
 
+    sums = set()   # the gates 1 + exp(…)
     for j in range(i + 1, len(nodes)):
-        if nodes[j].op == "add" and i in nodes[j].args and any(is_one(k) for k in nodes[j].args if k != i):
-            for user in nodes[j + 1:]:
-                if user.op == "log" and user.args == (j,):
-                    return "; log(1+exp(a)) is softplus(a), which does not overflow"
-                if user.op == "div" and user.args[1] == j and is_one(user.args[0]):
-                    return "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"
+        node = nodes[j]
+        if node.op == "add" and i in node.args and any(is_one(k) for k in node.args if k != i):
+            sums.add(j)
+        elif sums and node.op == "log" and node.args[0] in sums:
+            return "; log(1+exp(a)) is softplus(a), which does not overflow"
+        elif sums and node.op == "div" and node.args[1] in sums and is_one(node.args[0]):
+            return "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"
     return ""
 
 

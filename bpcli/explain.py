@@ -15,6 +15,7 @@ from bpcli.engine import Backward, Edge
 from bpcli.graph import Graph
 
 MAX_PATHS = 16
+MANY = 2 ** 53   # path counts stop here: halving a sum 14 300 times makes 2^14300 paths, 4 305 digits
 MAX_CHAIN = 64   # links: a longer path is grouped too (10⁴ inputs each 10⁴ gates deep would be 10⁸ links)
 
 
@@ -69,7 +70,7 @@ def _path_counts(graph: Graph, below: dict[int, list[Edge]]) -> tuple[dict[int, 
     for i in range(len(graph.nodes) - 1, -1, -1):
         if i in counts:
             for e in below.get(i, ()):
-                counts[e.to] = counts.get(e.to, 0) + counts[i]
+                counts[e.to] = min(counts.get(e.to, 0) + counts[i], MANY)
                 depth[e.to] = max(depth.get(e.to, 0), depth[i] + 1)
     return counts, depth
 

@@ -196,6 +196,8 @@ MAX_FACTORS = 8  # a longer chain shows its first and last links
 
 
 def _explain(explanations, out: str) -> RenderableType:
+    from bpcli.explain import MANY
+
     lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
     for ex in explanations:
         terms = [_chain(t.chain, t.factors) for t in ex.terms]
@@ -205,7 +207,8 @@ def _explain(explanations, out: str) -> RenderableType:
         line.append(fmt(ex.total), style="bold")
         lines.append(line)
         if ex.grouped:
-            why = f"{ex.paths} paths" if ex.paths > 1 else f"a path of {ex.links} links"
+            why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
+                else "at least 2^53 paths"
             lines.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
     return Group(*lines)
 

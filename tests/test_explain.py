@@ -77,3 +77,12 @@ def test_cli_explain(run):
     assert "∂f/∂z = 11" in r.out
     doc = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--explain", "--format", "json").json()
     assert doc["explain"]["x"]["terms"] == [{"chain": ["f", "u", "v", "x"], "factors": [4, 1, 2], "product": 8}]
+
+
+def test_path_counts_beyond_any_printable_number_are_capped(run):
+    # 14 300 halvings of a sum: 2^14300 paths, a number Python will not print (over 4 300 digits)
+    source = ";".join(["a0=x"] + [f"a{i}=(a{i-1}+a{i-1})/2" for i in range(1, 14300)])
+    r = run("grad", "-", "-v", "x=1", "--explain", input=source)
+    assert r.code == 0 and "(at least 2^53 paths: grouped by the gates that use x)" in r.out
+    doc = run("grad", "-", "-v", "x=1", "--explain", "--format", "json", input=source).json()
+    assert doc["explain"]["x"]["paths"] == 2 ** 53 and doc["explain"]["x"]["total"] == 1.0

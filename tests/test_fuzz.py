@@ -29,9 +29,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import batch, bindings, codegen, export, parser, templates
+from bpcli import batch, bindings, codegen, export, parser, stream, templates
 from bpcli.cli import cli
-from bpcli.errors import BpcliError
+from bpcli.errors import BpcliError, DomainError
 from bpcli.pipeline import Perturb, Source, compile_source, evaluate, grad
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -426,6 +426,15 @@ def _wide_max_batch(text: str) -> None:
     batch.run(compile_source(text), {name: [float(i % 3)] * 300 for i, name in enumerate(names)}, names)
 
 
+def _overflow_message(text: str) -> None:
+    with pytest.raises(DomainError):
+        grad(text, {"x": 800.0})
+
+
+def _batch_header(text: str) -> None:
+    stream._Rows("csv", text.split(",")).set_header(text)
+
+
 def _complete(text: str) -> None:
     CliRunner().invoke(cli, [], env={"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": f"bpcli grad '{text}' -v "})
 
@@ -446,6 +455,8 @@ LINEAR = {
     "max of n arguments, JSON": (_wide_max_json, _max_of, 300),
     "max of n arguments, code": (_wide_max_code, _max_of, 300),
     "max of n arguments, batch": (_wide_max_batch, _max_of, 100),
+    "an overflow under n sums of 1 + exp": (_overflow_message, lambda n: "t = exp(x); " + "+".join(["sin(t+1)"] * (n // 9)), 6_000),
+    "a batch header of n columns": (_batch_header, lambda n: ",".join(f"x{i}" for i in range(n // 6)), 6_000),
     "completion after a long expression": (_complete, lambda n: "x*y+" * (n // 4) + "z", 2_000),
 }
 
