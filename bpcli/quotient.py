@@ -192,7 +192,10 @@ def _rank(q: Quotient) -> tuple[bool, float]:
 def complex_quotient(slope: Callable[[float], float], h: float) -> Quotient | None:
     """Im f(x + ih)/h, given as slope(h): no cancellation, so a relative 1e-10; its truncation h²·f‴/6
     estimated from the step 2h as for central differences; and what underflows in the imaginary part
-    (h·f' below the smallest normal double is lost). None if not finite."""
+    (h·f' below the smallest normal double is lost). None if not finite, or if h underflowed to 0
+    (1e-20·|x| at x = 1e-320)."""
+    if not h:
+        return None
     numeric, far = slope(h), slope(2 * h)
     if not math.isfinite(numeric):
         return None

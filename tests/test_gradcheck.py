@@ -410,3 +410,9 @@ def test_a_check_too_coarse_to_catch_1_percent_is_not_ok(broken_rule, method):
     broken_rule("tanh", "(1.0 - {out} * {out}) * 1.01")
     row = grad("tanh(x)", {"x": 12.0}, perturb=Perturb(method)).check.rows[0]
     assert row.verdict != "ok" or row.tolerance < 0.01 * abs(row.analytic), (row.verdict, row.tolerance)
+
+
+def test_a_complex_step_that_underflows_to_zero_is_no_step():
+    # 1e-20·|x| at x = 1e-320 is 0: Im f(x + 0i)/0 was a ZeroDivisionError (found by the fuzz suite)
+    rows = grad("(w+x*y)*z", {"w": 0.0, "x": 0.0, "y": 0.0, "z": 1e-320}, perturb=Perturb("complex")).check.rows
+    assert {r.name: r.verdict for r in rows}["z"] in ("ok", "unchecked")
