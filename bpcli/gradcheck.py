@@ -128,10 +128,10 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     steps = smaller_steps(method, x, h) if step is None and not kink else []
     q = nudge.best_step(q, steps, RTOL) if steps else q
     if q is None or not math.isfinite(q.error):
-        return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
+        return _row_of(name, x, analytic, f_x, "unchecked", h=h)
     if kink:
         verdict, tol = kinks.between_the_sides(nudge, q, analytic, RTOL)
-        return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, q.left, q.right)
+        return _row_of(name, x, analytic, f_x, verdict, q, tol, kink=True)
     verdict, tol = _judge(q, analytic, RTOL)
     if verdict == "mismatch" and step is None:  # a step the user gives is judged alone
         finer = [p for p in nudge.descend(q, [s for s in steps if s < q.h]) if p is not None]
@@ -140,7 +140,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
         if verdict == "mismatch" and _complex_step_agrees(graph, inputs, name, analytic, f_x, noise):
             verdict = "unchecked"
         tol = _judge(q, analytic, RTOL)[1]
-    return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, q.f_plus, q.f_minus, None, None)
+    return _row_of(name, x, analytic, f_x, verdict, q, tol)
 
 
 def _first_step(graph: Graph, inputs: Mapping[str, float], name: str, method: str, step: float | None
@@ -212,7 +212,7 @@ def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic:
     slope = functools.partial(_complex_slope, graph, inputs, name)
     q, finer = _complex_steps(slope, x, h, step is None)
     if q is None:
-        return _row_of(name, x, h, analytic, None, None, "unchecked", f_x, None, None, None, None)
+        return _row_of(name, x, analytic, f_x, "unchecked", h=h)
     # Backprop's own rounding: real arithmetic cannot resolve a slope below f's rounding over the central
     # step (where tanh(20) rounds to 1, backprop's 1 − tanh² is 0; the true slope is 1.7e-17).
     floor = 8 * max(noise, EPS * abs(f_x), sys.float_info.min) / default_step("central", x)
@@ -221,7 +221,7 @@ def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic:
     if verdict == "mismatch" and finer is not None:
         q, verdict = _confirm(q, finer, judge)
         tol = judge(q)[1]
-    return _row_of(name, x, q.h, analytic, q.numeric, tol, verdict, f_x, None, None, None, None)
+    return _row_of(name, x, analytic, f_x, verdict, q, tol)
 
 
 def _complex_steps(slope: Callable[[float], float], x: float, h: float, default: bool
@@ -256,13 +256,17 @@ def _complex_slope(graph: Graph, inputs: Mapping[str, float], name: str, h: floa
     return value.imag / h if cmath.isfinite(value) and not lost else math.nan
 
 
-def _row_of(name, x, h, analytic, numeric, tol, verdict, f_x, f_plus, f_minus, left, right) -> Row:
-    abs_error = None if numeric is None else abs(analytic - numeric)
-    rel_error = None
-    if abs_error is not None:
-        rel_error = abs_error / max(abs(analytic), abs(numeric)) if abs_error else 0.0
-    return Row(name, x, h, analytic, numeric, abs_error, rel_error, verdict, left is not None, f_x,
-               f_plus, f_minus, left, right, tol)
+def _row_of(name: str, x: float, analytic: float, f_x: float, verdict: str, q: Quotient | None = None,
+            tol: float | None = None, h: float | None = None, kink: bool = False) -> Row:
+    """The row for the quotient judged (None: no step gave one; h is the step tried); the one-sided
+    slopes are shown only where the step crosses a kink."""
+    if q is None:
+        return Row(name, x, h, analytic, None, None, None, verdict, False, f_x, None, None, None, None, tol)
+    abs_error = abs(analytic - q.numeric)
+    rel_error = abs_error / max(abs(analytic), abs(q.numeric)) if abs_error else 0.0
+    left, right = (q.left, q.right) if kink else (None, None)
+    return Row(name, x, q.h, analytic, q.numeric, abs_error, rel_error, verdict, kink, f_x, q.f_plus, q.f_minus,
+               left, right, tol)
 
 
 def _value(graph: Graph, inputs: Mapping[str, float]) -> float | None:
