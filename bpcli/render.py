@@ -55,6 +55,7 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     if explanations is not None:
         parts.append(_explain(explanations, result.graph.output_name))
     if result.check is not None:
+        parts += [Text("")] if explanations is not None else []  # the chain rule ends without a blank line
         parts.append(_check(result))
     return Group(*parts)
 

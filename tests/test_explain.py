@@ -86,3 +86,9 @@ def test_path_counts_beyond_any_printable_number_are_capped(run):
     assert r.code == 0 and "(at least 2^53 paths: grouped by the gates that use x)" in r.out
     doc = run("grad", "-", "-v", "x=1", "--explain", "--format", "json", input=source).json()
     assert doc["explain"]["x"]["paths"] == 2 ** 53 and doc["explain"]["x"]["total"] == 1.0
+
+
+def test_a_blank_line_parts_the_chain_rule_from_the_check(run):
+    lines = run("grad", "x*y", "-v", "x=1,y=2", "--explain", "--perturb").out.splitlines()
+    check = next(k for k, line in enumerate(lines) if line.startswith("Perturbation check"))
+    assert lines[check - 1] == "" and lines[check - 2].startswith("∂f/∂y")
