@@ -322,7 +322,7 @@ def _mpmath_function(expr: sympy.Expr):
     return sympy.lambdify([props.SYMBOLS[name] for name in props.VARIABLES], expr, modules="mpmath")
 
 
-def _number(expr: sympy.Expr, point: dict[str, float]) -> mpmath.mpf | None:
+def exact_value(expr: sympy.Expr, point: dict[str, float]) -> mpmath.mpf | None:
     """The expression's value to DIGITS digits at the point, or None when it is not a finite real number.
 
     mpmath evaluates SymPy's expression at the very doubles bpcli was given, at rising precision until
@@ -357,8 +357,8 @@ def _number(expr: sympy.Expr, point: dict[str, float]) -> mpmath.mpf | None:
 
 def sympy_answer(sym: sympy.Expr, point: dict[str, float], names: list[str]):
     """SymPy's value and gradient at the point; None where one of them is not a finite real number."""
-    value = _number(sym, point)
-    gradient = {name: _number(sympy.diff(sym, props.SYMBOLS[name]), point) for name in names}
+    value = exact_value(sym, point)
+    gradient = {name: exact_value(sympy.diff(sym, props.SYMBOLS[name]), point) for name in names}
     if value is None or None in gradient.values():
         return None
     return value, gradient
@@ -551,7 +551,7 @@ REGRESSIONS = [
     ("tanh(x)", {"x": -5.563904554253895}),
     ("-tanh(x^x)", {"x": 2.0}),
     ("tanh(x)*y", {"x": 20.0, "y": 1e17}),
-    # Where SymPy was wrong (see _number): evalf(subs=…) gives `0.e-160` for 1.0 − 1.0 and 2.5e-178 for
+    # Where SymPy was wrong (see exact_value): evalf(subs=…) gives `0.e-160` for 1.0 − 1.0 and 2.5e-178 for
     # sin(x - y) at x = y; with 60-digit Floats, ∂/∂x tanh(log x) is 0 at 2.3e-151 (bpcli's 9.35e-151 is
     # right); evalf at exact rationals says log(1 + x) is 0 at x = 1.1e-308. And an oracle bug: a constant partial (1 for a + b) comes back from lambdify as an int,
     # once taken for "undefined".

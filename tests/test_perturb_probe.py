@@ -6,7 +6,8 @@ is skipped. Two sets of expressions:
   mismatch is the check's fault;
 - random compositions of the smooth functions and + - * / ^ (as tests/test_properties.py builds, in x
   alone; central and forward): there backprop itself can lose digits at extreme scales (x/x at x = 1e-250:
-  1/x - x/x² with x² underflowing), so a mismatch fails the probe only where SymPy agrees with backprop.
+  1/x - x/x² with x² underflowing), so a mismatch fails the probe only where SymPy agrees with backprop
+  (evaluated as tests/test_oracle.py does, by mpmath at rising precision).
 The check's false mismatches it found are the regression tests in tests/test_gradcheck.py. A few
 seconds; PROBE_CASES=20000 for a longer run.
 """
@@ -18,6 +19,9 @@ import random
 
 import sympy
 
+import test_oracle as oracle
+import test_properties as props
+
 from bpcli.errors import BpcliError
 from bpcli.pipeline import Perturb, grad
 
@@ -28,8 +32,8 @@ SIMPLE = ["x^x", "x*log(x)", "sqrt(x)", "exp(-1/x)", "sin(1/x)", "log(x)", "tan(
 # sin(1/x), so its gradient is 1/x where the slope is 1/(3x³); the check rightly calls that a mismatch.
 FUNCTIONS = ["exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus"]
 CASES = int(os.environ.get("PROBE_CASES", "3000"))
-X = sympy.Symbol("x", real=True)
-SYMPY = {"sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "softplus": lambda a: sympy.log(1 + sympy.exp(a)), "x": X}
+X = props.SYMBOLS["x"]
+SYMPY = {**props.SYMPY_FUNCTIONS, "x": X}
 
 
 def _point(rng: random.Random) -> float:
@@ -57,8 +61,11 @@ def _row(text: str, x: float, method: str):
 def _sympy_agrees(text: str, x: float, analytic: float) -> bool:
     """Whether backprop's slope is SymPy's to 1e-8 (50 digits at the double x)."""
     expr = sympy.sympify(text.replace("^", "**"), locals=SYMPY)
-    exact = sympy.diff(expr, X).evalf(50, subs={X: sympy.Float(x, 60)})
-    return exact.is_real is True and abs(analytic - float(exact)) <= 1e-8 * abs(float(exact))
+    try:
+        exact = oracle.exact_value(sympy.diff(expr, X), {"x": x})   # mpmath at rising precision
+    except oracle.Undefined:
+        return False
+    return exact is not None and abs(analytic - exact) <= 1e-8 * abs(exact)
 
 
 def probe(seed: int, cases: int) -> tuple[list[tuple], dict[str, int]]:
