@@ -58,9 +58,9 @@ class _Bpcli(click.Group):
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)
             sys.exit(err.exit_code)
-        except click.Abort:
-            click.echo("bpcli: aborted", err=True)
-            sys.exit(1)
+        except click.Abort as err:  # Ctrl-C (Click turns KeyboardInterrupt into Abort): 130, as a shell says
+            click.echo("bpcli: interrupted", err=True)
+            sys.exit(130 if isinstance(err.__cause__, KeyboardInterrupt) else 1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 
 import click
@@ -34,8 +35,8 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
     try:
-        with _progress_bar(stream, batch_file) as rows:
-            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
+        with _progress(stream) as (rows, points):
+            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points)
             warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
@@ -72,13 +73,43 @@ def write_steps(run, fmt: str) -> None:
     rows.flush()
 
 
-def _progress_bar(stream, path: str | None):
-    """A bar on stderr for a batch file of known size when stderr is a terminal; never on a pipe."""
-    if stream is None or path in (None, "-") or not sys.stderr.isatty():
-        return contextlib.nullcontext(stream)
+@contextlib.contextmanager
+def _progress(stream):
+    """(the stream to read, a callback for grid points): progress on stderr once the work takes a while,
+    only where a person watches stderr while stdout goes elsewhere (a file, a pipe). When stdout is the
+    terminal too, the rows are the progress."""
+    if not sys.stderr.isatty() or sys.stdout.isatty():
+        yield stream, None
+        return
     from bpcli import render
 
-    return render.progress(stream, os.path.getsize(path))
+    delay = _delay()
+    if stream is not None:
+        with render.progress(stream, _size(stream), delay=delay) as counted:
+            yield counted, None
+        return
+    meter = render.Meter("points", None, delay=delay)
+    try:
+        yield None, meter.advance
+    finally:
+        meter.close()
+
+
+def _delay() -> float:
+    """Seconds of work before the bar appears: $BPCLI_PROGRESS_AFTER, or 1."""
+    try:
+        return max(0.0, float(os.environ.get("BPCLI_PROGRESS_AFTER", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _size(stream) -> int | None:
+    """The size of a regular file; None for a pipe, a FIFO or a terminal, whose size is not known."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
 
 
 def _format_of(path: str) -> str:

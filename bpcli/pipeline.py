@@ -146,6 +146,7 @@ class Batch:
     grids: tuple[str, ...] = ()
     out_format: str = "csv"
     on_error: str = "stop"
+    progress: object = None        # called as progress(points done, of total) after each grid chunk
 
 
 def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Iterable[str] | None,
@@ -171,7 +172,8 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
         missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
         if missing:
             raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v")
-        outcome = stream.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error)
+        outcome = stream.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error,
+                                  spec.progress)
     else:
         outcome = stream.run_rows(graph, spec.rows, spec.rows_format, values, chosen, out, spec.out_format,
                                   spec.on_error)

@@ -67,12 +67,16 @@ def check_grids(grids: Sequence[batch.Grid]) -> None:
 
 
 def run_grid(graph: Graph, grids: Sequence[batch.Grid], constants: dict[str, float], wrt: Sequence[str],
-             out: TextIO, fmt: str, on_error: str) -> Outcome:
-    """Every point of the product of the grids."""
+             out: TextIO, fmt: str, on_error: str, progress=None) -> Outcome:
+    """Every point of the product of the grids; `progress(n, total)` is told of each chunk done."""
     writer = _Writer(out, fmt, [g.name for g in grids], wrt)
     outcome = Outcome()
+    total = math.prod(g.count for g in grids)
     for chunk in batch.grid_chunks(grids, GRID_CHUNK):
-        _process(graph, chunk, constants, wrt, [None] * len(next(iter(chunk.values()))), writer, outcome, on_error)
+        size = len(next(iter(chunk.values())))
+        _process(graph, chunk, constants, wrt, [None] * size, writer, outcome, on_error)
+        if progress is not None:
+            progress(size, total)
     return outcome
 
 

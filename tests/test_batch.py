@@ -203,11 +203,24 @@ def test_progress_bar_counts_the_bytes_read(tmp_path):
     from bpcli import render
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
     data = b"x\n" + b"1\n" * 1000
-    with render.progress(io.BufferedReader(io.BytesIO(data)), len(data), console) as rows:
+    with render.progress(io.BufferedReader(io.BytesIO(data)), len(data), console, delay=0) as rows:
         read = b""
         while chunk := rows.read1(100):
             read += chunk
-    assert read == data and "rows" in console.file.getvalue()
+    assert read == data and f"2.0 kB of {len(data) / 1000:.1f} kB" in console.file.getvalue()
+
+
+def test_progress_waits_before_it_shows(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from bpcli import render
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with render.progress(io.BufferedReader(io.BytesIO(b"x\n1\n")), 4, console, delay=60) as rows:
+        while rows.read1(1):
+            pass
+    assert console.file.getvalue() == ""
 
 
 def test_no_progress_bar_on_a_pipe(run, tmp_path):
