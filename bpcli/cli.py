@@ -14,7 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import EXIT_CODES, perturbation, point_options, program_options, split_names, warn, write_text
+from bpcli.cli_options import (EXIT_CODES, perturbation, point_options, program_options, shown, split_names, warn,
+                               write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -213,7 +214,8 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     if render_to or fmt in ("dot", "mermaid"):
         from bpcli import export
 
-        text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
+        with shown():
+            text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
         if render_to:
             export.render_with_dot(text, render_to)
         else:
@@ -221,7 +223,8 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     else:
         from bpcli import render
 
-        render.show(render.tree(graph_, result))
+        with shown():
+            render.show(render.tree(graph_, result))
     for warning in result.warnings if result else graph_.unused:
         warn(warning)
 
@@ -265,7 +268,8 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
     else:
         from bpcli import render
 
-        render.show(render.descent(run))
+        with shown():
+            render.show(render.descent(run))
         if run.final:  # the new values as a -v argument, always the last line
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
@@ -282,10 +286,9 @@ def _show(result, fmt: str, explanations=None) -> None:
         return
     from bpcli import render
 
-    if hasattr(result, "gradient"):
-        render.show(render.gradients(result, explanations))
-    else:
-        render.show(render.evaluation(result))
+    with shown():
+        render.show(render.gradients(result, explanations) if hasattr(result, "gradient")
+                    else render.evaluation(result))
 
 
 def main() -> None:

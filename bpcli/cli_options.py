@@ -37,6 +37,19 @@ def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
         ctx.find_root().meta["bpcli.quiet"] = True
 
 
+def _set_digits(ctx: click.Context, _param, value: int) -> None:
+    ctx.find_root().meta["bpcli.digits"] = value
+
+
+def shown():
+    """The block where tables, trees and graph labels are made: numbers with --digits significant digits."""
+    from bpcli import numfmt
+
+    ctx = click.get_current_context(silent=True)
+    return numfmt.significant(ctx.find_root().meta.get("bpcli.digits", numfmt.TABLE_DIGITS) if ctx
+                              else numfmt.TABLE_DIGITS)
+
+
 def program_options(command):
     """The program a command works on: EXPR, or -f FILE, and --output (and --quiet)."""
     @click.argument("expression", metavar="[EXPR]", required=False)
@@ -75,6 +88,9 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
                   help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
     @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
                   help="How to show the result: " + ", ".join(formats) + ".")
+    @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True, expose_value=False,
+                  callback=_set_digits, help="Significant digits of the numbers in tables and graphs "
+                  "(JSON, CSV, TSV and JSON Lines keep every digit).")
     @functools.wraps(command)
     def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
         from bpcli import bindings

@@ -1,15 +1,18 @@
 """Names for intermediate gates, as the lecture writes them: output `f`, then v, u, t, s, … counting down.
 
-Names the expression already uses (its variables) and the constants are skipped; past the single
-letters, numbered names v1, v2, … follow.
+A generated name must not look like one of the user's: the names in use are skipped, and so is every
+letter stem of a user's name (with `a10`, `h1` and `x1` in use, no `a`, `h` or `x`). Past the free
+letters come numbered names on the first free letter: v1, v2, … (or u1, … when `v` is a stem).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 OUTPUT = "f"
 _LETTERS = "vutsrqponmlkjihgdcba"  # counting down from v; e (a constant) and f (the output) are left out
+_DIGITS = re.compile(r"\d+$")
 
 
 def output_name(taken: set[str]) -> str:
@@ -17,14 +20,20 @@ def output_name(taken: set[str]) -> str:
     return next(n for n in _with_numbers(OUTPUT) if n not in taken)
 
 
+def stem(name: str) -> str:
+    """A name without its trailing digits: a10 → a, h1 → h, lr → lr."""
+    return _DIGITS.sub("", name) or name
+
+
 def intermediate_names(taken: set[str]) -> Iterator[str]:
     """An endless stream of free names for intermediates, in the order the gates are computed."""
-    for letter in _LETTERS:
-        if letter not in taken:
-            yield letter
+    avoid = taken | {stem(name) for name in taken}
+    free = [letter for letter in _LETTERS if letter not in avoid]
+    yield from free
+    base = free[0] if free else "gate"
     n = 1
     while True:
-        name = f"v{n}"
+        name = f"{base}{n}"
         if name not in taken:
             yield name
         n += 1

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.graph import CONST, INPUT
-from bpcli.numfmt import fmt
+from bpcli.numfmt import digits_apart, fmt
 from bpcli.pipeline import Evaluation, Gradients
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
@@ -26,23 +26,31 @@ MAX_ROWS = 200  # longer tables show their first and last rows; --format json ha
 def show(renderable: RenderableType) -> None:
     """Print to stdout with a Console made now, so NO_COLOR, pipes and test runners are honoured.
 
-    A pipe or file gets plain text with no trailing blanks, at a width that does not squeeze the tables;
-    so does a terminal when NO_COLOR is set (no colour, and no bold or dim either).
+    A pipe or file gets plain text with no trailing blanks, as wide as the terminal the command was typed
+    at ($COLUMNS, else the terminal on stderr or stdin), else 80 columns; so does a terminal when NO_COLOR
+    is set (no colour, and no bold or dim either).
     """
     console = Console(highlight=False)
     if console.is_terminal and "NO_COLOR" not in os.environ:
         console.print(renderable)
         return
-    width = console.width if console.is_terminal else _columns() or 160
+    width = console.width if console.is_terminal else _columns()
     plain = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     plain.print(renderable)
     sys.stdout.write("\n".join(line.rstrip() for line in plain.file.getvalue().split("\n")))
 
 
-def _columns() -> int | None:
-    """$COLUMNS when it is a sensible width, else None."""
+def _columns() -> int:
+    """$COLUMNS when it is a sensible width, else the width of a terminal on stderr or stdin, else 80."""
     text = os.environ.get("COLUMNS", "")
-    return int(text) if text.isdigit() and 20 <= int(text) <= 10_000 else None
+    if text.isdigit() and 20 <= int(text) <= 10_000:
+        return int(text)
+    for stream in (sys.stderr, sys.stdin):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            continue
+    return 80
 
 
 def evaluation(result: Evaluation) -> RenderableType:
@@ -73,11 +81,14 @@ def descent(run) -> RenderableType:
     return Group(_rows(table, rows, 4), ending)
 
 
-MAX_DEPTH = 24  # the tree view stops here (it indents 4 columns a level); --format dot draws any depth
-
-
 def tree(graph, result=None) -> RenderableType:
-    """The graph as a tree from the output down; a shared node is expanded once and later marked ↑."""
+    """The graph as a tree from the output down; a shared node is expanded once and later marked ↑. It
+    indents 4 columns a level and stops where that leaves too little room (--format dot draws any depth)."""
+    room = 32 if result is None else 48  # for the deepest label: a definition, then its value and gradient
+    return _AtWidth(lambda width: _tree(graph, result, max(4, (width - room) // 4)))
+
+
+def _tree(graph, result, max_depth: int) -> RenderableType:
     from rich.tree import Tree
 
     root = Tree(_tree_label(graph, result, graph.output))
@@ -86,7 +97,7 @@ def tree(graph, result=None) -> RenderableType:
     while stack:
         i, branch, depth = stack.pop()
         children = graph.nodes[i].args
-        if depth >= MAX_DEPTH and children:
+        if depth >= max_depth and children:
             branch.add(Text("… (deeper: --format dot draws all)", style="dim"))
             continue
         expand = []
@@ -201,8 +212,38 @@ def progress(stream, total: int | None, console: Console | None = None, delay: f
         meter.close()
 
 
+class _AtWidth:
+    """A renderable made when the width it is drawn at is known: `build(width)`."""
+
+    def __init__(self, build) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options):
+        yield self.build(options.max_width)
+
+
+class Fitted:
+    """The first of several layouts, widest first, whose natural width fits the width it is drawn at; the
+    last one otherwise. So a table gives up columns or stacks its cells on purpose on a narrow terminal
+    instead of letting Rich fold its rows and cut its numbers and headers with `…`."""
+
+    def __init__(self, *layouts: RenderableType) -> None:
+        self.layouts = layouts
+
+    def __rich_console__(self, console: Console, options):
+        from rich.measure import Measurement
+
+        unbounded = options.update(max_width=10_000)
+        for layout in self.layouts[:-1]:
+            if Measurement.get(console, unbounded, layout).maximum <= options.max_width:
+                yield layout
+                return
+        yield self.layouts[-1]
+
+
 def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False,
+                  collapse_padding=True)
     for name in columns:
         table.add_column(name, justify="right" if name in right else "left")
     return table
@@ -224,30 +265,37 @@ def _forward(result: Evaluation) -> Table:
     graph = result.graph
     table = _table("Forward pass", "node", "gate", "value", right=("value",))
     rows = []
-    for i, node in enumerate(graph.nodes):
-        gate = {INPUT: Text("input", style="dim"), CONST: Text("constant", style="dim")}.get(node.op)
-        rows.append((node.name, gate or graph.definition(i), fmt(result.values[i])))
+    for i, node in enumerate(graph.nodes):  # a constant shows in the formulas that use it, not in a row
+        if node.op != CONST or i == graph.output:
+            gate = Text("input", style="dim") if node.op == INPUT else graph.definition(i)
+            rows.append((node.name, gate, fmt(result.values[i])))
     return _rows(table, rows, 3)
 
 
-def _backward(result: Gradients) -> Table:
+def _backward(result: Gradients) -> RenderableType:
+    """One row per edge, upstream × local = product; on a narrow terminal each row takes two lines."""
     graph, out = result.graph, result.graph.output_name
-    table = _table(f"Backward pass (seed ∂{out}/∂{out} = 1)",
-                   "chain rule", "upstream", "× local", "= product", right=("upstream", "= product"))
     reached: set[int] = set()
-    rows = []
+    edges = []
     for e in result.backward.edges:
         node, to = graph.nodes[e.node].name, graph.nodes[e.to].name
         sign = "+=" if e.to in reached else "="
         reached.add(e.to)
-        rows.append((f"∂{out}/∂{to} {sign} ∂{out}/∂{node} · ∂{node}/∂{to}", fmt(e.upstream),
-                     _local(graph.local_formula(e.node, e.arg), e.local), fmt(e.product)))
-    return _rows(table, rows, 4)
+        edges.append((f"∂{out}/∂{to} {sign}", f"∂{out}/∂{node} · ∂{node}/∂{to}", fmt(e.upstream),
+                      graph.local_formula(e.node, e.arg), fmt(e.local), fmt(e.product)))
+    layouts = []
+    for joint, local_joint in ((" ", " "), ("\n  ", "\n")):
+        table = _table(f"Backward pass (seed ∂{out}/∂{out} = 1)", "chain rule", "upstream", "× local", "= product",
+                       right=("upstream", "= product"))
+        rows = [(lhs + joint + chain, upstream, _local(formula, local, local_joint), product)
+                for lhs, chain, upstream, formula, local, product in edges]
+        layouts.append(_rows(table, rows, 4))
+    return Fitted(*layouts)
 
 
-def _local(formula: str, value: float) -> str:
+def _local(formula: str, value: str, joint: str = " ") -> str:
     """`y = 2`, or just `1` where the local gradient is a constant of the gate."""
-    return formula if formula == fmt(value) else f"{formula} = {fmt(value)}"
+    return formula if formula == value else f"{formula}{joint}= {value}"
 
 
 def _gradient(result: Gradients) -> Table:
@@ -297,28 +345,46 @@ def _summary(result: Evaluation) -> Text:
     return Text(f"{result.graph.output_name} = {fmt(result.value)}", style="bold")
 
 
+# The check's columns, and the order in which a narrow terminal gives them up (the first goes first).
+_SPARE = ("abs err", "h", "x", "f(x+h)")
+
+
 def _check(result: Gradients) -> RenderableType:
     check, out = result.check, result.graph.output_name
     forward = check.method == "forward"
     kinks = any(row.kink for row in check.rows)
-    columns = ["input", "x", "h"] + ([f"{out}(x)", f"{out}(x+h)"] if forward else []) + \
+    columns = ["input", "x", "h"] + ([f"{out}(x+h)"] if forward else []) + \
         ["backprop", "numeric", "abs err", "rel err", "verdict"] + (["kink: left / right slope"] if kinks else [])
-    table = _table(f"Perturbation check ({check.method} difference)" if check.method != "complex"
-                   else "Perturbation check (complex step)", *columns,
-                   right=tuple(c for c in columns if c not in ("input", "verdict")))
-    rows = [_check_row(row, forward, kinks) for row in check.rows]
-    return Group(_rows(table, rows, len(columns)), _verdict(result))
+    title = {"forward": "forward difference", "central": "central difference", "complex": "complex step"}
+    # f(x+h) with the digits it takes to differ from f(x); f(x) is the same for every input: said once
+    apart = max((digits_apart(r.f_plus, r.f_x) for r in check.rows if r.f_plus is not None), default=None)
+    rows = [_check_row(row, apart if forward else None, kinks) for row in check.rows]
+    notes = []
+    if forward and check.rows:
+        notes.append(Text(f"{out}(x) = {fmt(check.rows[0].f_x, apart)} at the point; numeric = ({out}(x+h) − {out}(x))/h"))
+    layouts = []
+    spare = [c for c in columns if c in _SPARE or c == f"{out}(x+h)"]
+    spare.sort(key=lambda c: _SPARE.index(c if c in _SPARE else "f(x+h)"))
+    for k in range(len(spare) + 1):
+        keep = [i for i, c in enumerate(columns) if c not in spare[:k]]
+        table = _table(f"Perturbation check ({title[check.method]})", *(columns[i] for i in keep),
+                       right=tuple(c for c in columns if c not in ("input", "verdict")))
+        note = [Text(f"(hidden at this width: {', '.join(sorted(spare[:k], key=columns.index))})", style="dim")
+                ] if k else []
+        layouts.append(Group(_rows(table, [tuple(row[i] for i in keep) for row in rows], len(keep)), *note))
+    return Group(Fitted(*layouts), *notes, _verdict(result))
 
 
-def _check_row(row, forward: bool, kinks: bool) -> tuple:
+def _check_row(row, forward: int | None, kinks: bool) -> tuple:
+    """A row of the check; `forward`, for the forward method, is the digits f(x+h) is shown with."""
     maybe = lambda v, spec="": "—" if v is None else (format(v, spec) if spec else fmt(v))  # noqa: E731
     verdict = Text(row.verdict, style={"ok": "green", "unchecked": "yellow"}.get(row.verdict, "bold red"))
     cells = [row.name, fmt(row.x), f"{row.step:.3g}"]
-    if forward:
-        cells += [fmt(row.f_x), maybe(row.f_plus)]
-    return tuple(cells + [fmt(row.analytic), maybe(row.numeric, ".10g"), maybe(row.abs_error, ".1e"),
+    if forward is not None:
+        cells.append("—" if row.f_plus is None else fmt(row.f_plus, forward))
+    return tuple(cells + [fmt(row.analytic), maybe(row.numeric), maybe(row.abs_error, ".1e"),
                           maybe(row.rel_error, ".1e"), verdict]
-                 + ([f"{row.left:.6g} / {row.right:.6g}" if row.kink else ""] if kinks else []))
+                 + ([f"{fmt(row.left)} / {fmt(row.right)}" if row.kink else ""] if kinks else []))
 
 
 def _verdict(result: Gradients) -> Text:

@@ -60,6 +60,7 @@ _LIT = r"(?:\(-[0-9.]+(?:e[+-]?[0-9]+)?\)|[0-9.]+(?:e[+-]?[0-9]+)?)"   # 2, 0.5,
 _ARITH = re.compile(rf"(^|\(|, )({_LIT})([-+*/])({_LIT})(?=\)|,|$)")
 _COMPARE = re.compile(rf"({_LIT}) (==|!=|>=|<=|>|<) ({_LIT})")
 _POW = re.compile(r"pow\(([\w.]+|\(-[0-9.]+\)), ([\w.]+|\(-[0-9.]+\))\)")
+_FIRST_POWER = re.compile(r"([\w.]+|\(-[0-9.]+\))\^1(?![\w.])")
 
 
 @lru_cache(maxsize=1 << 16)  # the same few strings ("1.0", "-1.0", …) recur on every edge of a big graph
@@ -77,7 +78,7 @@ def readable(code: str) -> str:
     code = _ARITH.sub(lambda m: m.group(1) + _literal(eval(f"{_num(m.group(2))}{m.group(3)}{_num(m.group(4))}")),
                       code)  # noqa: S307 - two numbers and an operator, matched above
     code = _fold_where(code)
-    return _POW.sub(r"\1^\2", code)
+    return _FIRST_POWER.sub(r"\1", _POW.sub(r"\1^\2", code))  # 2*d, not 2*d^1
 
 
 def _num(text: str) -> float:

@@ -130,3 +130,18 @@ def test_readme_network_section_is_a_real_run(run):
     args, shown = block.split("\n", 1)
     r = run("grad", "-f", str(EXAMPLES / "lecture_network.bp"), *args.split())
     assert r.code == 0 and r.out.rstrip("\n").endswith(shown.rstrip("\n").split("…\n")[-1])
+
+
+def test_no_generated_name_looks_like_a_users():
+    graph = compile_source(PROGRAM)
+    users = set(graph.input_names) | set(graph.assigned)
+    stems = {name.rstrip("0123456789") for name in users}
+    generated = [node.name for node in graph.nodes if node.is_gate and node.name not in users]
+    assert generated and not [name for name in generated if name in stems or name.rstrip("0123456789") in stems]
+
+
+def test_constants_take_no_rows_and_locals_read_as_written(run):
+    out = run("grad", "-f", str(EXAMPLES / "lecture_network.bp"), "--vars", str(EXAMPLES / "lecture_network.vars")).out
+    forward = out.split("Backward pass", 1)[0]
+    assert "constant" not in forward and "0.5*" in forward
+    assert "^1 " not in out and "2*v2 = 1.48273" in out
