@@ -1,16 +1,28 @@
 """Shared helpers: run the CLI through Click's CliRunner with stdout and stderr kept apart; swap in a
-broken derivative rule (every checker has a test that feeds it one)."""
+broken derivative rule (every checker has a test that feeds it one); bpcli installed from a wheel; a real
+pseudo-terminal with a terminal emulator reading it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bpcli import ops, templates
 from bpcli.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+# An installed bpcli must run its wheel: a PYTHONPATH pointing at a checkout (as when testing a worktree) would win.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 class Run:
@@ -47,3 +59,82 @@ def broken_rule(monkeypatch):
     finally:
         monkeypatch.undo()
         templates.rules.cache_clear()
+
+
+# ---- a real terminal --------------------------------------------------------------------------------
+
+ESCAPES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
+
+
+@dataclasses.dataclass
+class Screen:
+    """What a person at a terminal saw: `lines` as the program wrote them (escape sequences removed, a
+    lone carriage return overwriting the line), and `visible`, the screen at the end, as a VT100
+    terminal (pyte) shows it after cursor movement and erasing: a transient progress bar is gone there."""
+
+    code: int
+    lines: list[str]
+    visible: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _lines(text: str) -> list[str]:
+    out = []
+    for raw in ESCAPES.sub("", text).replace("\r\n", "\n").split("\n"):
+        line = ""
+        for part in raw.split("\r"):
+            line = part + line[len(part):]
+        out.append(line.rstrip())
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def in_terminal(command: str, cols: int, cwd, *, env: dict | None = None, keys: bytes = b"",
+                interrupt_after: float | None = None, timeout: float = 120) -> Screen:
+    """Run `command` with bash in a new pseudo-terminal `cols` wide and 50 high, as its controlling
+    terminal (Ctrl-C reaches it as from a keyboard); type `keys`; with `interrupt_after`, press Ctrl-C
+    that many seconds after the start."""
+    import pexpect
+    import pyte
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "PYTHONPATH")}
+    environment.update(TERM="xterm-256color", **(env or {}))
+    child = pexpect.spawn("bash", ["-c", command], cwd=str(cwd), env=environment, dimensions=(50, cols),
+                          timeout=timeout)
+    if keys:
+        child.send(keys)
+    if interrupt_after is not None:
+        time.sleep(interrupt_after)
+        child.sendintr()
+    data = b""
+    while True:
+        try:
+            data += child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.EOF:
+            break
+    child.close()
+    code = child.exitstatus if child.exitstatus is not None else 128 + child.signalstatus
+    screen = pyte.Screen(cols, 50)
+    pyte.ByteStream(screen).feed(data)
+    visible = [line.rstrip() for line in screen.display]
+    while visible and not visible[-1]:
+        visible.pop()
+    return Screen(code, _lines(data.decode("utf-8", "replace")), visible)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """The bin folder of a venv with bpcli installed from a freshly built wheel (dependencies from this Python)."""
+    tmp = tmp_path_factory.mktemp("install")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp / "dist"), str(ROOT)], check=True, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("bpcli-*.whl")
+    venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
+    bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, cwd=tmp, env=CLEAN_ENV)
+    return bin_dir

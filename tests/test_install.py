@@ -11,24 +11,9 @@ import venv
 from pathlib import Path
 
 import pytest
+from conftest import CLEAN_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
-# The venv must run the wheel: a PYTHONPATH pointing at a checkout (as when testing a worktree) would win.
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The bin folder of a venv with bpcli installed from a freshly built wheel (dependencies from this Python)."""
-    tmp = tmp_path_factory.mktemp("install")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp / "dist"), str(ROOT)], check=True, cwd=tmp)
-    (wheel,) = (tmp / "dist").glob("bpcli-*.whl")
-    venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
-    bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                    str(wheel)], check=True, cwd=tmp, env=ENV)
-    return bin_dir
+ENV = CLEAN_ENV
 
 
 def bpcli(bin_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
