@@ -70,15 +70,18 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
 
 
 def descent(run) -> RenderableType:
-    """`bpcli step`: one row per step (f, the loss, the trained variables), then how it ended."""
-    loss = "f" if run.target is None else f"½(f − {fmt(run.target)})²"
-    table = _table(f"Gradient descent (lr = {fmt(run.lr)}, loss = {loss})", "step", "f", "loss", "values",
-                   right=("step", "f", "loss"))
-    rows = [(str(s.step), fmt(s.f), fmt(s.loss), " ".join(f"{n}={fmt(v)}" for n, v in s.values.items()))
-            for s in run.steps]
+    """`bpcli step`: one row per step (f, the loss when it is not f, the trained variables), then how it
+    ended."""
+    out = "f"
+    loss = [] if run.target is None else ["loss"]
+    title = f"loss = ½({out} − {fmt(run.target)})²" if loss else f"loss = {out}"
+    table = _table(f"Gradient descent (lr = {fmt(run.lr)}, {title})", "step", out, *loss, "values",
+                   right=("step", out, "loss"))
+    rows = [(str(s.step), fmt(s.f), *([fmt(s.loss)] if loss else []),
+             " ".join(f"{n}={fmt(v)}" for n, v in s.values.items())) for s in run.steps]
     ending = Text(run.diverged, style="bold red") if run.diverged else Text(
         f"new values after {len(run.steps) - 1} step(s), as -v:", style="bold")
-    return Group(_rows(table, rows, 4), ending)
+    return Group(_rows(table, rows, 3 + len(loss)), ending)
 
 
 def tree(graph, result=None) -> RenderableType:
