@@ -11,6 +11,7 @@ import os
 import sys
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -53,7 +54,7 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     """`bpcli grad`: forward pass, backward pass, the gradient, the chain rule and the check if asked."""
     parts = [_forward(result), _backward(result), _gradient(result)]
     if explanations is not None:
-        parts.append(_explain(explanations, result.graph.output_name))
+        parts.append(_explain(explanations, result.graph))
     if result.check is not None:
         parts += [Text("")] if explanations is not None else []  # the chain rule ends without a blank line
         parts.append(_check(result))
@@ -193,37 +194,151 @@ def _gradient(result: Gradients) -> Table:
     return _rows(table, rows, 3)
 
 
-MAX_FACTORS = 8  # a longer chain shows its first and last links
+MAX_FACTORS = 32  # links; a longer chain shows its first and last 16 (a listed path has up to 64)
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def _explain(explanations, out: str) -> RenderableType:
-    from bpcli.explain import MANY
-
+def _explain(explanations, graph) -> RenderableType:
+    """One equation per input, ∂f/∂x = links = locals (= each path's product) = total, and notes under it."""
     lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
+    gates = _gates_if_taken_twice(explanations, graph)
     for ex in explanations:
-        terms = [_chain(t.chain, t.factors) for t in ex.terms]
-        line = Text(f"∂{out}/∂{ex.name} = ")
-        if terms and not (len(ex.terms) == 1 and len(ex.terms[0].factors) <= 1):  # ∂f/∂z = 11 says it all
-            line.append(" + ".join(sym for sym, _ in terms) + " = " + " + ".join(num for _, num in terms) + " = ")
-        line.append(fmt(ex.total), style="bold")
-        lines.append(line)
-        if ex.grouped:
-            why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
-                else "at least 2^53 paths"
-            lines.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
+        lines.append(_equation(ex, graph.output_name))
+        lines += _notes(ex, graph, gates)
     return Group(*lines)
 
 
-def _chain(chain: list[str], factors: list[float]) -> tuple[str, str]:
-    """`∂f/∂u·∂u/∂v·∂v/∂x` and `4·1·2` for one path, eliding the middle of a long one."""
-    links = [f"∂{a}/∂{b}" for a, b in zip(chain, chain[1:])] or ["1"]
-    numbers = [fmt(v) for v in factors] or ["1"]
+def _equation(ex, out: str) -> "_Equation":
+    head = f"∂{out}/∂{ex.name}"
+    if not any(t.factors for t in ex.terms):  # no gate between: ∂x/∂x = 1, or an unused input's 0
+        return _Equation(head, (), fmt(ex.total))
+    chains = [_chain(t) for t in ex.terms]
+    sides = [[links for links, _ in chains], [numbers for _, numbers in chains]]
+    if len(ex.terms) > 1:  # the sum over paths, each path's product one term
+        sides.append([[_operand(t.product)] for t in ex.terms])
+    return _Equation(head, tuple(sides), fmt(ex.total))
+
+
+def _chain(term) -> tuple[list[str], list[str]]:
+    """The links `∂f/∂u`, `∂u/∂v`, `∂v/∂x` of one path and their locals `4`, `1`, `2`.
+
+    A one-link path starts from the seed ∂f/∂f = 1, so that it too reads as a product. A link into a node
+    that its gate takes more than once carries the argument's position (`∂v/∂x₁`, `∂v/∂x₂` for v = x*x).
+    Past MAX_FACTORS links the middle is elided.
+    """
+    chain, places = term.chain, term.places or (0,) * len(term.factors)
+    links = [f"∂{a}/∂{b}{str(p).translate(SUBSCRIPT) if p else ''}" for a, b, p in zip(chain, chain[1:], places)]
+    numbers = [_operand(v) for v in term.factors]
+    if len(links) == 1:
+        links, numbers = [f"∂{chain[0]}/∂{chain[0]}"] + links, ["1"] + numbers
     if len(links) > MAX_FACTORS:
-        cut = len(links) - MAX_FACTORS
         half = MAX_FACTORS // 2
-        links = links[:half] + [f"…({cut} more)…"] + links[-half:]
+        links = links[:half] + [f"…({len(links) - 2 * half} more)…"] + links[-half:]
         numbers = numbers[:half] + ["…"] + numbers[-half:]
-    return "·".join(links), "·".join(numbers)
+    return links, numbers
+
+
+def _operand(x: float) -> str:
+    """A number as a factor or a term: `(-0.434)` in brackets where negative, so `·` and `+` stay apart from `-`."""
+    text = fmt(x)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _notes(ex, graph, gates: dict[str, int]) -> list[Text]:
+    """Dim lines under an equation: why its paths are grouped, and what the subscripts of `∂v/∂x₁` mean."""
+    from bpcli.explain import MANY
+
+    notes = []
+    if ex.grouped:
+        why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
+            else "at least 2^53 paths"
+        notes.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
+    for (gate, node), places in _places(ex).items():
+        marked = ", ".join(node + str(p).translate(SUBSCRIPT) for p in places)
+        where = " and ".join([", ".join(map(_ordinal, places[:-1])), _ordinal(places[-1])])
+        notes.append(Text(f"  ({marked}: {node} as the {where} argument of {gate} = "
+                          f"{graph.definition(gates[gate])})", style="dim"))
+    return notes
+
+
+def _places(ex) -> dict[tuple[str, str], list[int]]:
+    """(gate, node) → the argument positions through which the paths reach node, where a gate takes it twice."""
+    found: dict[tuple[str, str], set[int]] = {}
+    for t in ex.terms:
+        for a, b, p in zip(t.chain, t.chain[1:], t.places):
+            if p:
+                found.setdefault((a, b), set()).add(p)
+    return {key: sorted(places) for key, places in found.items()}
+
+
+def _gates_if_taken_twice(explanations, graph) -> dict[str, int]:
+    """Gate names → indices, for the notes; empty (and no pass over the graph) when no gate takes a node twice."""
+    if not any(p for ex in explanations for t in ex.terms for p in t.places):
+        return {}
+    return {node.name: i for i, node in enumerate(graph.nodes) if node.is_gate}
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+class _Equation:
+    """`head = side = side = total`, laid out when Rich knows the width: on one line where it fits; else one
+    side a line with `=` under `=`, terms packed with `+` leading a continued line, and a product too long
+    for a line broken before a `·`, indented under it. Nothing is cut, so no number is split."""
+
+    def __init__(self, head: str, sides: tuple, total: str) -> None:
+        self.head, self.sides, self.total = head, sides, total   # sides: terms, each a list of factors
+
+    def __rich_console__(self, console, options):
+        lines = _layout(self.head, self.sides, self.total, options.max_width)
+        yield from (Text(line) for line in lines[:-1])
+        yield Text(lines[-1][:len(lines[-1]) - len(self.total)]).append(self.total, style="bold")
+
+
+def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
+    flat = [" + ".join("·".join(term) for term in side) for side in sides]
+    whole = " = ".join([head, *flat, total])
+    if not sides or cell_len(whole) <= width:
+        return [whole]
+    indent = " " * (cell_len(head) + 1 if cell_len(head) + 1 <= width // 3 else 2)
+    lines: list[str] = []
+    for k, side in enumerate(sides):
+        lines += _side(f"{head} = " if k == 0 else f"{indent}= ", side, indent, width)
+    fits = cell_len(lines[-1]) + 3 + cell_len(total) <= width
+    return lines[:-1] + [f"{lines[-1]} = {total}"] if fits else lines + [f"{indent}= {total}"]
+
+
+def _side(line: str, terms: list[list[str]], indent: str, width: int) -> list[str]:
+    """Terms packed after `line`; a term that does not fit starts a line `+ …`, and a product that does not
+    fit a line of its own is broken, after which the next term starts a line too."""
+    lines: list[str] = []
+    broken = False
+    for j, factors in enumerate(terms):
+        text = "·".join(factors)
+        if j and not broken and cell_len(line) + 3 + cell_len(text) <= width:
+            line += " + " + text
+            continue
+        if j:
+            lines.append(line)
+            line = f"{indent}+ "
+        broken = cell_len(line) + cell_len(text) > width
+        *full, line = _product(line, factors, width) if broken else [line + text]
+        lines += full
+    return lines + [line]
+
+
+def _product(line: str, factors: list[str], width: int) -> list[str]:
+    """Factors appended to `line`, a line that would pass `width` broken before a `·`, the rest indented."""
+    hang = " " * min(cell_len(line) + 2, width // 2)
+    lines: list[str] = []
+    for k, factor in enumerate(factors):
+        piece = factor if k == 0 else "·" + factor
+        if k and cell_len(line) + cell_len(piece) > width:
+            lines.append(line)
+            line = hang
+        line += piece
+    return lines + [line]
 
 
 def _summary(result: Evaluation) -> Text:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
 from bpcli.explain import MAX_CHAIN, MAX_PATHS
+from bpcli.numfmt import fmt
 from bpcli.pipeline import explain, grad
+
+NETWORK = ["grad", "-f", "examples/lecture_network.bp", "--vars", "examples/lecture_network.vars"]
 
 
 def by_name(source, point):
     return {ex.name: ex for ex in explain(grad(source, point))}
+
+
+def chain_rule(out: str) -> str:
+    """The --explain part of `bpcli grad`'s output."""
+    return out.split("Chain rule, path by path (--explain)\n", 1)[1]
+
+
+def unwrapped(text: str) -> str:
+    """Equations as one line each: continued lines (indented, led by `·`, `+` or `=`) joined back."""
+    return re.sub(r"\n +(?=[+=])", " ", re.sub(r"\n +·", "·", text))
 
 
 def test_lecture_paths():
@@ -57,8 +72,15 @@ def test_a_path_longer_than_max_chain_is_grouped(links, grouped):
 
 
 def test_a_long_chain_that_is_listed_shows_its_ends(run):
-    r = run("grad", "x" + "+1" * 20, "-v", "x=2", "--explain")
-    assert r.code == 0 and "…(12 more)…" in r.out
+    r = run("grad", "x" + "+1" * 40, "-v", "x=2", "--explain")
+    assert r.code == 0 and "…(8 more)…" in r.out
+
+
+def test_a_chain_of_twenty_links_is_shown_whole_on_continued_lines(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    text = chain_rule(run("grad", "x" + "+1" * 20, "-v", "x=2", "--explain").out)
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    assert unwrapped(text).count("/∂") == 1 + 20 and "= " + "·".join(["1"] * 20) + " = 1" in unwrapped(text)
 
 
 def test_many_inputs_each_deep_is_linear():
@@ -74,7 +96,7 @@ def test_many_inputs_each_deep_is_linear():
 def test_cli_explain(run):
     r = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--explain")
     assert "∂f/∂x = ∂f/∂u·∂u/∂v·∂v/∂x = 4·1·2 = 8" in r.out
-    assert "∂f/∂z = 11" in r.out
+    assert "∂f/∂z = ∂f/∂f·∂f/∂z = 1·11 = 11" in r.out
     doc = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--explain", "--format", "json").json()
     assert doc["explain"]["x"]["terms"] == [{"chain": ["f", "u", "v", "x"], "factors": [4, 1, 2], "product": 8}]
 
@@ -92,3 +114,52 @@ def test_a_blank_line_parts_the_chain_rule_from_the_check(run):
     lines = run("grad", "x*y", "-v", "x=1,y=2", "--explain", "--perturb").out.splitlines()
     check = next(k for k, line in enumerate(lines) if line.startswith("Perturbation check"))
     assert lines[check - 1] == "" and lines[check - 2].startswith("∂f/∂y")
+
+
+def test_one_link_paths_start_from_the_seed(run):
+    out = run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--explain").out
+    assert "∂f/∂z = ∂f/∂f·∂f/∂z = 1·11 = 11\n" in out
+    assert "∂f/∂w = ∂f/∂u·∂u/∂w = 4·1 = 4\n" in out   # longer paths do not start from it
+
+
+def test_negative_factors_and_terms_are_in_brackets(run):
+    out = chain_rule(run("grad", "x*x + x", "-v", "x=-1", "--explain").out)
+    assert re.search(r" = 1·\(-1\) \+ 1·\(-1\) \+ 1·1 = \(-1\) \+ \(-1\) \+ 1 = -1\n", out)
+    out = chain_rule(run("grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=-4", "--explain").out)
+    assert "= (-4)·1·2 = -8" in out
+
+
+def test_network_has_no_negative_number_after_an_operator(run):
+    out = chain_rule(run(*NETWORK, "--explain").out)
+    assert "(-" in out and not re.search(r"[·+] ?-", out)
+
+
+def test_a_gate_that_takes_a_node_twice_numbers_its_uses():
+    x = by_name("x*x + sin(x)", {"x": 0.5})["x"]
+    assert [t.places for t in x.terms] == [(0, 1), (0, 2), (0, 0)]
+    grouped = by_name("a = x*x; b = a*a; c = b*b; d = c*c; g = d*d; g", {"x": 1.01})["x"]
+    assert [t.places for t in grouped.terms] == [(0, 1), (0, 2)]
+
+
+def test_fan_out_terms_can_be_told_apart(run):
+    out = unwrapped(chain_rule(run("grad", "x*x + sin(x)", "-v", "x=1", "--explain").out))
+    uses = re.search(r"∂f/∂x = ∂f/∂(\w+)·∂\1/∂x₁ \+ ∂f/∂\1·∂\1/∂x₂ \+ ∂f/∂(\w+)·∂\2/∂x = ", out)
+    assert f"  (x₁, x₂: x as the 1st and 2nd argument of {uses.group(1)} = x*x)\n" in out
+    cos = fmt(math.cos(1))
+    assert f" = 1·1 + 1·1 + 1·{cos} = 1 + 1 + {cos} = {fmt(2 + math.cos(1))}\n" in out
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_the_network_shows_every_link_within_the_width(run, monkeypatch, width):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("COLUMNS", str(width))
+    r = run(*NETWORK, "--explain")
+    text = chain_rule(r.out)
+    assert r.code == 0 and "…" not in text and max(map(len, text.splitlines())) <= width
+    doc = run(*NETWORK, "--explain", "--format", "json").json()["explain"]
+    whole = unwrapped(text)
+    for name, ex in doc.items():
+        for term in ex["terms"]:  # each path's links and locals whole, no number cut
+            chain = term["chain"]
+            assert "·".join(f"∂{a}/∂{b}" for a, b in zip(chain, chain[1:])) in whole, name
+            assert "·".join(f"({fmt(v)})" if v < 0 else fmt(v) for v in term["factors"]) in whole, name
