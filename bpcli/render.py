@@ -77,37 +77,77 @@ MAX_DEPTH = 24  # the tree view stops here (it indents 4 columns a level); --for
 
 
 def tree(graph, result=None) -> RenderableType:
-    """The graph as a tree from the output down; a shared node is expanded once and later marked ↑."""
+    """The graph as a tree from the output down; a shared node is expanded once, at its first line, and marked
+    at the others. A node that gets gradient along several edges (x in x*x + sin(x)) shows at each of its lines
+    ∂f/∂x along that use (upstream·local = product, as the backward pass), and at the first also the total."""
     from rich.tree import Tree
 
+    uses = _Uses.of(graph, result)
     root = Tree(_tree_label(graph, result, graph.output))
     seen = {graph.output}
-    stack = [(graph.output, root, 0)]
-    while stack:
-        i, branch, depth = stack.pop()
-        children = graph.nodes[i].args
-        if depth >= MAX_DEPTH and children:
-            branch.add(Text("… (deeper: --format dot draws all)", style="dim"))
+    stack = _children(graph, graph.output, root, 0)
+    while stack:   # each line is made as it is popped, so "first" is the first line on the screen
+        parent, k, branch, depth = stack.pop()
+        a = graph.nodes[parent].args[k]
+        label = _tree_label(graph, result, a, uses.note(parent, k, a))
+        if a in seen and graph.nodes[a].is_gate:
+            branch.add(label.append("  (shared: expanded once)", style="dim"))
             continue
-        expand = []
-        for a in children:
-            label = _tree_label(graph, result, a)
-            if a in seen and graph.nodes[a].is_gate:
-                label.append("  (shared: expanded once)", style="dim")
-                branch.add(label)
-                continue
-            seen.add(a)
-            expand.append((a, branch.add(label), depth + 1))
-        stack.extend(reversed(expand))
+        seen.add(a)
+        child = branch.add(label)
+        if depth + 1 >= MAX_DEPTH and graph.nodes[a].args:
+            child.add(Text("… (deeper: --format dot draws all)", style="dim"))
+        else:
+            stack += _children(graph, a, child, depth + 1)
     return root
 
 
-def _tree_label(graph, result, i: int) -> Text:
+def _children(graph, i: int, branch, depth: int) -> list[tuple]:
+    """Stack entries for node i's arguments, the first on top."""
+    return [(i, k, branch, depth) for k in range(len(graph.nodes[i].args) - 1, -1, -1)]
+
+
+class _Uses:
+    """The edges into nodes that get gradient along more than one edge, by (gate, argument), and which of those
+    nodes have shown their total already."""
+
+    def __init__(self, graph, grads: list[float], edges: dict, count: list[int]) -> None:
+        self.graph, self.grads, self.edges, self.count, self.totalled = graph, grads, edges, count, set()
+
+    @classmethod
+    def of(cls, graph, result) -> "_Uses":
+        if result is None or result.backward is None:
+            return cls(graph, [], {}, [])
+        count = [0] * len(graph.nodes)   # a list, not a Counter: a graph may have 10⁶ nodes
+        for e in result.backward.edges:
+            count[e.to] += 1
+        edges = {(e.node, e.arg): e for e in result.backward.edges if count[e.to] > 1}
+        return cls(graph, result.backward.grads, edges, count)
+
+    def note(self, parent: int, k: int, i: int) -> Text | None:
+        """`∂f/∂x along this use = 1·1 = 1`, and `(total ∂f/∂x = 2.54 over 3 uses)` the first time; None for
+        a node with a single use, whose ∂f/∂node says it all."""
+        e = self.edges.get((parent, k))
+        if e is None:
+            return None
+        d = f"∂{self.graph.output_name}/∂{self.graph.nodes[i].name}"
+        text = Text(f"  {d} along this use = {_operand(e.upstream)}·{_operand(e.local)} = {fmt(e.product)}",
+                    style="red")
+        if i not in self.totalled:
+            self.totalled.add(i)
+            text.append(f"  (total {d} = {fmt(self.grads[i])} over {self.count[i]} uses)", style="bold red")
+        return text
+
+
+def _tree_label(graph, result, i: int, use: Text | None = None) -> Text:
+    """A node's name (and definition), its value, and ∂f/∂node; for one of several uses, `use` instead."""
     node = graph.nodes[i]
     text = Text(f"{node.name} = {graph.definition(i)}" if node.is_gate else node.name, style="bold")
     if result is not None and node.op != CONST:
         text.append(f"  {fmt(result.values[i])}")
-        if result.backward is not None and result.backward.needed[i]:
+        if use is not None:
+            text.append_text(use)
+        elif result.backward is not None and result.backward.needed[i]:
             text.append(f"  ∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}", style="red")
     return text
 
