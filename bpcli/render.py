@@ -293,11 +293,23 @@ def _notes(ex, graph, gates: dict[str, int]) -> list[Text]:
         why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
             else "at least 2^53 paths"
         notes.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
+    return notes + _use_notes(ex, graph, gates)
+
+
+def _use_notes(ex, graph, gates: dict[str, int]) -> list[Text]:
+    """`(x₁, x₂: x as the 1st and 2nd argument of v = x*x)`, one line per meaning of the subscripts, naming at
+    most three gates (x*x + x*x + … may have 10⁴ of them)."""
+    same: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     for (gate, node), places in _places(ex).items():
+        same.setdefault((node, tuple(places)), []).append(gate)
+    notes = []
+    for (node, places), users in same.items():
         marked = ", ".join(node + str(p).translate(SUBSCRIPT) for p in places)
         where = " and ".join([", ".join(map(_ordinal, places[:-1])), _ordinal(places[-1])])
-        notes.append(Text(f"  ({marked}: {node} as the {where} argument of {gate} = "
-                          f"{graph.definition(gates[gate])})", style="dim"))
+        named = [f"{gate} = {graph.definition(gates[gate])}" for gate in users[:3]]
+        named += [f"{len(users) - 3} more"] if len(users) > 3 else []
+        of = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        notes.append(Text(f"  ({marked}: {node} as the {where} argument of {of})", style="dim"))
     return notes
 
 
@@ -339,7 +351,7 @@ class _Equation:
 def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
     flat = [" + ".join("·".join(term) for term in side) for side in sides]
     whole = " = ".join([head, *flat, total])
-    if not sides or cell_len(whole) <= width:
+    if not sides or (len(whole) <= 3 * width and cell_len(whole) <= width):  # a name's cells are never a third
         return [whole]
     indent = " " * (cell_len(head) + 1 if cell_len(head) + 1 <= width // 3 else 2)
     lines: list[str] = []
@@ -351,20 +363,23 @@ def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
 
 def _side(line: str, terms: list[list[str]], indent: str, width: int) -> list[str]:
     """Terms packed after `line`; a term that does not fit starts a line `+ …`, and a product that does not
-    fit a line of its own is broken, after which the next term starts a line too."""
+    fit a line of its own is broken, after which the next term starts a line too. Widths are kept as the
+    line grows: a grouped input may have 10⁴ terms."""
     lines: list[str] = []
-    broken = False
+    used, broken = cell_len(line), False
     for j, factors in enumerate(terms):
         text = "·".join(factors)
-        if j and not broken and cell_len(line) + 3 + cell_len(text) <= width:
-            line += " + " + text
+        size = cell_len(text)
+        if j and not broken and used + 3 + size <= width:
+            line, used = f"{line} + {text}", used + 3 + size
             continue
         if j:
             lines.append(line)
-            line = f"{indent}+ "
-        broken = cell_len(line) + cell_len(text) > width
+            line, used = f"{indent}+ ", len(indent) + 2
+        broken = used + size > width
         *full, line = _product(line, factors, width) if broken else [line + text]
         lines += full
+        used = cell_len(line) if broken else used + size
     return lines + [line]
 
 

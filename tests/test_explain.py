@@ -163,3 +163,9 @@ def test_the_network_shows_every_link_within_the_width(run, monkeypatch, width):
             chain = term["chain"]
             assert "·".join(f"∂{a}/∂{b}" for a, b in zip(chain, chain[1:])) in whole, name
             assert "·".join(f"({fmt(v)})" if v < 0 else fmt(v) for v in term["factors"]) in whole, name
+
+
+def test_many_gates_taking_a_node_twice_share_one_note(run):
+    out = chain_rule(run("grad", "+".join(["x*x"] * 5), "-v", "x=1", "--explain").out)
+    (note,) = [line for line in out.splitlines() if line.startswith("  (x₁, x₂:")]
+    assert note.count(" = x*x") == 3 and note.endswith(" and 2 more)")
