@@ -351,7 +351,8 @@ class _Equation:
 def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
     flat = [" + ".join("·".join(term) for term in side) for side in sides]
     whole = " = ".join([head, *flat, total])
-    if not sides or (len(whole) <= 3 * width and cell_len(whole) <= width):  # a name's cells are never a third
+    # a line of over 3×width characters cannot fit (names have no zero-width characters): not measured
+    if not sides or (len(whole) <= 3 * width and cell_len(whole) <= width):
         return [whole]
     indent = " " * (cell_len(head) + 1 if cell_len(head) + 1 <= width // 3 else 2)
     lines: list[str] = []
@@ -377,22 +378,25 @@ def _side(line: str, terms: list[list[str]], indent: str, width: int) -> list[st
             lines.append(line)
             line, used = f"{indent}+ ", len(indent) + 2
         broken = used + size > width
-        *full, line = _product(line, factors, width) if broken else [line + text]
+        *full, line = _product(line, factors, len(indent) + 4, width) if broken else [line + text]
         lines += full
         used = cell_len(line) if broken else used + size
     return lines + [line]
 
 
-def _product(line: str, factors: list[str], width: int) -> list[str]:
-    """Factors appended to `line`, a line that would pass `width` broken before a `·`, the rest indented."""
-    hang = " " * min(cell_len(line) + 2, width // 2)
+def _product(line: str, factors: list[str], hang: int, width: int) -> list[str]:
+    """Factors appended to `line`, a line that would pass `width` broken before a `·` and continued `hang`
+    columns in (fewer where a long name would not fit after them)."""
     lines: list[str] = []
+    used = cell_len(line)
     for k, factor in enumerate(factors):
         piece = factor if k == 0 else "·" + factor
-        if k and cell_len(line) + cell_len(piece) > width:
+        size = cell_len(piece)
+        if k and used + size > width:
             lines.append(line)
-            line = hang
-        line += piece
+            used = max(0, min(hang, width - size))
+            line = " " * used
+        line, used = line + piece, used + size
     return lines + [line]
 
 

@@ -169,3 +169,11 @@ def test_many_gates_taking_a_node_twice_share_one_note(run):
     out = chain_rule(run("grad", "+".join(["x*x"] * 5), "-v", "x=1", "--explain").out)
     (note,) = [line for line in out.splitlines() if line.startswith("  (x₁, x₂:")]
     assert note.count(" = x*x") == 3 and note.endswith(" and 2 more)")
+
+
+def test_a_long_name_is_never_cut_by_the_continued_lines(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    name = "learning_rate_of_the_first_layer_weight"
+    text = chain_rule(run("grad", f"{name}*x*x + sin(x)", "-v", f"{name}=-2,x=1", "--explain").out)
+    assert max(map(len, text.splitlines())) <= 60
+    assert re.search(rf"^ +·∂\w+/∂{name}$", text, re.M)
