@@ -13,6 +13,7 @@ import sys
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -284,7 +285,7 @@ def _operand(x: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _notes(ex, graph, gates: dict[str, int]) -> list[Text]:
+def _notes(ex, graph, gates: dict[str, int]) -> list[RenderableType]:
     """Dim lines under an equation: why its paths are grouped, and what the subscripts of `∂v/∂x₁` mean."""
     from bpcli.explain import MANY
 
@@ -292,11 +293,12 @@ def _notes(ex, graph, gates: dict[str, int]) -> list[Text]:
     if ex.grouped:
         why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
             else "at least 2^53 paths"
-        notes.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
-    return notes + _use_notes(ex, graph, gates)
+        notes.append(f"({why}: grouped by the gates that use {ex.name})")
+    notes += _use_notes(ex, graph, gates)
+    return [Padding(Text(note, style="dim"), (0, 0, 0, 2), expand=False) for note in notes]  # wrapped: under itself
 
 
-def _use_notes(ex, graph, gates: dict[str, int]) -> list[Text]:
+def _use_notes(ex, graph, gates: dict[str, int]) -> list[str]:
     """`(x₁, x₂: x as the 1st and 2nd argument of v = x*x)`, one line per meaning of the subscripts, naming at
     most three gates (x*x + x*x + … may have 10⁴ of them)."""
     same: dict[tuple[str, tuple[int, ...]], list[str]] = {}
@@ -309,7 +311,7 @@ def _use_notes(ex, graph, gates: dict[str, int]) -> list[Text]:
         named = [f"{gate} = {graph.definition(gates[gate])}" for gate in users[:3]]
         named += [f"{len(users) - 3} more"] if len(users) > 3 else []
         of = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
-        notes.append(Text(f"  ({marked}: {node} as the {where} argument of {of})", style="dim"))
+        notes.append(f"({marked}: {node} as the {where} argument of {of})")
     return notes
 
 
