@@ -8,6 +8,7 @@ the backward pass computes anyway. Each input costs time for its own paths only,
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,12 +24,15 @@ MAX_CHAIN = 64   # links: a longer path is grouped too (10⁴ inputs each 10⁴ 
 class Term:
     """One product: the chain of node names from f down to the input, and the local gradient of each link.
 
-    When grouped, the chain is [f, c, x] and the first factor is the whole upstream ∂f/∂c.
+    When grouped, the chain is [f, c, x] and the first factor is the whole upstream ∂f/∂c. `places` tells
+    apart the uses of a node that a gate takes more than once (v = x*x): per link, the argument's position
+    in the gate, counting from 1, where the gate takes that node more than once; 0 where it takes it once.
     """
 
     chain: list[str]
     factors: list[float]
     product: float
+    places: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,19 +93,28 @@ def _paths(graph: Graph, above: dict[int, list[tuple[int, Edge]]], target: int) 
             continue
         for k, e in above.get(node, ()):
             stack.append((e.node, upward + [(k, e)]))
-    return [_term(graph, path) for _, path in sorted(found, key=lambda f: f[0])]
+    return [_term(graph, above, path) for _, path in sorted(found, key=lambda f: f[0])]
 
 
-def _term(graph: Graph, path: list[Edge]) -> Term:
+def _term(graph: Graph, above: dict[int, list[tuple[int, Edge]]], path: list[Edge]) -> Term:
     chain = [graph.nodes[graph.output].name] + [graph.nodes[e.to].name for e in path]
     product = 1.0
     for e in path:
         product *= e.local
-    return Term(chain, [e.local for e in path], product)
+    return Term(chain, [e.local for e in path], product, tuple(_place(above, e) for e in path))
+
+
+def _place(above: dict[int, list[tuple[int, Edge]]], edge: Edge) -> int:
+    """edge.arg + 1 where edge.node takes edge.to more than once, else 0. A node on a listed path has at most
+    MAX_PATHS edges into it (each starts a path of its own), so counting them is cheap."""
+    uses = sum(1 for _, e in above.get(edge.to, ()) if e.node == edge.node)
+    return edge.arg + 1 if uses > 1 else 0
 
 
 def _grouped(graph: Graph, above: dict[int, list[tuple[int, Edge]]], target: int) -> list[Term]:
     """∂f/∂x = Σ ∂f/∂c·∂c/∂x over the gates c that use x."""
     out = graph.nodes[graph.output].name
-    return [Term([out, graph.nodes[e.node].name, graph.nodes[e.to].name], [e.upstream, e.local], e.product)
-            for _, e in above.get(target, ())]
+    edges = [e for _, e in above.get(target, ())]
+    uses = Counter(e.node for e in edges)   # one count per consumer: max(x, …, x) may take x 10⁵ times
+    return [Term([out, graph.nodes[e.node].name, graph.nodes[e.to].name], [e.upstream, e.local], e.product,
+                 (0, e.arg + 1 if uses[e.node] > 1 else 0)) for e in edges]

@@ -12,7 +12,9 @@ import sys
 import time
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -62,7 +64,7 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     """`bpcli grad`: forward pass, backward pass, the gradient, the chain rule and the check if asked."""
     parts = [_forward(result), _backward(result), _gradient(result)]
     if explanations is not None:
-        parts.append(_explain(explanations, result.graph.output_name))
+        parts.append(_explain(explanations, result.graph))
     if result.check is not None:
         parts += [Text("")] if explanations is not None else []  # the chain rule ends without a blank line
         parts.append(_check(result))
@@ -85,8 +87,10 @@ def descent(run) -> RenderableType:
 
 
 def tree(graph, result=None) -> RenderableType:
-    """The graph as a tree from the output down; a shared node is expanded once and later marked ↑. It
-    indents 4 columns a level and stops where that leaves too little room (--format dot draws any depth)."""
+    """The graph as a tree from the output down; a shared node is expanded once, at its first line, and marked
+    at the others. A node that gets gradient along several edges (x in x*x + sin(x)) shows at each of its lines
+    ∂f/∂x along that use (upstream·local = product, as the backward pass), and at the first also the total.
+    It indents 4 columns a level and stops where that leaves too little room (--format dot draws any depth)."""
     room = 32 if result is None else 48  # for the deepest label: a definition, then its value and gradient
     return _AtWidth(lambda width: _tree(graph, result, max(4, (width - room) // 4)))
 
@@ -94,34 +98,72 @@ def tree(graph, result=None) -> RenderableType:
 def _tree(graph, result, max_depth: int) -> RenderableType:
     from rich.tree import Tree
 
+    uses = _Uses.of(graph, result)
     root = Tree(_tree_label(graph, result, graph.output))
     seen = {graph.output}
-    stack = [(graph.output, root, 0)]
-    while stack:
-        i, branch, depth = stack.pop()
-        children = graph.nodes[i].args
-        if depth >= max_depth and children:
-            branch.add(Text("… (deeper: --format dot draws all)", style="dim"))
+    stack = _children(graph, graph.output, root, 0)
+    while stack:   # each line is made as it is popped, so "first" is the first line on the screen
+        parent, k, branch, depth = stack.pop()
+        a = graph.nodes[parent].args[k]
+        label = _tree_label(graph, result, a, uses.note(parent, k, a))
+        if a in seen and graph.nodes[a].is_gate:
+            branch.add(label.append("  (shared: see above)", style="dim"))
             continue
-        expand = []
-        for a in children:
-            label = _tree_label(graph, result, a)
-            if a in seen and graph.nodes[a].is_gate:
-                label.append("  (shared: expanded once)", style="dim")
-                branch.add(label)
-                continue
-            seen.add(a)
-            expand.append((a, branch.add(label), depth + 1))
-        stack.extend(reversed(expand))
+        seen.add(a)
+        child = branch.add(label)
+        if depth + 1 >= max_depth and graph.nodes[a].args:
+            child.add(Text("… (deeper: see --format dot)", style="dim"))
+        else:
+            stack += _children(graph, a, child, depth + 1)
     return root
 
 
-def _tree_label(graph, result, i: int) -> Text:
+def _children(graph, i: int, branch, depth: int) -> list[tuple]:
+    """Stack entries for node i's arguments, the first on top."""
+    return [(i, k, branch, depth) for k in range(len(graph.nodes[i].args) - 1, -1, -1)]
+
+
+class _Uses:
+    """The edges into nodes that get gradient along more than one edge, by (gate, argument), and which of those
+    nodes have shown their total already."""
+
+    def __init__(self, graph, grads: list[float], edges: dict, count: list[int]) -> None:
+        self.graph, self.grads, self.edges, self.count, self.totalled = graph, grads, edges, count, set()
+
+    @classmethod
+    def of(cls, graph, result) -> "_Uses":
+        if result is None or result.backward is None:
+            return cls(graph, [], {}, [])
+        count = [0] * len(graph.nodes)   # a list, not a Counter: a graph may have 10⁶ nodes
+        for e in result.backward.edges:
+            count[e.to] += 1
+        edges = {(e.node, e.arg): e for e in result.backward.edges if count[e.to] > 1}
+        return cls(graph, result.backward.grads, edges, count)
+
+    def note(self, parent: int, k: int, i: int) -> Text | None:
+        """`∂f/∂x along this use = 1·1 = 1`, and `(total ∂f/∂x = 2.54 over 3 uses)` the first time; None for
+        a node with a single use, whose ∂f/∂node says it all."""
+        e = self.edges.get((parent, k))
+        if e is None:
+            return None
+        d = f"∂{self.graph.output_name}/∂{self.graph.nodes[i].name}"
+        text = Text(f"  {d} along this use = {_operand(e.upstream)}·{_operand(e.local)} = {fmt(e.product)}",
+                    style="red")
+        if i not in self.totalled:
+            self.totalled.add(i)
+            text.append(f"  (total {d} = {fmt(self.grads[i])} over {self.count[i]} uses)", style="bold red")
+        return text
+
+
+def _tree_label(graph, result, i: int, use: Text | None = None) -> Text:
+    """A node's name (and definition), its value, and ∂f/∂node; for one of several uses, `use` instead."""
     node = graph.nodes[i]
     text = Text(f"{node.name} = {graph.definition(i)}" if node.is_gate else node.name, style="bold")
     if result is not None and node.op != CONST:
         text.append(f"  {fmt(result.values[i])}")
-        if result.backward is not None and result.backward.needed[i]:
+        if use is not None:
+            text.append_text(use)
+        elif result.backward is not None and result.backward.needed[i]:
             text.append(f"  ∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}", style="red")
     return text
 
@@ -311,37 +353,171 @@ def _gradient(result: Gradients) -> Table:
     return _rows(table, rows, 3)
 
 
-MAX_FACTORS = 8  # a longer chain shows its first and last links
+MAX_FACTORS = 32  # links; a longer chain shows its first and last 16 (a listed path has up to 64)
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def _explain(explanations, out: str) -> RenderableType:
-    from bpcli.explain import MANY
-
+def _explain(explanations, graph) -> RenderableType:
+    """One equation per input, ∂f/∂x = links = locals (= each path's product) = total, and notes under it."""
     lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
+    gates = _gates_if_taken_twice(explanations, graph)
     for ex in explanations:
-        terms = [_chain(t.chain, t.factors) for t in ex.terms]
-        line = Text(f"∂{out}/∂{ex.name} = ")
-        if terms and not (len(ex.terms) == 1 and len(ex.terms[0].factors) <= 1):  # ∂f/∂z = 11 says it all
-            line.append(" + ".join(sym for sym, _ in terms) + " = " + " + ".join(num for _, num in terms) + " = ")
-        line.append(fmt(ex.total), style="bold")
-        lines.append(line)
-        if ex.grouped:
-            why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
-                else "at least 2^53 paths"
-            lines.append(Text(f"  ({why}: grouped by the gates that use {ex.name})", style="dim"))
+        lines.append(_equation(ex, graph.output_name))
+        lines += _notes(ex, graph, gates)
     return Group(*lines)
 
 
-def _chain(chain: list[str], factors: list[float]) -> tuple[str, str]:
-    """`∂f/∂u·∂u/∂v·∂v/∂x` and `4·1·2` for one path, eliding the middle of a long one."""
-    links = [f"∂{a}/∂{b}" for a, b in zip(chain, chain[1:])] or ["1"]
-    numbers = [fmt(v) for v in factors] or ["1"]
+def _equation(ex, out: str) -> "_Equation":
+    head = f"∂{out}/∂{ex.name}"
+    if not any(t.factors for t in ex.terms):  # no gate between: ∂x/∂x = 1, or an unused input's 0
+        return _Equation(head, (), fmt(ex.total))
+    chains = [_chain(t) for t in ex.terms]
+    sides = [[links for links, _ in chains], [numbers for _, numbers in chains]]
+    if len(ex.terms) > 1:  # the sum over paths, each path's product one term
+        sides.append([[_operand(t.product)] for t in ex.terms])
+    return _Equation(head, tuple(sides), fmt(ex.total))
+
+
+def _chain(term) -> tuple[list[str], list[str]]:
+    """The links `∂f/∂u`, `∂u/∂v`, `∂v/∂x` of one path and their locals `4`, `1`, `2`.
+
+    A one-link path starts from the seed ∂f/∂f = 1, so that it too reads as a product. A link into a node
+    that its gate takes more than once carries the argument's position (`∂v/∂x₁`, `∂v/∂x₂` for v = x*x).
+    Past MAX_FACTORS links the middle is elided.
+    """
+    chain, places = term.chain, term.places or (0,) * len(term.factors)
+    links = [f"∂{a}/∂{b}{str(p).translate(SUBSCRIPT) if p else ''}" for a, b, p in zip(chain, chain[1:], places)]
+    numbers = [_operand(v) for v in term.factors]
+    if len(links) == 1:
+        links, numbers = [f"∂{chain[0]}/∂{chain[0]}"] + links, ["1"] + numbers
     if len(links) > MAX_FACTORS:
-        cut = len(links) - MAX_FACTORS
         half = MAX_FACTORS // 2
-        links = links[:half] + [f"…({cut} more)…"] + links[-half:]
+        links = links[:half] + [f"…({len(links) - 2 * half} more)…"] + links[-half:]
         numbers = numbers[:half] + ["…"] + numbers[-half:]
-    return "·".join(links), "·".join(numbers)
+    return links, numbers
+
+
+def _operand(x: float) -> str:
+    """A number as a factor or a term: `(-0.434)` in brackets where negative, so `·` and `+` stay apart from `-`."""
+    text = fmt(x)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _notes(ex, graph, gates: dict[str, int]) -> list[RenderableType]:
+    """Dim lines under an equation: why its paths are grouped, and what the subscripts of `∂v/∂x₁` mean."""
+    from bpcli.explain import MANY
+
+    notes = []
+    if ex.grouped:
+        why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
+            else "at least 2^53 paths"
+        notes.append(f"({why}: grouped by the gates that use {ex.name})")
+    notes += _use_notes(ex, graph, gates)
+    return [Padding(Text(note, style="dim"), (0, 0, 0, 2), expand=False) for note in notes]  # wrapped: under itself
+
+
+def _use_notes(ex, graph, gates: dict[str, int]) -> list[str]:
+    """`(x₁, x₂: x as the 1st and 2nd argument of v = x*x)`, one line per meaning of the subscripts, naming at
+    most three gates (x*x + x*x + … may have 10⁴ of them)."""
+    same: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    for (gate, node), places in _places(ex).items():
+        same.setdefault((node, tuple(places)), []).append(gate)
+    notes = []
+    for (node, places), users in same.items():
+        marked = ", ".join(node + str(p).translate(SUBSCRIPT) for p in places)
+        where = " and ".join([", ".join(map(_ordinal, places[:-1])), _ordinal(places[-1])])
+        named = [f"{gate} = {graph.definition(gates[gate])}" for gate in users[:3]]
+        named += [f"{len(users) - 3} more"] if len(users) > 3 else []
+        of = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        notes.append(f"({marked}: {node} as the {where} argument of {of})")
+    return notes
+
+
+def _places(ex) -> dict[tuple[str, str], list[int]]:
+    """(gate, node) → the argument positions through which the paths reach node, where a gate takes it twice."""
+    found: dict[tuple[str, str], set[int]] = {}
+    for t in ex.terms:
+        for a, b, p in zip(t.chain, t.chain[1:], t.places):
+            if p:
+                found.setdefault((a, b), set()).add(p)
+    return {key: sorted(places) for key, places in found.items()}
+
+
+def _gates_if_taken_twice(explanations, graph) -> dict[str, int]:
+    """Gate names → indices, for the notes; empty (and no pass over the graph) when no gate takes a node twice."""
+    if not any(p for ex in explanations for t in ex.terms for p in t.places):
+        return {}
+    return {node.name: i for i, node in enumerate(graph.nodes) if node.is_gate}
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+class _Equation:
+    """`head = side = side = total`, laid out when Rich knows the width: on one line where it fits; else one
+    side a line with `=` under `=`, terms packed with `+` leading a continued line, and a product too long
+    for a line broken before a `·`, indented under it. Nothing is cut, so no number is split."""
+
+    def __init__(self, head: str, sides: tuple, total: str) -> None:
+        self.head, self.sides, self.total = head, sides, total   # sides: terms, each a list of factors
+
+    def __rich_console__(self, console, options):
+        lines = _layout(self.head, self.sides, self.total, options.max_width)
+        yield from (Text(line) for line in lines[:-1])
+        yield Text(lines[-1][:len(lines[-1]) - len(self.total)]).append(self.total, style="bold")
+
+
+def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
+    flat = [" + ".join("·".join(term) for term in side) for side in sides]
+    whole = " = ".join([head, *flat, total])
+    # a line of over 3×width characters cannot fit (names have no zero-width characters): not measured
+    if not sides or (len(whole) <= 3 * width and cell_len(whole) <= width):
+        return [whole]
+    indent = " " * (cell_len(head) + 1 if cell_len(head) + 1 <= width // 3 else 2)
+    lines: list[str] = []
+    for k, side in enumerate(sides):
+        lines += _side(f"{head} = " if k == 0 else f"{indent}= ", side, indent, width)
+    fits = cell_len(lines[-1]) + 3 + cell_len(total) <= width
+    return lines[:-1] + [f"{lines[-1]} = {total}"] if fits else lines + [f"{indent}= {total}"]
+
+
+def _side(line: str, terms: list[list[str]], indent: str, width: int) -> list[str]:
+    """Terms packed after `line`; a term that does not fit starts a line `+ …`, and a product that does not
+    fit a line of its own is broken, after which the next term starts a line too. Widths are kept as the
+    line grows: a grouped input may have 10⁴ terms."""
+    lines: list[str] = []
+    used, broken = cell_len(line), False
+    for j, factors in enumerate(terms):
+        text = "·".join(factors)
+        size = cell_len(text)
+        if j and not broken and used + 3 + size <= width:
+            line, used = f"{line} + {text}", used + 3 + size
+            continue
+        if j:
+            lines.append(line)
+            line, used = f"{indent}+ ", len(indent) + 2
+        broken = used + size > width
+        *full, line = _product(line, factors, len(indent) + 4, width) if broken else [line + text]
+        lines += full
+        used = cell_len(line) if broken else used + size
+    return lines + [line]
+
+
+def _product(line: str, factors: list[str], hang: int, width: int) -> list[str]:
+    """Factors appended to `line`, a line that would pass `width` broken before a `·` and continued `hang`
+    columns in (fewer where a long name would not fit after them)."""
+    lines: list[str] = []
+    used = cell_len(line)
+    for k, factor in enumerate(factors):
+        piece = factor if k == 0 else "·" + factor
+        size = cell_len(piece)
+        if k and used + size > width:
+            lines.append(line)
+            used = max(0, min(hang, width - size))
+            line = " " * used
+        line, used = line + piece, used + size
+    return lines + [line]
 
 
 def _summary(result: Evaluation) -> Text:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
 
 import pytest
 
+from bpcli import numfmt
+
 SEED = ["(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def fmt(x: float) -> str:
+    """A number as the tables show it."""
+    return numfmt.fmt(x, numfmt.TABLE_DIGITS)
 
 
 def test_tree_structure_only(run):
@@ -24,14 +32,53 @@ def test_tree_with_values_and_gradients(run):
     assert "v = x*y  6  ∂f/∂v = 4" in r.out and "x  3  ∂f/∂x = 8" in r.out
 
 
-def test_tree_marks_shared_nodes(run):
-    r = run("graph", "a = x*y; a*a + sin(a)", "-v", "x=1,y=2")
-    assert r.out.count("a = x*y") == 3 and r.out.count("(shared: expanded once)") == 2
+def test_tree_marks_shared_nodes(run, monkeypatch):
+    lines = tree_lines(run, monkeypatch, "a = x*y; a*a + sin(a)", "-v", "x=1,y=2")
+    uses = [line for line in lines if line.startswith("a = x*y")]
+    assert len(uses) == 3 and [line.endswith("(shared: see above)") for line in uses] == [False, True, True]
+
+
+def tree_lines(run, monkeypatch, *args) -> list[str]:
+    """The tree's lines at 80 columns, guides removed and lines that Rich wrapped joined back to their node."""
+    monkeypatch.setenv("COLUMNS", "80")
+    lines: list[str] = []
+    for line in run("graph", *args).out.rstrip("\n").splitlines():
+        node = re.match(r"^[│ ]*(├── |└── )?", line)
+        text = line[node.end():].strip()
+        if node.group(1) is None and lines:   # a guide and no branch: the line above, continued
+            lines[-1] += " " + text
+        else:
+            lines.append(text)
+    return [re.sub(" +", " ", line) for line in lines]
+
+
+def test_tree_shows_each_use_of_a_variable_and_the_total_once(run, monkeypatch):
+    lines = tree_lines(run, monkeypatch, "x*x+sin(x)", "-v", "x=1")
+    xs = [line for line in lines if line.startswith("x ")]
+    total = f"(total ∂f/∂x = {fmt(2 + math.cos(1))} over 3 uses)"
+    assert xs == [f"x 1 ∂f/∂x along this use = 1·1 = 1 {total}", "x 1 ∂f/∂x along this use = 1·1 = 1",
+                  f"x 1 ∂f/∂x along this use = 1·{fmt(math.cos(1))} = {fmt(math.cos(1))}"]
+
+
+def test_the_total_is_on_the_first_line_on_the_screen(run, monkeypatch):
+    lines = tree_lines(run, monkeypatch, "x*x + x", "-v", "x=2")   # x under f is made before v's x's
+    xs = [line for line in lines if line.startswith("x ")]
+    assert xs[0].endswith("(total ∂f/∂x = 5 over 3 uses)") and xs[-1] == "x 2 ∂f/∂x along this use = 1·1 = 1"
+
+
+def test_tree_shows_each_use_of_a_shared_step_with_negatives_in_brackets(run, monkeypatch):
+    lines = tree_lines(run, monkeypatch, "a = x*y; a*a + sin(a)", "-v", "x=1,y=-2")
+    uses = [line for line in lines if line.startswith("a = x*y")]
+    total = f"(total ∂f/∂a = {fmt(-4 + math.cos(-2))} over 3 uses)"
+    assert uses == [f"a = x*y -2 ∂f/∂a along this use = 1·(-2) = -2 {total}",
+                    "a = x*y -2 ∂f/∂a along this use = 1·(-2) = -2 (shared: see above)",
+                    f"a = x*y -2 ∂f/∂a along this use = 1·({fmt(math.cos(-2))}) = {fmt(math.cos(-2))} "
+                    "(shared: see above)"]
 
 
 def test_deep_tree_stops_at_a_depth(run):
     r = run("graph", "-", input="sin(" * 1000 + "x" + ")" * 1000)
-    assert r.code == 0 and "(deeper: --format dot draws all)" in r.out
+    assert r.code == 0 and "(deeper: see --format dot)" in r.out
 
 
 def test_dot_has_every_value_gradient_and_flow(run):
