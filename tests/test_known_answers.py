@@ -198,7 +198,7 @@ def test_an_overflow_in_the_written_out_form_names_the_stable_function(run, text
 
 def test_tanh_slope_comes_from_the_output_as_in_the_lecture():
     # 1 - tanh², as the lecture and PyTorch compute it: tanh(20) rounds to 1, so the slope 1.7e-17 is 0
-    # (documented in the README's function table).
+    # (documented in docs/language.md's function table).
     assert grad("tanh(x)", {"x": 20.0}).gradient["x"] == 0.0
     assert grad("tanh(x)", {"x": 0.5}).gradient["x"] == 1 - math.tanh(0.5) ** 2
 
