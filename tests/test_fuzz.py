@@ -1,4 +1,4 @@
-"""Fuzzing (issue 8): no input makes bpcli crash, hang or print a non-number.
+"""Fuzzing: no input makes bpcli crash, hang or print a non-number.
 
 The command line (through CliRunner, and a few real processes) and the library are fed arbitrary text
 and bytes, mutations of valid expressions and programs (as EXPR, on stdin, in -f files), hostile -v values

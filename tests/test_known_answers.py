@@ -3,7 +3,7 @@
 Each number is the double nearest the exact answer, with the formula that gives it (mpmath printed the
 digits); bpcli must match to 1e-15 relative (libm may be an ulp off), or exactly where the answer is a
 whole number or 0. Then the conventions at kinks (PyTorch's) through the library, the CLI and the batch
-path, what --perturb says next to a kink, and the numerics of issue 8: no overflow or cancellation where
+path, what --perturb says next to a kink, and the numerics: no overflow or cancellation where
 a careful implementation has none, and exit 3 naming the node (or, in batch, the row and the node) where
 a value or a derivative really is undefined or beyond double range.
 """
