@@ -85,9 +85,12 @@ def completion(shell: str | None, folder: str | None) -> None:
     """Print the tab-completion script for SHELL; completions/ holds the same scripts.
 
     \b
-      bash:  bpcli completion bash > ~/.local/share/bash-completion/completions/bpcli
-      zsh:   bpcli completion zsh > "${fpath[1]}/_bpcli"
-      fish:  bpcli completion fish > ~/.config/fish/completions/bpcli.fish
+      bash:  mkdir -p ~/.local/share/bash-completion/completions
+             bpcli completion bash > ~/.local/share/bash-completion/completions/bpcli
+      zsh:   mkdir -p ~/.zfunc && bpcli completion zsh > ~/.zfunc/_bpcli
+             and in ~/.zshrc: fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit
+      fish:  mkdir -p ~/.config/fish/completions
+             bpcli completion fish > ~/.config/fish/completions/bpcli.fish
       all:   bpcli completion --write completions
     """
     if folder:

@@ -15,7 +15,7 @@ from bpcli.pipeline import Evaluation, Gradients
 
 
 def to_json(result: Evaluation, explanations=None) -> str:
-    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in the README.
+    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in docs/json.md.
 
     One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
     every piece goes through json's C encoder (indent= would use the pure-Python one, 10x slower).

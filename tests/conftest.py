@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import venv
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -133,8 +135,39 @@ def installed(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp / "dist"), str(ROOT)], check=True, cwd=tmp)
     (wheel,) = (tmp / "dist").glob("bpcli-*.whl")
-    venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
+    # Not system_site_packages: that exposes the base interpreter's packages, not those of the venv or pipx
+    # environment running the tests. The wheel goes in alone; a .pth file lends it this Python's dependencies.
+    venv.create(tmp / "venv", with_pip=True)
     bin_dir = tmp / "venv" / ("Scripts" if os.name == "nt" else "bin")
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                    str(wheel)], check=True, cwd=tmp, env=CLEAN_ENV)
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, cwd=tmp, env=CLEAN_ENV)
+    site = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True, env=CLEAN_ENV).stdout.strip()
+    Path(site, "bpcli-test-dependencies.pth").write_text("".join(f"{d}\n" for d in dependency_folders(wheel)))
     return bin_dir
+
+
+def requirements(wheel: Path) -> list[str]:
+    """The distribution names the wheel's metadata requires (markers ignored)."""
+    with zipfile.ZipFile(wheel) as z:
+        (name,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = z.read(name).decode().splitlines()
+    return [line.split(":", 1)[1] for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line]
+
+
+def dependency_folders(wheel: Path) -> list[str]:
+    """The folders where this Python finds the wheel's dependencies and theirs, in the order first met."""
+    folders: dict[str, None] = {}
+    todo, seen = requirements(wheel), set()
+    while todo:
+        name = re.match(r"\s*([A-Za-z0-9._-]+)", todo.pop()).group(1).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # a requirement whose marker excludes this Python, or an optional one
+        folders[str(Path(dist.locate_file("")).resolve())] = None
+        todo += [r for r in dist.requires or [] if "extra ==" not in r]
+    return list(folders)

@@ -1,4 +1,4 @@
-"""Fuzzing (issue 8): no input makes bpcli crash, hang or print a non-number.
+"""Fuzzing: no input makes bpcli crash, hang or print a non-number.
 
 The command line (through CliRunner, and a few real processes) and the library are fed arbitrary text
 and bytes, mutations of valid expressions and programs (as EXPR, on stdin, in -f files), hostile -v values
@@ -8,7 +8,7 @@ nothing on stdout, and no number printed in JSON, JSON Lines, CSV or TSV is nan 
 only BpcliError. Huge inputs (1 MB, 10^5-deep nesting) finish quickly, and time grows linearly with the
 input: each family of inputs is timed at N and 10N.
 
-FUZZ_EXAMPLES sets the examples per property (default 150); the README's testing section quotes a long run.
+FUZZ_EXAMPLES sets the examples per property (default 150); docs/development.md says how to run it longer.
 """
 
 from __future__ import annotations

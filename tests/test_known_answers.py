@@ -3,7 +3,7 @@
 Each number is the double nearest the exact answer, with the formula that gives it (mpmath printed the
 digits); bpcli must match to 1e-15 relative (libm may be an ulp off), or exactly where the answer is a
 whole number or 0. Then the conventions at kinks (PyTorch's) through the library, the CLI and the batch
-path, what --perturb says next to a kink, and the numerics of issue 8: no overflow or cancellation where
+path, what --perturb says next to a kink, and the numerics: no overflow or cancellation where
 a careful implementation has none, and exit 3 naming the node (or, in batch, the row and the node) where
 a value or a derivative really is undefined or beyond double range.
 """
@@ -198,7 +198,7 @@ def test_an_overflow_in_the_written_out_form_names_the_stable_function(run, text
 
 def test_tanh_slope_comes_from_the_output_as_in_the_lecture():
     # 1 - tanh², as the lecture and PyTorch compute it: tanh(20) rounds to 1, so the slope 1.7e-17 is 0
-    # (documented in the README's function table).
+    # (documented in docs/language.md's function table).
     assert grad("tanh(x)", {"x": 20.0}).gradient["x"] == 0.0
     assert grad("tanh(x)", {"x": 0.5}).gradient["x"] == 1 - math.tanh(0.5) ** 2
 

@@ -43,8 +43,8 @@ the arguments' errors carried explicitly and without credit for cancellation bet
 One rule is less accurate, by design, and is modelled: pow's ∂/∂base = b·a^(b−1), the textbook rule
 (PyTorch's and JAX's), rounds b − 1 first. That adds |ℓ·ln a|·ε/2·|b − 1| (up to ~190 ulps at a = 1e-81),
 and beyond 2^53, where every double is even, b − 1 rounds to an even number and a negative base gets
-the wrong sign. Where a^(b−1) alone overflows (a base below ~1e-300 with |b| < 1) it is exit 3, as the
-README says.
+the wrong sign. Where a^(b−1) alone overflows (a base below ~1e-300 with |b| < 1) it is exit 3, as
+docs/language.md says.
 
 Skipped: points where SymPy's value or a derivative is not a finite real number; kinks (a relu/abs
 argument or a max/min gap within SLACK times its error bound of 0, where which branch bpcli takes is up to
@@ -140,7 +140,7 @@ def exact(fn, *args) -> mpmath.mpf:
 # σ(1 − σ). The output's own error (U ulps) is carried through that formula, and 1 − t², 1 − σ cancel as
 # the output nears 1, so these two rules are accurate to about an ulp of 1 (absolute), not of the slope:
 # |d(1 − t²)/dt|·U·ε·|t| plus the rounding of t·t is (2U + 1)·ε·t², and |d(σ − σ²)/dσ|·U·ε·σ plus the
-# rounding inside 1 − σ, times σ, is (U + 1)·ε·σ². The README's function table says what this costs:
+# rounding inside 1 − σ, times σ, is (U + 1)·ε·σ². The function table in docs/language.md says what this costs:
 # slopes below about 1e-16 come out 0 where the output rounds to ±1.
 FROM_OUTPUT = {"tanh": lambda t: (2 * U + 1) * EPS * t * t, "sigmoid": lambda s: (U + 1) * EPS * s * s}
 
@@ -280,7 +280,7 @@ def exit_3_reason(w: Walk) -> str | None:
         if any(p is not None and abs(p) * (1 + 1e-12) >= DOUBLE_MAX for p in w.first[i]):
             return f"a local partial of {node.name} overflows"  # the table shows it, even times 0
         if node.op == "pow" and _pow_rule_overflows(w, i):
-            return f"{node.name}: a^(b-1) in pow's rule b*a^(b-1) overflows (README, function table)"
+            return f"{node.name}: a^(b-1) in pow's rule b*a^(b-1) overflows (docs/language.md, function table)"
         if node.op not in KINKED and any(w.error[a] for a in node.args) and _edge_nearby(w, i):
             return f"{node.name} is within rounding of where it is undefined"
     return None
@@ -575,7 +575,7 @@ EXIT_3 = [
     ("min(max(x, e, 0)+log(y), min(e+e, x+x))", {"x": 2.0, "y": 2.225073858507e-311}, "∂f/∂y overflows"),
     ("max(log(y), 1)", {"y": 2.225073858507e-311}, "local partial"),
     # ∂(x^b)/∂x = b·x^(b−1) with x^(b−1) beyond double range though b·x^(b−1) is ≈ 1: pow's textbook rule
-    # overflows there (documented in the README's function table; PyTorch gives inf).
+    # overflows there (documented in docs/language.md's function table; PyTorch gives inf).
     ("-x**x", {"x": 2.225073858507e-311}, "pow's rule"),
     # ∂f/∂x is -4.6e338 (f itself is 1e293): the gradient overflows, and only the input's shows it.
     ("a = x; (0.5/a)^2^e", {"x": 1.401298464324817e-45}, "∂f/∂x overflows"),
