@@ -14,7 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import EXIT_CODES, perturbation, point_options, program_options, split_names, warn, write_text
+from bpcli.cli_options import (exit_statuses, perturbation, point_options, program_options, split_names, warn,
+                               write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -37,6 +38,12 @@ def _hint(err: click.UsageError, args) -> str:
 class _Bpcli(click.Group):
     """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
 
+    ORDER = ("grad", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands in ORDER (for --help and completion), then any others by name."""
+        return [name for name in self.ORDER if name in self.commands] + sorted(self.commands.keys() - self.ORDER)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
@@ -58,13 +65,15 @@ class _Bpcli(click.Group):
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)
             sys.exit(err.exit_code)
-        except click.Abort:
-            click.echo("bpcli: aborted", err=True)
-            sys.exit(1)
+        except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
+            if not isinstance(err.__cause__, KeyboardInterrupt):
+                raise
+            click.echo("bpcli: interrupted", err=True)
+            sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=_Bpcli, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Bpcli, epilog=exit_statuses(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bpcli")
 def cli() -> None:
     """Differentiate an expression and show the work, as a lecture on backpropagation does.
@@ -76,7 +85,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("completion"), short_help="Print a shell's tab-completion script.")
 @click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False)
 @click.option("--write", "folder", type=click.Path(file_okay=False), metavar="DIR",
               help="Write all three scripts into DIR (how completions/ is made) instead of printing one.")
@@ -99,7 +108,7 @@ def completion(shell: str | None, folder: str | None) -> None:
         raise click.UsageError("name a shell (bash, zsh or fish), or give --write DIR")
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("grad"), short_help="Gradient of EXPR at a point, gate by gate.")
 @point_options
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
 @click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
@@ -153,7 +162,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
         raise CheckFailed(f"the perturbation check disagrees with backprop for {', '.join(bad)}")
 
 
-@cli.command("eval", epilog=EXIT_CODES)
+@cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")
 @point_options
 def eval_(source, values: dict, fmt: str) -> None:
     """Forward pass only: the value of EXPR at a point, gate by gate.
@@ -169,7 +178,7 @@ def eval_(source, values: dict, fmt: str) -> None:
     _show(result, fmt)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("code"), short_help="The two passes as straight-line code.")
 @program_options
 @click.option("--lang", type=click.Choice(CODE_LANGUAGES), default="python", show_default=True,
               help="The language to write.")
@@ -191,7 +200,7 @@ def code(source, lang: str) -> None:
         warn(warning)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("graph"), short_help="The computational graph: tree, DOT, Mermaid.")
 @point_options(formats=("tree", "dot", "mermaid"))
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="FILE.svg|png|pdf",
               help="Draw the graph into FILE with Graphviz's dot (which must be installed).")
@@ -226,7 +235,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         warn(warning)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("step"), short_help="Gradient descent on the inputs.")
 @point_options
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")

@@ -14,13 +14,30 @@ import click
 from bpcli.cli_complete import complete_values
 from bpcli.errors import InputError
 
-EXIT_CODES = """\b
-Exit status:
-  0  success
-  1  --perturb found a gradient that disagrees with the numeric check
-  2  bad input: syntax error, unknown function, missing or malformed -v value
-  3  the expression or its derivative is undefined (or overflows) at the point
-"""
+# Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
+# all); a command's --help shows its own rows.
+_EVERY = "bpcli grad eval step graph code completion"
+EXIT_STATUSES = (
+    (0, _EVERY, "success"),
+    (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
+    (2, "bpcli grad eval step graph", "bad input: syntax error, unknown function, bad option or -v value"),
+    (2, "code", "bad input: syntax error, unknown function or bad option"),
+    (2, "completion", "bad option or argument, or DIR cannot be written"),
+    (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
+    (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
+    (3, "eval", "a value is undefined or overflows at the point"),
+    (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
+    (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
+    (130, _EVERY, "interrupted (Ctrl-C)"),
+    (141, _EVERY, "the reader of standard output went away (SIGPIPE, e.g. `| head`)"),
+)
+
+
+def exit_statuses(command: str = "bpcli") -> str:
+    """The --help epilog of `command` ("bpcli": the group): the exit statuses it can return."""
+    rows = [f"  {code:<3}  {meaning}" for code, commands, meaning in EXIT_STATUSES if command in commands.split()]
+    return "\b\nExit status:\n" + "\n".join(rows) + "\n"
+
 
 FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 
@@ -44,7 +61,7 @@ def program_options(command):
                   help="No warnings on stderr (errors still).")
     @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
-    @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
+    @click.option("--output", metavar="NAME", help="Use the program's assigned NAME as the output "
                   "instead of its last statement.")
     @functools.wraps(command)
     def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):

@@ -1,0 +1,69 @@
+"""What a person at a terminal reads: each command's --help, and the messages for the usual mistakes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from bpcli.cli import cli
+
+COMMANDS = ("grad", "eval", "step", "graph", "code", "completion")
+
+
+def exit_statuses(text: str) -> list[int]:
+    """The codes listed under 'Exit status:' in a --help text."""
+    epilog = text.split("Exit status:\n", 1)[1]
+    return [int(m.group(1)) for m in re.finditer(r"^ +(\d+) ", epilog, re.M)]
+
+
+@pytest.mark.parametrize("command,codes", [
+    ([], [0, 1, 2, 3, 130, 141]),
+    (["grad"], [0, 1, 2, 3, 130, 141]),
+    (["eval"], [0, 2, 3, 130, 141]),      # no --perturb, so no 1
+    (["step"], [0, 2, 3, 130, 141]),      # 3: diverged
+    (["graph"], [0, 2, 3, 130, 141]),     # 3: with -v
+    (["code"], [0, 2, 130, 141]),         # nothing is evaluated
+    (["completion"], [0, 2, 130, 141]),
+])
+def test_help_lists_the_exit_statuses_of_its_command(run, command, codes):
+    r = run(*command, "--help")
+    assert r.code == 0 and r.err == ""
+    assert exit_statuses(r.out) == codes
+    assert max(map(len, r.out.split("Exit status:\n", 1)[1].splitlines())) <= 80
+
+
+def test_ctrl_c_exits_130_with_one_line(run, monkeypatch):
+    from bpcli import pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pipeline, "evaluate", interrupted)
+    r = run("eval", "x", "-v", "x=1")
+    assert r.code == 130 and r.out == "" and r.err.strip() == "bpcli: interrupted"
+
+
+def test_completion_write_into_a_file_that_is_no_folder_is_bad_input(run, tmp_path):
+    (tmp_path / "file").write_text("")
+    r = run("completion", "--write", str(tmp_path / "file" / "completions"))
+    assert r.code == 2 and r.out == "" and r.err.startswith("bpcli: error: cannot write ")
+
+
+@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code"])
+def test_output_option_says_what_it_does_for_every_command(run, command):
+    r = run(command, "--help")
+    text = " ".join(r.out.split())
+    assert "--output NAME Use the program's assigned NAME as the output instead of its last statement." in text
+    assert "Differentiate" not in text
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_command_list_is_whole_phrases_with_grad_first(width):
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=width)
+    listing = result.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    names = [line.split()[0] for line in listing.splitlines() if not line.startswith("    ")]
+    assert names == list(COMMANDS)
+    assert "..." not in listing
+    for line in listing.splitlines():
+        assert len(line) <= width
