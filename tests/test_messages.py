@@ -67,3 +67,19 @@ def test_command_list_is_whole_phrases_with_grad_first(width):
     assert "..." not in listing
     for line in listing.splitlines():
         assert len(line) <= width
+
+
+@pytest.mark.parametrize("expression,says", [
+    ("tahn(x)", "unknown function 'tahn': did you mean tanh?"),       # a swap, not tan
+    ("ln(x)", "unknown function 'ln': write log(…)"),
+    ("Ln(x)", "unknown function 'Ln': write log(…)"),
+    ("log10(x)", "unknown function 'log10': write log(…)/log(10)"),
+    ("pow(x, 2)", "unknown function 'pow': write a^b"),
+    ("ReLU(x)", "unknown function 'ReLU': did you mean relu? bpcli's functions are lower case"),
+    ("Sigmoid(x)", "unknown function 'Sigmoid': did you mean sigmoid? bpcli's functions are lower case"),
+    ("tanH(x)", "unknown function 'tanH': did you mean tanh?"),
+])
+def test_unknown_function_suggests_what_was_meant(run, expression, says):
+    r = run("grad", expression, "-v", "x=1")
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith(f"bpcli: error: {says}") and "for a product" not in r.err
