@@ -14,7 +14,7 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (exit_statuses, perturbation, point_options, program_options, split_names, warn,
+from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options, program_options, split_names, warn,
                                write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
@@ -27,11 +27,17 @@ _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
 
 
 def _hint(err: click.UsageError, args) -> str:
-    """`--perturb x^2` took the expression as its step: say so instead of only 'Missing argument'."""
+    """The likely mistake behind a usage error, said as "; …" (or "" when none is known)."""
     args = list(sys.argv[1:] if args is None else args)
-    if "EXPR" in err.format_message() and "--perturb" in args[:-1] and "-f" not in args and "--file" not in args:
+    message = err.format_message()
+    if "EXPR" in message and "--perturb" in args[:-1] and "-f" not in args and "--file" not in args:
         taken = args[args.index("--perturb") + 1]
         return f"; --perturb took {taken!r} as its step: put EXPR before --perturb"
+    takes_expr = err.ctx is not None and any(p.name == "expression" for p in err.ctx.command.params)
+    if isinstance(err, click.NoSuchOption) and takes_expr:
+        return dash_expression_hint(args, err.option_name)
+    if "unexpected extra argument" in message:
+        return comma_hint(args)
     return ""
 
 
@@ -59,8 +65,9 @@ class _Bpcli(click.Group):
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
                 sys.exit(0)
-            where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-            click.echo(f"bpcli: error: {err.format_message()}{where}{_hint(err, args)}", err=True)
+            hint = _hint(err, args)
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
+            click.echo(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}", err=True)
             sys.exit(err.exit_code)
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)

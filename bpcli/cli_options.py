@@ -7,6 +7,8 @@ Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only m
 from __future__ import annotations
 
 import functools
+import re
+import shlex
 import sys
 
 import click
@@ -38,6 +40,8 @@ def exit_statuses(command: str = "bpcli") -> str:
     rows = [f"  {code:<3}  {meaning}" for code, commands, meaning in EXIT_STATUSES if command in commands.split()]
     return "\b\nExit status:\n" + "\n".join(rows) + "\n"
 
+
+_BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
 
 FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 
@@ -101,6 +105,34 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
         return command(source, values, **kwargs)
     return wrapper
 
+
+
+def dash_expression_hint(args: list[str], option: str) -> str:
+    """`bpcli grad "-x^2"` read -x as an option: how to write an expression that starts with "-"."""
+    token = next((arg for arg in args if arg.startswith(option) and not arg.startswith("--")), None)
+    if token is None or "--" in args:
+        return ""
+    rest = list(args)
+    rest.remove(token)
+    return (f'; an expression that starts with "-" goes last, after "--": bpcli {shlex.join([*rest, "--", token])}'
+            f", or starts with a space: {shlex.quote(' ' + token)}")
+
+
+def comma_hint(args: list[str]) -> str:
+    """`-v x=1 y=2` left y=2 as an extra argument: -v's values are one argument, joined by commas."""
+    for i, arg in enumerate(args):
+        value = arg[2:] if arg.startswith("-v") and arg != "-v" else arg[6:] if arg.startswith("--var=") else None
+        if value is None and arg in ("-v", "--var") and i + 1 < len(args):
+            value, i = args[i + 1], i + 1
+        if value is not None:
+            given = [value]
+            for extra in args[i + 1:]:
+                if not _BINDING.match(extra):
+                    break
+                given.append(extra)
+            if len(given) > 1:
+                return f"; -v takes one argument: join the values with commas, -v {','.join(given)}"
+    return ""
 
 
 def split_names(items: tuple[str, ...]) -> list[str] | None:

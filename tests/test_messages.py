@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 from click.testing import CliRunner
@@ -83,3 +84,27 @@ def test_unknown_function_suggests_what_was_meant(run, expression, says):
     r = run("grad", expression, "-v", "x=1")
     assert r.code == 2 and r.out == ""
     assert r.err.startswith(f"bpcli: error: {says}") and "for a product" not in r.err
+
+
+@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code"])
+def test_expression_that_starts_with_a_minus_says_how_to_write_it(run, command):
+    values = [] if command == "code" else ["-v", "x=3"]
+    r = run(command, "-x^2", *values)
+    assert r.code == 2 and r.out == ""
+    assert r.err == (f"bpcli: error: No such option '-x'; an expression that starts with \"-\" goes last, after "
+                     f"\"--\": bpcli {' '.join([command, *values])} -- '-x^2', or starts with a space: ' -x^2'\n")
+    advice = shlex.split(r.err.split(": bpcli ", 1)[1].split(", or starts", 1)[0])
+    assert run(*advice).code == 0 and run(command, " -x^2", *values).code == 0
+
+
+@pytest.mark.parametrize("args,joined", [
+    (["grad", "x*y", "-v", "x=1", "y=2"], "-v x=1,y=2"),
+    (["eval", "x*y*z", "-v", "x=1", "y=2", "z=3"], "-v x=1,y=2,z=3"),
+    (["grad", "-v", "x=1", "y=2", "x*y"], "-v x=1,y=2"),      # y=2 became EXPR, x*y the extra one
+    (["step", "x*y", "--var=x=1", "y=2"], "-v x=1,y=2"),
+])
+def test_values_after_v_separated_by_spaces_hint_at_the_comma(run, args, joined):
+    r = run(*args)
+    assert r.code == 2 and r.out == "" and len(r.err.splitlines()) == 1
+    assert r.err.startswith("bpcli: error: Got unexpected extra argument")
+    assert r.err.rstrip("\n").endswith(f"; -v takes one argument: join the values with commas, {joined}")
