@@ -108,3 +108,25 @@ def test_values_after_v_separated_by_spaces_hint_at_the_comma(run, args, joined)
     assert r.code == 2 and r.out == "" and len(r.err.splitlines()) == 1
     assert r.err.startswith("bpcli: error: Got unexpected extra argument")
     assert r.err.rstrip("\n").endswith(f"; -v takes one argument: join the values with commas, {joined}")
+
+
+@pytest.mark.parametrize("args,says", [
+    (["grad", "z", "-v", "Z=4"], "no value for z: give it with -v z=… (Z was given; names are case-sensitive)"),
+    (["step", "x*z", "-v", "X=1,Z=4"], "no value for x, z: give them with -v x=…,z=… (X, Z were given; "
+                                         "names are case-sensitive)"),
+    (["grad", "z", "--grid", "Z=0:1:1"], "no value for z: give it a --grid or -v (Z was given; "
+                                          "names are case-sensitive)"),
+])
+def test_a_missing_value_given_in_another_case_says_so(run, args, says):
+    r = run(*args)
+    assert r.code == 2 and r.out == "" and r.err == f"bpcli: error: {says}\n"
+
+
+@pytest.mark.parametrize("more", [[], ["--grid", "y=0:1:1"]])
+def test_an_unused_value_named_like_a_variable_says_so(run, more):
+    r = run("grad", "y*z", "-v", "y=1,z=1,Z=4", *more)
+    assert r.code == 0
+    case = ("bpcli: warning: Z is not a variable of the expression, z is (names are case-sensitive); "
+            "its value is ignored\n")
+    grid = "bpcli: warning: -v y: the --grid for y takes precedence\n"
+    assert r.err == case + (grid if more else "")
