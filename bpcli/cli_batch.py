@@ -25,8 +25,8 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         raise InputError("the expression and --batch cannot both come from standard input")
     in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
     out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
-    if fmt == "json":
-        raise InputError("--format json is for one point; with --batch or --grid use csv, tsv or jsonl")
+    if fmt in ("table", "json") and _given("fmt"):  # the default table means: the input's own format
+        raise InputError(f"--format {fmt} is for one point; with --batch or --grid use csv, tsv or jsonl")
     stream = sys.stdin.buffer if batch_file == "-" else None
     if batch_file and batch_file != "-":
         try:
@@ -70,6 +70,12 @@ def write_steps(run, fmt: str) -> None:
     for state in run.steps:
         rows.cells([state.step, state.f, state.loss, *state.values.values(), *state.gradient.values()])
     rows.flush()
+
+
+def _given(param: str) -> bool:
+    """Whether the option was given (on the command line or in the environment), not left at its default."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
 
 
 def _progress_bar(stream, path: str | None):

@@ -130,3 +130,12 @@ def test_an_unused_value_named_like_a_variable_says_so(run, more):
             "its value is ignored\n")
     grid = "bpcli: warning: -v y: the --grid for y takes precedence\n"
     assert r.err == case + (grid if more else "")
+
+
+@pytest.mark.parametrize("points", [["--grid", "x=0:1:0.5"], ["--batch", "-"]])
+def test_format_table_given_with_many_points_is_an_error(run, points):
+    r = run("grad", "x", *points, "--format", "table", input="x\n1\n")
+    assert r.code == 2 and r.out == ""
+    assert r.err == "bpcli: error: --format table is for one point; with --batch or --grid use csv, tsv or jsonl\n"
+    r = run("grad", "x", *points, input="x\n1\n")  # the default table: rows in the input's format
+    assert r.code == 0 and r.out.startswith("x,value,d_x\n")
