@@ -126,7 +126,8 @@ def completion(shell: str | None, folder: str | None) -> None:
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
               help="Many points: one per row of FILE (CSV/TSV with a header, or JSON Lines); - is stdin.")
 @click.option("--batch-format", type=click.Choice(("csv", "tsv", "jsonl")), default=None,
-              help="The --batch input's format (default: from the file name's ending; stdin: csv).")
+              help="The --batch input's format (default: from the file name's ending; stdin and other "
+                   "names: jsonl if it starts with {, else csv).")
 @click.option("--grid", multiple=True, metavar="NAME=START:END:STEP",
               help="Sweep an input over START, START+STEP, … END (repeat for a product of grids).")
 @click.option("--on-error", type=click.Choice(("stop", "skip", "null")), default="stop", show_default=True,

@@ -6,6 +6,7 @@ Part of the CLI layer (with cli.py, cli_options.py and cli_complete.py, the only
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import sys
@@ -23,23 +24,26 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         raise InputError("give --batch or --grid, not both")
     if batch_file == "-" and source.origin == "<stdin>":
         raise InputError("the expression and --batch cannot both come from standard input")
-    in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
-    out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
     if fmt in ("table", "json") and _given("fmt"):  # the default table means: the input's own format
         raise InputError(f"--format {fmt} is for one point; with --batch or --grid use csv, tsv or jsonl")
-    stream = sys.stdin.buffer if batch_file == "-" else None
+    handle = None
     if batch_file and batch_file != "-":
         try:
-            stream = open(batch_file, "rb")  # noqa: SIM115 - closed below
+            handle = open(batch_file, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
+    stream = sys.stdin.buffer if batch_file == "-" else handle
     try:
+        in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
+        if in_fmt is None:
+            in_fmt, stream = _sniff(stream)
+        out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
         with _progress_bar(stream, batch_file) as rows:
             spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error)
             warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
     finally:
-        if stream is not None and stream is not sys.stdin.buffer:
-            stream.close()
+        if handle is not None:
+            handle.close()
     for warning in warnings:
         warn(warning)
     for line in failed:
@@ -87,6 +91,33 @@ def _progress_bar(stream, path: str | None):
     return render.progress(stream, os.path.getsize(path))
 
 
-def _format_of(path: str) -> str:
-    ending = path.rsplit(".", 1)[-1].lower()
-    return {"tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending, "csv")
+def _format_of(path: str) -> str | None:
+    """The format a file name's ending names: .csv, .tsv, .jsonl…; None for stdin and other names."""
+    ending = path.rsplit(".", 1)[-1].lower() if "." in path else None
+    return {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending)
+
+
+def _sniff(stream) -> tuple[str, _Replay]:
+    """jsonl when the input's first byte that is not blank is {, else csv; and the stream, none of it lost.
+    Reads only what has arrived until such a byte shows, so a pipe still streams."""
+    head = b""
+    while not head.removeprefix(codecs.BOM_UTF8).strip():
+        chunk = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
+        if not chunk:
+            break
+        head += chunk
+    first = head.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
+    return ("jsonl" if first == b"{" else "csv"), _Replay(head, stream)
+
+
+class _Replay:
+    """A binary stream that first gives back the bytes already read from it."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self.head, self.stream = head, stream
+
+    def read1(self, size: int = -1) -> bytes:
+        head, self.head = self.head, b""
+        if head:
+            return head
+        return self.stream.read1(size) if hasattr(self.stream, "read1") else self.stream.read(size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -139,3 +140,17 @@ def test_format_table_given_with_many_points_is_an_error(run, points):
     assert r.err == "bpcli: error: --format table is for one point; with --batch or --grid use csv, tsv or jsonl\n"
     r = run("grad", "x", *points, input="x\n1\n")  # the default table: rows in the input's format
     assert r.code == 0 and r.out.startswith("x,value,d_x\n")
+
+
+@pytest.mark.parametrize("text", ['{"x":1}\n{"x":2}\n', '\n  {"x": 1}\r\n{"x": 2}\r\n', '\ufeff{"x":1}\n{"x":2}\n'])
+def test_json_lines_on_standard_input_are_recognised(run, text):
+    r = run("grad", "x*x", "--batch", "-", input=text)
+    assert r.code == 0 and r.err == ""
+    assert [json.loads(line) for line in r.out.splitlines()] == [{"x": 1, "value": 1, "d_x": 2},
+                                                                 {"x": 2, "value": 4, "d_x": 4}]
+
+
+def test_json_lines_in_a_file_of_another_name_are_recognised(run, tmp_path):
+    (tmp_path / "points.txt").write_text('{"x": 3}\n')
+    r = run("grad", "x*x", "--batch", str(tmp_path / "points.txt"), "--format", "csv")
+    assert r.code == 0 and r.err == "" and r.out == "x,value,d_x\n3.0,9.0,6.0\n"
