@@ -171,6 +171,10 @@ def write_text(path: str, text: str) -> None:
 
 
 def read_stdin() -> str:
+    """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    if sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        click.echo(f"bpcli: reading the expression from standard input (end with {end})", err=True)
     return _text(sys.stdin.buffer.read(), "standard input")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bpcli.cli import cli
 
+ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("grad", "eval", "step", "graph", "code", "completion")
 
 
@@ -154,3 +158,39 @@ def test_json_lines_in_a_file_of_another_name_are_recognised(run, tmp_path):
     (tmp_path / "points.txt").write_text('{"x": 3}\n')
     r = run("grad", "x*x", "--batch", str(tmp_path / "points.txt"), "--format", "csv")
     assert r.code == 0 and r.err == "" and r.out == "x,value,d_x\n3.0,9.0,6.0\n"
+
+
+
+@pytest.fixture
+def terminal():
+    """terminal(*args): bpcli in a real pseudo-terminal of 80 columns (stdin, stdout and stderr all on it)."""
+    pexpect = pytest.importorskip("pexpect")
+
+    def spawn(*args: str):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+        return pexpect.spawn(sys.executable, ["-m", "bpcli", *args], env=env, cwd=str(ROOT), encoding="utf-8",
+                             timeout=60, dimensions=(24, 80))
+    spawn.EOF = pexpect.EOF
+    return spawn
+
+
+def test_reading_the_expression_at_a_terminal_says_so_first(run, terminal):
+    child = terminal("grad", "-", "-v", "x=2", "--format", "json")
+    child.expect_exact("bpcli: reading the expression from standard input (end with Ctrl-D)\r\n")
+    child.send("x^2\n")
+    child.sendeof()
+    child.expect_exact('"gradient": {"x": 4.0}')
+    child.expect(terminal.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert run("grad", "-", "-v", "x=2", input="x^2").err == ""  # not from a pipe
+
+
+def test_ctrl_c_while_reading_at_a_terminal_exits_130(terminal):
+    child = terminal("grad", "-", "-v", "x=2")
+    child.expect_exact("(end with Ctrl-D)")
+    child.sendintr()
+    child.expect(terminal.EOF)
+    child.close()
+    assert "bpcli: interrupted" in child.before and "Traceback" not in child.before
+    assert child.exitstatus == 130
