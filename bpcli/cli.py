@@ -93,7 +93,7 @@ def cli() -> None:
 
 
 @cli.command(epilog=exit_statuses("completion"), short_help="Print a shell's tab-completion script.")
-@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False)
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False, metavar="[SHELL]")
 @click.option("--write", "folder", type=click.Path(file_okay=False), metavar="DIR",
               help="Write all three scripts into DIR (how completions/ is made) instead of printing one.")
 def completion(shell: str | None, folder: str | None) -> None:

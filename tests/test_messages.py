@@ -194,3 +194,9 @@ def test_ctrl_c_while_reading_at_a_terminal_exits_130(terminal):
     child.close()
     assert "bpcli: interrupted" in child.before and "Traceback" not in child.before
     assert child.exitstatus == 130
+
+
+def test_completion_usage_names_the_shell_its_help_speaks_of(run):
+    r = run("completion", "--help")
+    assert r.out.splitlines()[0].endswith("completion [OPTIONS] [SHELL]")
+    assert "script for SHELL" in r.out
