@@ -161,7 +161,7 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
     chosen = _wrt(graph, wrt)
     names = set(graph.input_names)
     warnings = list(graph.unused)
-    warnings += [_not_a_variable(n, graph.input_names) for n in constants if n not in names]
+    warnings += _not_variables([n for n in constants if n not in names], graph.input_names)
     values = {n: float(v) for n, v in constants.items() if n in names}
     if spec.grids:
         grids = [stream.parse_grid(text) for text in spec.grids]
@@ -214,7 +214,7 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         raise InputError(f"the value of {bad} is not a finite number")
     warnings = list(graph.unused)
     if len(values) > len(inputs):
-        warnings += [_not_a_variable(n, names) for n in values if n not in inputs]
+        warnings += _not_variables([n for n in values if n not in inputs], names)
     return inputs, warnings
 
 
@@ -227,12 +227,15 @@ def _case_note(missing: list[str], given: Iterable[str]) -> str:
     return f" ({', '.join(twins)} {'was' if len(twins) == 1 else 'were'} given; names are case-sensitive)"
 
 
-def _not_a_variable(name: str, names: list[str]) -> str:
-    """The warning for a value given for a name the expression does not use."""
-    twin = next((n for n in names if n.casefold() == name.casefold()), None)
-    if twin is not None:
-        return f"{name} is not a variable of the expression, {twin} is (names are case-sensitive); its value is ignored"
-    return f"{name} is not a variable of the expression; its value is ignored"
+def _not_variables(unused: list[str], names: list[str]) -> list[str]:
+    """The warnings for values given for names the expression does not use."""
+    folded = {n.casefold(): n for n in names} if unused else {}
+    warnings = []
+    for name in unused:
+        twin = folded.get(name.casefold())
+        also = f", {twin} is (names are case-sensitive)" if twin else ""
+        warnings.append(f"{name} is not a variable of the expression{also}; its value is ignored")
+    return warnings
 
 
 def _finite(value) -> bool:
