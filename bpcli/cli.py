@@ -14,8 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options, program_options, split_names, warn,
-                               write_text)
+from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
+                               program_options, split_names, warn, write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
