@@ -14,8 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (EXIT_CODES, perturbation, point_options, program_options, shown, split_names, warn,
-                               write_text)
+from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
+                               program_options, shown, split_names, warn, write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -27,16 +27,28 @@ _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
 
 
 def _hint(err: click.UsageError, args) -> str:
-    """`--perturb x^2` took the expression as its step: say so instead of only 'Missing argument'."""
+    """The likely mistake behind a usage error, said as "; …" (or "" when none is known)."""
     args = list(sys.argv[1:] if args is None else args)
-    if "EXPR" in err.format_message() and "--perturb" in args[:-1] and "-f" not in args and "--file" not in args:
+    message = err.format_message()
+    if "EXPR" in message and "--perturb" in args[:-1] and "-f" not in args and "--file" not in args:
         taken = args[args.index("--perturb") + 1]
         return f"; --perturb took {taken!r} as its step: put EXPR before --perturb"
+    takes_expr = err.ctx is not None and any(p.name == "expression" for p in err.ctx.command.params)
+    if isinstance(err, click.NoSuchOption) and takes_expr:
+        return dash_expression_hint(args, err.option_name)
+    if "unexpected extra argument" in message:
+        return comma_hint(args)
     return ""
 
 
 class _Bpcli(click.Group):
     """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
+
+    ORDER = ("grad", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands in ORDER (for --help and completion), then any others by name."""
+        return [name for name in self.ORDER if name in self.commands] + sorted(self.commands.keys() - self.ORDER)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -53,19 +65,22 @@ class _Bpcli(click.Group):
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
                 sys.exit(0)
-            where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-            click.echo(f"bpcli: error: {err.format_message()}{where}{_hint(err, args)}", err=True)
+            hint = _hint(err, args)
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
+            click.echo(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}", err=True)
             sys.exit(err.exit_code)
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)
             sys.exit(err.exit_code)
-        except click.Abort as err:  # Ctrl-C (Click turns KeyboardInterrupt into Abort): 130, as a shell says
+        except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
+            if not isinstance(err.__cause__, KeyboardInterrupt):
+                raise
             click.echo("bpcli: interrupted", err=True)
-            sys.exit(130 if isinstance(err.__cause__, KeyboardInterrupt) else 1)
+            sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=_Bpcli, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Bpcli, epilog=exit_statuses(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bpcli")
 def cli() -> None:
     """Differentiate an expression and show the work, as a lecture on backpropagation does.
@@ -77,8 +92,8 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EXIT_CODES)
-@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False)
+@cli.command(epilog=exit_statuses("completion"), short_help="Print a shell's tab-completion script.")
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")), required=False, metavar="[SHELL]")
 @click.option("--write", "folder", type=click.Path(file_okay=False), metavar="DIR",
               help="Write all three scripts into DIR (how completions/ is made) instead of printing one.")
 def completion(shell: str | None, folder: str | None) -> None:
@@ -103,7 +118,7 @@ def completion(shell: str | None, folder: str | None) -> None:
         raise click.UsageError("name a shell (bash, zsh or fish), or give --write DIR")
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("grad"), short_help="Gradient of EXPR at a point, gate by gate.")
 @point_options
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
 @click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
@@ -114,7 +129,8 @@ def completion(shell: str | None, folder: str | None) -> None:
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
               help="Many points: one per row of FILE (CSV/TSV with a header, or JSON Lines); - is stdin.")
 @click.option("--batch-format", type=click.Choice(("csv", "tsv", "jsonl")), default=None,
-              help="The --batch input's format (default: from the file name's ending; stdin: csv).")
+              help="The --batch input's format (default: from the file name's ending; stdin and other "
+                   "names: jsonl if it starts with {, else csv).")
 @click.option("--grid", multiple=True, metavar="NAME=START:END:STEP",
               help="Sweep an input over START, START+STEP, … END (repeat for a product of grids).")
 @click.option("--on-error", type=click.Choice(("stop", "skip", "null")), default="stop", show_default=True,
@@ -157,7 +173,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
         raise CheckFailed(f"the perturbation check disagrees with backprop for {', '.join(bad)}")
 
 
-@cli.command("eval", epilog=EXIT_CODES)
+@cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")
 @point_options
 def eval_(source, values: dict, fmt: str) -> None:
     """Forward pass only: the value of EXPR at a point, gate by gate.
@@ -173,7 +189,7 @@ def eval_(source, values: dict, fmt: str) -> None:
     _show(result, fmt)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("code"), short_help="The two passes as straight-line code.")
 @program_options
 @click.option("--lang", type=click.Choice(CODE_LANGUAGES), default="python", show_default=True,
               help="The language to write.")
@@ -195,7 +211,7 @@ def code(source, lang: str) -> None:
         warn(warning)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("graph"), short_help="The computational graph: tree, DOT, Mermaid.")
 @point_options(formats=("tree", "dot", "mermaid"))
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="FILE.svg|png|pdf",
               help="Draw the graph into FILE with Graphviz's dot (which must be installed).")
@@ -232,7 +248,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         warn(warning)
 
 
-@cli.command(epilog=EXIT_CODES)
+@cli.command(epilog=exit_statuses("step"), short_help="Gradient descent on the inputs.")
 @point_options
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")

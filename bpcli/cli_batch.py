@@ -6,6 +6,7 @@ Part of the CLI layer (with cli.py, cli_options.py and cli_complete.py, the only
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -24,23 +25,27 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         raise InputError("give --batch or --grid, not both")
     if batch_file == "-" and source.origin == "<stdin>":
         raise InputError("the expression and --batch cannot both come from standard input")
-    in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
-    out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
-    if fmt == "json":
-        raise InputError("--format json is for one point; with --batch or --grid use csv, tsv or jsonl")
-    stream = sys.stdin.buffer if batch_file == "-" else None
+    if fmt in ("table", "json") and _given("fmt"):  # the default table means: the input's own format
+        raise InputError(f"--format {fmt} is for one point; with --batch or --grid use csv, tsv or jsonl")
+    handle = None
     if batch_file and batch_file != "-":
         try:
-            stream = open(batch_file, "rb")  # noqa: SIM115 - closed below
+            handle = open(batch_file, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
+    stream = sys.stdin.buffer if batch_file == "-" else handle
     try:
-        with _progress(stream) as (rows, points):
+        size = _size(stream) if stream is not None else None
+        in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
+        if in_fmt is None:
+            in_fmt, stream = _sniff(stream)
+        out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
+        with _progress(stream, size) as (rows, points):
             spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points)
             warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
     finally:
-        if stream is not None and stream is not sys.stdin.buffer:
-            stream.close()
+        if handle is not None:
+            handle.close()
     for warning in warnings:
         warn(warning)
     for line in failed:
@@ -73,8 +78,14 @@ def write_steps(run, fmt: str) -> None:
     rows.flush()
 
 
+def _given(param: str) -> bool:
+    """Whether the option was given (on the command line or in the environment), not left at its default."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
 @contextlib.contextmanager
-def _progress(stream):
+def _progress(stream, size: int | None):
     """(the stream to read, a callback for grid points): progress on stderr once the work takes a while,
     only where a person watches stderr while stdout goes elsewhere (a file, a pipe). When stdout is the
     terminal too, the rows are the progress."""
@@ -85,7 +96,7 @@ def _progress(stream):
 
     delay = _delay()
     if stream is not None:
-        with render.progress(stream, _size(stream), delay=delay) as counted:
+        with render.progress(stream, size, delay=delay) as counted:
             yield counted, None
         return
     meter = render.Meter("points", None, delay=delay)
@@ -112,6 +123,33 @@ def _size(stream) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
 
 
-def _format_of(path: str) -> str:
-    ending = path.rsplit(".", 1)[-1].lower()
-    return {"tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending, "csv")
+def _format_of(path: str) -> str | None:
+    """The format a file name's ending names: .csv, .tsv, .jsonl…; None for stdin and other names."""
+    ending = path.rsplit(".", 1)[-1].lower() if "." in path else None
+    return {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending)
+
+
+def _sniff(stream) -> tuple[str, _Replay]:
+    """jsonl when the input's first byte that is not blank is {, else csv; and the stream, none of it lost.
+    Reads only what has arrived until such a byte shows, so a pipe still streams."""
+    head = b""
+    while not head.removeprefix(codecs.BOM_UTF8).strip():
+        chunk = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
+        if not chunk:
+            break
+        head += chunk
+    first = head.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
+    return ("jsonl" if first == b"{" else "csv"), _Replay(head, stream)
+
+
+class _Replay:
+    """A binary stream that first gives back the bytes already read from it."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self.head, self.stream = head, stream
+
+    def read1(self, size: int = -1) -> bytes:
+        head, self.head = self.head, b""
+        if head:
+            return head
+        return self.stream.read1(size) if hasattr(self.stream, "read1") else self.stream.read(size)

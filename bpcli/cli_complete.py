@@ -17,7 +17,7 @@ import click
 from click.shell_completion import (BashComplete, CompletionItem, FishComplete, add_completion_class,
                                      split_arg_string)
 
-from bpcli.errors import BpcliError
+from bpcli.errors import BpcliError, InputError
 
 
 def variables(ctx: click.Context) -> list[str]:
@@ -171,7 +171,10 @@ FILES = {"bash": "bpcli.bash", "zsh": "_bpcli", "fish": "bpcli.fish"}
 
 def write_all(cli: click.Command, folder: str) -> None:
     """Write every shell's script into `folder`, under the names in FILES."""
-    os.makedirs(folder, exist_ok=True)
-    for shell, name in FILES.items():
-        with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
-            handle.write(script(cli, shell))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        for shell, name in FILES.items():
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+                handle.write(script(cli, shell))
+    except OSError as err:
+        raise InputError(f"cannot write {err.filename or folder}: {err.strerror}") from None

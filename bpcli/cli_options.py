@@ -7,6 +7,8 @@ Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only m
 from __future__ import annotations
 
 import functools
+import re
+import shlex
 import sys
 
 import click
@@ -14,13 +16,32 @@ import click
 from bpcli.cli_complete import complete_values
 from bpcli.errors import InputError
 
-EXIT_CODES = """\b
-Exit status:
-  0  success
-  1  --perturb found a gradient that disagrees with the numeric check
-  2  bad input: syntax error, unknown function, missing or malformed -v value
-  3  the expression or its derivative is undefined (or overflows) at the point
-"""
+# Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
+# all); a command's --help shows its own rows.
+_EVERY = "bpcli grad eval step graph code completion"
+EXIT_STATUSES = (
+    (0, _EVERY, "success"),
+    (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
+    (2, "bpcli grad eval step graph", "bad input: syntax error, unknown function, bad option or -v value"),
+    (2, "code", "bad input: syntax error, unknown function or bad option"),
+    (2, "completion", "bad option or argument, or DIR cannot be written"),
+    (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
+    (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
+    (3, "eval", "a value is undefined or overflows at the point"),
+    (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
+    (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
+    (130, _EVERY, "interrupted (Ctrl-C)"),
+    (141, _EVERY, "the reader of standard output went away (SIGPIPE, e.g. `| head`)"),
+)
+
+
+def exit_statuses(command: str = "bpcli") -> str:
+    """The --help epilog of `command` ("bpcli": the group): the exit statuses it can return."""
+    rows = [f"  {code:<3}  {meaning}" for code, commands, meaning in EXIT_STATUSES if command in commands.split()]
+    return "\b\nExit status:\n" + "\n".join(rows) + "\n"
+
+
+_BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
 
 FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 
@@ -57,7 +78,7 @@ def program_options(command):
                   help="No warnings on stderr (errors still).")
     @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
                   help="Read the expression or program from FILE instead of EXPR.")
-    @click.option("--output", metavar="NAME", help="Differentiate the program's assigned NAME "
+    @click.option("--output", metavar="NAME", help="Use the program's assigned NAME as the output "
                   "instead of its last statement.")
     @functools.wraps(command)
     def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
@@ -102,6 +123,34 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
 
 
 
+def dash_expression_hint(args: list[str], option: str) -> str:
+    """`bpcli grad "-x^2"` read -x as an option: how to write an expression that starts with "-"."""
+    token = next((arg for arg in args if arg.startswith(option) and not arg.startswith("--")), None)
+    if token is None or "--" in args:
+        return ""
+    rest = list(args)
+    rest.remove(token)
+    return (f'; an expression that starts with "-" goes last, after "--": bpcli {shlex.join([*rest, "--", token])}'
+            f", or starts with a space: {shlex.quote(' ' + token)}")
+
+
+def comma_hint(args: list[str]) -> str:
+    """`-v x=1 y=2` left y=2 as an extra argument: -v's values are one argument, joined by commas."""
+    for i, arg in enumerate(args):
+        value = arg[2:] if arg.startswith("-v") and arg != "-v" else arg[6:] if arg.startswith("--var=") else None
+        if value is None and arg in ("-v", "--var") and i + 1 < len(args):
+            value, i = args[i + 1], i + 1
+        if value is not None:
+            given = [value]
+            for extra in args[i + 1:]:
+                if not _BINDING.match(extra):
+                    break
+                given.append(extra)
+            if len(given) > 1:
+                return f"; -v takes one argument: join the values with commas, -v {','.join(given)}"
+    return ""
+
+
 def split_names(items: tuple[str, ...]) -> list[str] | None:
     """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
     if not items:
@@ -138,6 +187,10 @@ def write_text(path: str, text: str) -> None:
 
 
 def read_stdin() -> str:
+    """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    if sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        click.echo(f"bpcli: reading the expression from standard input (end with {end})", err=True)
     return _text(sys.stdin.buffer.read(), "standard input")
 
 

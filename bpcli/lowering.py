@@ -9,7 +9,6 @@ nearest known name), arity, bare function names, reassignment, use before assign
 from __future__ import annotations
 
 import bisect
-import difflib
 import functools
 import re
 
@@ -227,12 +226,43 @@ class _Lowering:
         return tuple(out)
 
 
+# What other tools call functions that bpcli writes another way (only names bpcli lacks).
+ALIASES = {
+    "ln": "log(…)", "log10": "log(…)/log(10)", "log2": "log(…)/log(2)", "exp2": "2^(…)",
+    "pow": "a^b", "sqr": "(…)^2", "square": "(…)^2", "fabs": "abs(…)",
+    "logistic": "sigmoid(…)", "expit": "sigmoid(…)", "maximum": "max(…)", "minimum": "min(…)",
+}
+
+
 def _unknown_function(name: str) -> str:
-    close = difflib.get_close_matches(name, ops.FUNCTIONS, n=1, cutoff=0.6)
-    if close:
-        return f"unknown function {name!r}: did you mean {close[0]}?"
+    """The message for a call of an unknown name: its bpcli spelling, the nearest known name, or the list."""
+    lower = name.lower()
+    if lower in ALIASES:
+        return f"unknown function {name!r}: write {ALIASES[lower]}"
+    if lower in ops.FUNCTIONS:
+        return f"unknown function {name!r}: did you mean {lower}? bpcli's functions are lower case"
+    # fewest edits first; among equals the one of the same length (tahn: tanh, not tan)
+    typos = sorted((_edits(name, f), abs(len(f) - len(name)), f) for f in ops.FUNCTIONS)
+    edits, _, close = typos[0]
+    if edits <= max(1, len(name) // 3):
+        return f"unknown function {name!r}: did you mean {close}?"
     return (f"unknown function {name!r} (known: {', '.join(ops.FUNCTIONS)}); "
             f"for a product write {name}*(…)")
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours that turn a into b."""
+    if len(a) > 2 * len(b) + 2:  # no suggestion for a long name: spare the table
+        return len(a)
+    before, row = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row = row, [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = previous
+    return row[-1]
 
 
 def _plural(n: int, word: str) -> str:

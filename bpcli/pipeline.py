@@ -162,7 +162,7 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
     chosen = _wrt(graph, wrt)
     names = set(graph.input_names)
     warnings = list(graph.unused)
-    warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in constants if n not in names]
+    warnings += _not_variables([n for n in constants if n not in names], graph.input_names)
     values = {n: float(v) for n, v in constants.items() if n in names}
     if spec.grids:
         grids = [stream.parse_grid(text) for text in spec.grids]
@@ -171,7 +171,8 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
         warnings += [f"--grid {g.name}: not a variable of the expression" for g in grids if g.name not in names]
         missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
         if missing:
-            raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v")
+            given = [*constants, *(g.name for g in grids)]
+            raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v{_case_note(missing, given)}")
         outcome = stream.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error,
                                   spec.progress)
     else:
@@ -206,7 +207,7 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         missing = [n for n in names if n not in values]
         given = ",".join(f"{n}=…" for n in missing)
         raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
-                         f"with -v {given}") from None
+                         f"with -v {given}{_case_note(missing, values)}") from None
     except (TypeError, ValueError, OverflowError):
         inputs = {}
     if len(inputs) < len(names) or not all(map(math.isfinite, inputs.values())):
@@ -215,8 +216,28 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         raise InputError(f"the value of {bad} is not a finite number")
     warnings = list(graph.unused)
     if len(values) > len(inputs):
-        warnings += [f"{n} is not a variable of the expression; its value is ignored" for n in values if n not in inputs]
+        warnings += _not_variables([n for n in values if n not in inputs], names)
     return inputs, warnings
+
+
+def _case_note(missing: list[str], given: Iterable[str]) -> str:
+    """ (Z was given; names are case-sensitive): for given names that differ from missing ones only in case."""
+    folded = {n.casefold() for n in missing}
+    twins = [n for n in given if n.casefold() in folded]
+    if not twins:
+        return ""
+    return f" ({', '.join(twins)} {'was' if len(twins) == 1 else 'were'} given; names are case-sensitive)"
+
+
+def _not_variables(unused: list[str], names: list[str]) -> list[str]:
+    """The warnings for values given for names the expression does not use."""
+    folded = {n.casefold(): n for n in names} if unused else {}
+    warnings = []
+    for name in unused:
+        twin = folded.get(name.casefold())
+        also = f", {twin} is (names are case-sensitive)" if twin else ""
+        warnings.append(f"{name} is not a variable of the expression{also}; its value is ignored")
+    return warnings
 
 
 def _finite(value) -> bool:
