@@ -197,7 +197,7 @@ def _row(figure: str, ours: float, baseline: float, target: float) -> dict:
 
 
 def figures(points: int, repeat: int) -> list[dict]:
-    """Issue 7's figures: rows of figure, bpcli, baseline (seconds), ratio = bpcli/baseline, target, met.
+    """The figures: rows of figure, bpcli, baseline (seconds), ratio = bpcli/baseline, target, met.
 
     For backward/forward, bpcli is the backward pass's seconds and baseline the forward pass's.
     """

@@ -6,7 +6,7 @@ Reverse mode should cost a small constant times one evaluation (the cheap gradie
 wide expression sin(x0*y)+sin(x1*y)+… of --ops operations, it times bpcli.engine.forward and
 bpcli.engine.backward (without recording edges, as for --format csv/jsonl; the dependency masks it
 needs are computed afresh each round and counted), alternating, medians, with the cyclic collector
-paused as bpcli.pipeline and the console script run them. Target (issue 7): at most 3.
+paused as bpcli.pipeline and the console script run them. Target: at most 3.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 For deep (((x*y+1)*y+1)*y+1)… and wide sin(x0*y)+sin(x1*y)+… expressions of N operations, it times
 `bpcli grad - --vars FILE --format jsonl` (value and gradient, as the reference writes) and
 `python3 benchmarks/reference_tape.py FILE` as whole processes (process start to JSON written), in turn,
-medians of --rounds, and reads peak memory with /usr/bin/time. Targets (issue 7): at 10⁵ operations
+medians of --rounds, and reads peak memory with /usr/bin/time. Targets: at 10⁵ operations
 within 3x the reference; t(10N)/t(N) at most 12; peak memory at the largest size under 2x the reference's.
 """
 

@@ -1,4 +1,4 @@
-"""Every benchmark of issue 7 in one table: figure, bpcli, baseline, ratio, target, met.
+"""Every benchmark in one table: figure, bpcli, baseline, ratio, target, met.
 
     python benchmarks/run_all.py            # the full run (about ten minutes on two cores)
     python benchmarks/run_all.py --quick    # tiny sizes: checks the scripts work, not the targets

@@ -4,7 +4,7 @@
 
 Every bpcli call here is a fresh process, so this measures process start-up plus the work: for
 `bpcli grad "(w+x*y)*z" -v <Tab>`, parse the expression and list its variables. The four commands run
-in turn, round after round; medians. Targets (issue 7): JSON within 5x, tables within 8x, a completion
+in turn, round after round; medians. Targets: JSON within 5x, tables within 8x, a completion
 within 5x `python3 -c pass`.
 """
 

@@ -92,14 +92,14 @@ def _progress(stream, size: int | None):
     if not sys.stderr.isatty() or sys.stdout.isatty():
         yield stream, None
         return
-    from bpcli import render
+    from bpcli import render_progress
 
     delay = _delay()
     if stream is not None:
-        with render.progress(stream, size, delay=delay) as counted:
+        with render_progress.progress(stream, size, delay=delay) as counted:
             yield counted, None
         return
-    meter = render.Meter("points", None, delay=delay)
+    meter = render_progress.Meter("points", None, delay=delay)
     try:
         yield None, meter.advance
     finally:

@@ -109,7 +109,7 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
                   help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
     @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
                   help="How to show the result: " + ", ".join(formats) + ".")
-    @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True, expose_value=False,
+    @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True, expose_value=False, metavar="N",
                   callback=_set_digits, help="Significant digits of the numbers in tables and graphs "
                   "(JSON, CSV, TSV and JSON Lines keep every digit).")
     @functools.wraps(command)

@@ -9,7 +9,7 @@ the message, so every error message comes from one place. tests/test_fastparse.p
 on random token sequences against Lark: the same tree, or None where Lark fails.
 
 Why: on a 10⁵-operation expression Lark's pure-Python LALR parser takes about 1.2 s, nine in ten of
-the whole run; this scan takes about a tenth of that (benchmarks/huge_expressions.py, issue 7).
+the whole run; this scan takes about a tenth of that (benchmarks/huge_expressions.py).
 Set BPCLI_PARSER=lark to skip it.
 
 Precedence, loosest first: + - (left), * / (left), a sign in front of an operand, ^ (right). The

@@ -28,6 +28,12 @@ def digits_apart(x: float, near: float) -> int:
     return digits
 
 
+def operand(x: float) -> str:
+    """A number as a factor or a term: `(-0.434)` in brackets where negative, so `·` and `+` stay apart from `-`."""
+    text = fmt(x)
+    return f"({text})" if text.startswith("-") else text
+
+
 @contextlib.contextmanager
 def significant(digits: int) -> Iterator[None]:
     """Within the block, fmt shows `digits` significant digits."""

@@ -21,7 +21,7 @@ from bpcli.graph import Graph
 from bpcli.lowering import lower
 from bpcli.parser import parse
 
-if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none of them (start-up, issue 7)
+if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none of them (start-up time)
     from bpcli import descent, gradcheck
     from bpcli import explain as chain_rule
 

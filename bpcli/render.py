@@ -1,25 +1,22 @@
-"""Rich renderables for people: the lecture's slides as tables. The only module that imports rich.
+"""Rich renderables for people: the lecture's slides as tables. With render_explain (the chain rule written
+out) and render_progress (the batch's progress bar), the only modules that import rich.
 
 Every function returns renderables and computes nothing; user text goes in as `Text`, never as markup.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
-import time
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from bpcli.graph import CONST, INPUT
-from bpcli.numfmt import digits_apart, fmt
+from bpcli.numfmt import digits_apart, fmt, operand
 from bpcli.pipeline import Evaluation, Gradients
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
@@ -64,7 +61,9 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     """`bpcli grad`: forward pass, backward pass, the gradient, the chain rule and the check if asked."""
     parts = [_forward(result), _backward(result), _gradient(result)]
     if explanations is not None:
-        parts.append(_explain(explanations, result.graph))
+        from bpcli.render_explain import explain
+
+        parts.append(explain(explanations, result.graph))
     if result.check is not None:
         parts += [Text("")] if explanations is not None else []  # the chain rule ends without a blank line
         parts.append(_check(result))
@@ -147,7 +146,7 @@ class _Uses:
         if e is None:
             return None
         d = f"∂{self.graph.output_name}/∂{self.graph.nodes[i].name}"
-        text = Text(f"  {d} along this use = {_operand(e.upstream)}·{_operand(e.local)} = {fmt(e.product)}",
+        text = Text(f"  {d} along this use = {operand(e.upstream)}·{operand(e.local)} = {fmt(e.product)}",
                     style="red")
         if i not in self.totalled:
             self.totalled.add(i)
@@ -166,95 +165,6 @@ def _tree_label(graph, result, i: int, use: Text | None = None) -> Text:
         elif result.backward is not None and result.backward.needed[i]:
             text.append(f"  ∂{graph.output_name}/∂{node.name} = {fmt(result.backward.grads[i])}", style="red")
     return text
-
-
-class Meter:
-    """Progress on stderr for long work: nothing during the first `delay` seconds, then a bar when the
-    total is known (bytes of a file, points of a grid) or a running count when it is not (a pipe).
-
-    The bar never touches stdout (Rich's Progress redirects stdout by default, which would send the
-    results of `bpcli … > out.csv` to the screen), and it is cleared when the work ends.
-    """
-
-    def __init__(self, unit: str, total: int | None, console: Console | None = None, delay: float = 1.0) -> None:
-        self.unit, self.total, self.delay = unit, total, delay
-        self.console = console or Console(stderr=True)
-        self.done = 0
-        self.started = time.monotonic()
-        self.bar = None
-
-    def advance(self, n: int, total: int | None = None) -> None:
-        """Count `n` more bytes or points (of `total`, when the caller knows it only now); show the bar
-        once the work has taken longer than the delay."""
-        self.done += n
-        self.total = total or self.total
-        if self.bar is None:
-            if time.monotonic() - self.started < self.delay:
-                return
-            self.bar = self._start()
-        self.bar.update(self.task, completed=self.done)
-
-    def _start(self):
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
-        count = TextColumn("{task.fields[count]}")
-        what = "rows" if self.unit == "bytes" else "grid"
-        columns = ([what, BarColumn(), TaskProgressColumn(), count, TimeRemainingColumn()] if self.total
-                   else [what, count, TimeElapsedColumn()])
-        bar = Progress(*columns, console=self.console, transient=True, redirect_stdout=False,
-                       redirect_stderr=False)
-        self.task = bar.add_task("batch", total=self.total or None, count=_Count(self))
-        bar.start()
-        return bar
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
-class _Count:
-    """The progress line's count, in the meter's unit: `3.2 MB of 12.0 MB`, `45,000 of 100,000 points`."""
-
-    def __init__(self, meter: Meter) -> None:
-        self.meter = meter
-
-    def __str__(self) -> str:
-        m = self.meter
-        if m.unit != "bytes":
-            return f"{m.done:,} of {m.total:,} {m.unit}" if m.total else f"{m.done:,} {m.unit}"
-        return f"{_bytes(m.done)} of {_bytes(m.total)}" if m.total else f"{_bytes(m.done)} read"
-
-
-def _bytes(n: float) -> str:
-    units = ("bytes", "kB", "MB", "GB")
-    k = 0
-    while n >= 1000 and k < len(units) - 1:
-        n, k = n / 1000, k + 1
-    return f"{n:.0f} bytes" if k == 0 else f"{n:.1f} {units[k]}"
-
-
-class _Counting:
-    """A binary stream that reports how many bytes were read."""
-
-    def __init__(self, stream, advance) -> None:
-        self.stream, self.advance = stream, advance
-
-    def read1(self, size: int = -1) -> bytes:
-        data = self.stream.read1(size)
-        self.advance(len(data))
-        return data
-
-
-@contextlib.contextmanager
-def progress(stream, total: int | None, console: Console | None = None, delay: float = 1.0):
-    """`stream` wrapped so that reading it drives a Meter of bytes (total None: a pipe, size unknown)."""
-    meter = Meter("bytes", total, console, delay)
-    try:
-        yield _Counting(stream, meter.advance)
-    finally:
-        meter.close()
 
 
 class _AtWidth:
@@ -351,173 +261,6 @@ def _gradient(result: Gradients) -> Table:
     if not rows:
         rows = [(Text("(no variables: the gradient is empty)", style="dim"), "", "")]
     return _rows(table, rows, 3)
-
-
-MAX_FACTORS = 32  # links; a longer chain shows its first and last 16 (a listed path has up to 64)
-SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def _explain(explanations, graph) -> RenderableType:
-    """One equation per input, ∂f/∂x = links = locals (= each path's product) = total, and notes under it."""
-    lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
-    gates = _gates_if_taken_twice(explanations, graph)
-    for ex in explanations:
-        lines.append(_equation(ex, graph.output_name))
-        lines += _notes(ex, graph, gates)
-    return Group(*lines)
-
-
-def _equation(ex, out: str) -> "_Equation":
-    head = f"∂{out}/∂{ex.name}"
-    if not any(t.factors for t in ex.terms):  # no gate between: ∂x/∂x = 1, or an unused input's 0
-        return _Equation(head, (), fmt(ex.total))
-    chains = [_chain(t) for t in ex.terms]
-    sides = [[links for links, _ in chains], [numbers for _, numbers in chains]]
-    if len(ex.terms) > 1:  # the sum over paths, each path's product one term
-        sides.append([[_operand(t.product)] for t in ex.terms])
-    return _Equation(head, tuple(sides), fmt(ex.total))
-
-
-def _chain(term) -> tuple[list[str], list[str]]:
-    """The links `∂f/∂u`, `∂u/∂v`, `∂v/∂x` of one path and their locals `4`, `1`, `2`.
-
-    A one-link path starts from the seed ∂f/∂f = 1, so that it too reads as a product. A link into a node
-    that its gate takes more than once carries the argument's position (`∂v/∂x₁`, `∂v/∂x₂` for v = x*x).
-    Past MAX_FACTORS links the middle is elided.
-    """
-    chain, places = term.chain, term.places or (0,) * len(term.factors)
-    links = [f"∂{a}/∂{b}{str(p).translate(SUBSCRIPT) if p else ''}" for a, b, p in zip(chain, chain[1:], places)]
-    numbers = [_operand(v) for v in term.factors]
-    if len(links) == 1:
-        links, numbers = [f"∂{chain[0]}/∂{chain[0]}"] + links, ["1"] + numbers
-    if len(links) > MAX_FACTORS:
-        half = MAX_FACTORS // 2
-        links = links[:half] + [f"…({len(links) - 2 * half} more)…"] + links[-half:]
-        numbers = numbers[:half] + ["…"] + numbers[-half:]
-    return links, numbers
-
-
-def _operand(x: float) -> str:
-    """A number as a factor or a term: `(-0.434)` in brackets where negative, so `·` and `+` stay apart from `-`."""
-    text = fmt(x)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _notes(ex, graph, gates: dict[str, int]) -> list[RenderableType]:
-    """Dim lines under an equation: why its paths are grouped, and what the subscripts of `∂v/∂x₁` mean."""
-    from bpcli.explain import MANY
-
-    notes = []
-    if ex.grouped:
-        why = f"a path of {ex.links} links" if ex.paths == 1 else f"{ex.paths} paths" if ex.paths < MANY \
-            else "at least 2^53 paths"
-        notes.append(f"({why}: grouped by the gates that use {ex.name})")
-    notes += _use_notes(ex, graph, gates)
-    return [Padding(Text(note, style="dim"), (0, 0, 0, 2), expand=False) for note in notes]  # wrapped: under itself
-
-
-def _use_notes(ex, graph, gates: dict[str, int]) -> list[str]:
-    """`(x₁, x₂: x as the 1st and 2nd argument of v = x*x)`, one line per meaning of the subscripts, naming at
-    most three gates (x*x + x*x + … may have 10⁴ of them)."""
-    same: dict[tuple[str, tuple[int, ...]], list[str]] = {}
-    for (gate, node), places in _places(ex).items():
-        same.setdefault((node, tuple(places)), []).append(gate)
-    notes = []
-    for (node, places), users in same.items():
-        marked = ", ".join(node + str(p).translate(SUBSCRIPT) for p in places)
-        where = " and ".join([", ".join(map(_ordinal, places[:-1])), _ordinal(places[-1])])
-        named = [f"{gate} = {graph.definition(gates[gate])}" for gate in users[:3]]
-        named += [f"{len(users) - 3} more"] if len(users) > 3 else []
-        of = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
-        notes.append(f"({marked}: {node} as the {where} argument of {of})")
-    return notes
-
-
-def _places(ex) -> dict[tuple[str, str], list[int]]:
-    """(gate, node) → the argument positions through which the paths reach node, where a gate takes it twice."""
-    found: dict[tuple[str, str], set[int]] = {}
-    for t in ex.terms:
-        for a, b, p in zip(t.chain, t.chain[1:], t.places):
-            if p:
-                found.setdefault((a, b), set()).add(p)
-    return {key: sorted(places) for key, places in found.items()}
-
-
-def _gates_if_taken_twice(explanations, graph) -> dict[str, int]:
-    """Gate names → indices, for the notes; empty (and no pass over the graph) when no gate takes a node twice."""
-    if not any(p for ex in explanations for t in ex.terms for p in t.places):
-        return {}
-    return {node.name: i for i, node in enumerate(graph.nodes) if node.is_gate}
-
-
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
-class _Equation:
-    """`head = side = side = total`, laid out when Rich knows the width: on one line where it fits; else one
-    side a line with `=` under `=`, terms packed with `+` leading a continued line, and a product too long
-    for a line broken before a `·`, indented under it. Nothing is cut, so no number is split."""
-
-    def __init__(self, head: str, sides: tuple, total: str) -> None:
-        self.head, self.sides, self.total = head, sides, total   # sides: terms, each a list of factors
-
-    def __rich_console__(self, console, options):
-        lines = _layout(self.head, self.sides, self.total, options.max_width)
-        yield from (Text(line) for line in lines[:-1])
-        yield Text(lines[-1][:len(lines[-1]) - len(self.total)]).append(self.total, style="bold")
-
-
-def _layout(head: str, sides: tuple, total: str, width: int) -> list[str]:
-    flat = [" + ".join("·".join(term) for term in side) for side in sides]
-    whole = " = ".join([head, *flat, total])
-    # a line of over 3×width characters cannot fit (names have no zero-width characters): not measured
-    if not sides or (len(whole) <= 3 * width and cell_len(whole) <= width):
-        return [whole]
-    indent = " " * (cell_len(head) + 1 if cell_len(head) + 1 <= width // 3 else 2)
-    lines: list[str] = []
-    for k, side in enumerate(sides):
-        lines += _side(f"{head} = " if k == 0 else f"{indent}= ", side, indent, width)
-    fits = cell_len(lines[-1]) + 3 + cell_len(total) <= width
-    return lines[:-1] + [f"{lines[-1]} = {total}"] if fits else lines + [f"{indent}= {total}"]
-
-
-def _side(line: str, terms: list[list[str]], indent: str, width: int) -> list[str]:
-    """Terms packed after `line`; a term that does not fit starts a line `+ …`, and a product that does not
-    fit a line of its own is broken, after which the next term starts a line too. Widths are kept as the
-    line grows: a grouped input may have 10⁴ terms."""
-    lines: list[str] = []
-    used, broken = cell_len(line), False
-    for j, factors in enumerate(terms):
-        text = "·".join(factors)
-        size = cell_len(text)
-        if j and not broken and used + 3 + size <= width:
-            line, used = f"{line} + {text}", used + 3 + size
-            continue
-        if j:
-            lines.append(line)
-            line, used = f"{indent}+ ", len(indent) + 2
-        broken = used + size > width
-        *full, line = _product(line, factors, len(indent) + 4, width) if broken else [line + text]
-        lines += full
-        used = cell_len(line) if broken else used + size
-    return lines + [line]
-
-
-def _product(line: str, factors: list[str], hang: int, width: int) -> list[str]:
-    """Factors appended to `line`, a line that would pass `width` broken before a `·` and continued `hang`
-    columns in (fewer where a long name would not fit after them)."""
-    lines: list[str] = []
-    used = cell_len(line)
-    for k, factor in enumerate(factors):
-        piece = factor if k == 0 else "·" + factor
-        size = cell_len(piece)
-        if k and used + size > width:
-            lines.append(line)
-            used = max(0, min(hang, width - size))
-            line = " " * used
-        line, used = line + piece, used + size
-    return lines + [line]
 
 
 def _summary(result: Evaluation) -> Text:

@@ -200,7 +200,7 @@ def test_progress_bar_counts_the_bytes_read(tmp_path):
 
     from rich.console import Console
 
-    from bpcli import render
+    from bpcli import render_progress as render
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
     data = b"x\n" + b"1\n" * 1000
     with render.progress(io.BufferedReader(io.BytesIO(data)), len(data), console, delay=0) as rows:
@@ -215,7 +215,7 @@ def test_progress_waits_before_it_shows(tmp_path):
 
     from rich.console import Console
 
-    from bpcli import render
+    from bpcli import render_progress as render
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
     with render.progress(io.BufferedReader(io.BytesIO(b"x\n1\n")), 4, console, delay=60) as rows:
         while rows.read1(1):

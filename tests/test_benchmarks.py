@@ -42,7 +42,7 @@ def test_batch_speed_figures_are_well_formed_rows():
 
 
 def test_run_all_prints_every_figure_in_one_table():
-    """The one benchmark command, at tiny sizes: every figure of issue 7 is a row with a target and a verdict."""
+    """The one benchmark command, at tiny sizes: every figure is a row with a target and a verdict."""
     done = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--quick"], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
