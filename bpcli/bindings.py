@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 
 from bpcli import engine, ops
-from bpcli.errors import BpcliError, InputError
+from bpcli.errors import BpcliError, InputError, listed
 from bpcli.lowering import lower
 from bpcli.parser import parse
 
@@ -130,7 +130,7 @@ def constant_value(name: str, text: str) -> float:
         graph = lower(parse(text), text)
         if graph.inputs:
             raise InputError(f"-v {name}={text}: a value may use numbers, pi and e but not variables "
-                             f"({', '.join(graph.input_names)})")
+                             f"({listed(graph.input_names)})")
         return engine.forward(graph, {})[graph.output]
     except BpcliError as err:
         if err.message.startswith(f"-v {name}="):

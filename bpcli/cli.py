@@ -15,8 +15,8 @@ from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
-                               program_options, shown, split_names, warn, write_text)
-from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
+                               program_options, say, shown, split_names, warn, write_text)
+from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, listed
 
 
 PERTURB_METHODS = ("central", "forward", "complex")
@@ -57,9 +57,9 @@ class _Bpcli(click.Group):
             rv = super().main(args, prog_name, complete_var, False, **extra)
         except BpcliError as err:
             lines = err.lines()
-            click.echo(f"bpcli: error: {lines[0]}", err=True)
+            say(f"bpcli: error: {lines[0]}")
             for line in lines[1:]:
-                click.echo(line, err=True)
+                say(line)
             sys.exit(err.exit_code)
         except click.UsageError as err:
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
@@ -67,10 +67,10 @@ class _Bpcli(click.Group):
                 sys.exit(0)
             hint = _hint(err, args)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
-            click.echo(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}", err=True)
+            say(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}")
             sys.exit(err.exit_code)
         except click.ClickException as err:
-            click.echo(f"bpcli: error: {err.format_message()}", err=True)
+            say(f"bpcli: error: {err.format_message()}")
             sys.exit(err.exit_code)
         except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
             if not isinstance(err.__cause__, KeyboardInterrupt):
@@ -170,7 +170,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     _show(result, fmt, pipeline.explain(result) if explain else None)
     if result.check is not None and not result.check.ok:
         bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
-        raise CheckFailed(f"the perturbation check disagrees with backprop for {', '.join(bad)}")
+        raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
 
 
 @cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")

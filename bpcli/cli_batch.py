@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from bpcli.cli_options import warn
+from bpcli.cli_options import say, warn
 from bpcli.errors import DomainError, InputError
 
 
@@ -49,7 +49,7 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
     for warning in warnings:
         warn(warning)
     for line in failed:
-        click.echo(f"bpcli: error: {line}", err=True)
+        say(f"bpcli: error: {line}")
     if failed:
         raise DomainError(f"{len(failed)} row(s) could not be computed")
 

@@ -14,7 +14,7 @@ import sys
 import click
 
 from bpcli.cli_complete import complete_values
-from bpcli.errors import InputError
+from bpcli.errors import InputError, escaped
 
 # Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
 # all); a command's --help shows its own rows.
@@ -46,11 +46,23 @@ _BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
 FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
 
 
+LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
+
+
+def say(line: str) -> None:
+    """One line of a message on stderr, made safe for a terminal: every message quotes data (names, headers,
+    cells, file names, the expression), so control characters are shown escaped here, for all of them;
+    an overlong line is cut with a count."""
+    if len(line) > LINE_LIMIT:
+        line = f"{line[:LINE_LIMIT]}… ({len(line) - LINE_LIMIT} more characters)"
+    click.echo(escaped(line), err=True)
+
+
 def warn(message: str) -> None:
     """A warning on stderr, unless --quiet."""
     ctx = click.get_current_context(silent=True)
     if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
-        click.echo(f"bpcli: warning: {message}", err=True)
+        say(f"bpcli: warning: {message}")
 
 
 def _set_quiet(ctx: click.Context, _param, value: bool) -> None:

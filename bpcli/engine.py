@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bpcli import templates
-from bpcli.errors import DomainError
+from bpcli.errors import DomainError, listed
 from bpcli.graph import CONST, INPUT, Graph
 from bpcli.numfmt import fmt
 
@@ -173,4 +173,4 @@ def _at(graph: Graph, i: int, args: list[float]) -> str:
     for a, value in zip(graph.nodes[i].args, args):
         if graph.nodes[a].op != CONST:
             seen.setdefault(graph.nodes[a].name, value)
-    return " at " + ", ".join(f"{n} = {fmt(v)}" for n, v in seen.items()) if seen else ""
+    return " at " + listed([f"{n} = {fmt(v)}" for n, v in seen.items()]) if seen else ""

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# What a terminal acts on instead of showing: C0 controls (tab and newline too: a message line is one line),
+# DEL and the C1 controls (escape sequences, bells, carriage returns), the line and paragraph separators,
+# the bidi controls that reorder the text around them, and lone surrogates (not encodable).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+LIST_LIMIT = 10      # names a message lists before "… and N more"
+ITEM_LIMIT = 60      # characters of one listed name or value before "…"
+
+
+def escaped(text: str) -> str:
+    """`text` safe to print on a terminal: each character a terminal would act on, or that reorders the text
+    around it, is shown as its Python escape (\\x1b, \\t, \\u202e); all else is left as it is."""
+    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def cut(text: str, limit: int = ITEM_LIMIT) -> str:
+    """`text`, or its first `limit` characters and "…" when longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def listed(items, limit: int = LIST_LIMIT, sep: str = ", ") -> str:
+    """`a, b, c` for a message: at most `limit` items (each cut to ITEM_LIMIT characters), then "… and N more"."""
+    items = items if isinstance(items, (list, tuple)) else list(items)
+    shown = sep.join(cut(str(item)) for item in items[:limit])
+    return shown + (f"{sep}… and {len(items) - limit} more" if len(items) > limit else "")
 
 
 class BpcliError(Exception):
@@ -50,9 +76,9 @@ class InputError(BpcliError):
             return [self.message]
         line_no, col = where
         text = self.source.split("\n")[line_no - 1] if "\n" in self.source else self.source
-        # Control characters and lone surrogates print as "?" so the caret stays under its column.
-        text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text)
-        text, caret = _window(text, col - 1)
+        # Shown escaped, as every message is; the caret goes under the escaped character, so it counts the
+        # characters the escapes before it add.
+        text, caret = _window(escaped(text), len(escaped(text[:col - 1])))
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
         where = f"line {line_no}, column {col}" if "\n" in self.source or self.origin else f"column {col}"
         if self.origin:

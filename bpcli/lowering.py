@@ -13,7 +13,7 @@ import functools
 import re
 
 from bpcli import names, ops, syntax
-from bpcli.errors import InputError
+from bpcli.errors import InputError, listed
 from bpcli.graph import CONST, INPUT, Graph, Node, make_node
 
 
@@ -86,7 +86,7 @@ class _Lowering:
             st.items = []  # consumed: a 10⁶-node program must not hold its items and its gates at once
         if output is not None:
             if output not in self.env:
-                have = ", ".join(self.env) or "none"
+                have = listed(self.env) or "none"
                 raise InputError(f"--output {output}: not a name the program assigns (it assigns: {have})")
             root = self.env[output]
         return self.build(root)

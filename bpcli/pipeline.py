@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bpcli import engine
-from bpcli.errors import InputError
+from bpcli.errors import LIST_LIMIT, InputError, listed
 from bpcli.graph import Graph
 from bpcli.lowering import lower
 from bpcli.parser import parse
@@ -205,8 +205,8 @@ def _inputs(graph: Graph, values: Mapping[str, float]) -> tuple[dict[str, float]
         inputs = {n: float(values[n]) for n in names}
     except KeyError:
         missing = [n for n in names if n not in values]
-        given = ",".join(f"{n}=…" for n in missing)
-        raise InputError(f"no value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} "
+        given = ",".join(f"{n}=…" for n in missing) if len(missing) <= LIST_LIMIT else "NAME=VALUE,… or --vars FILE"
+        raise InputError(f"no value for {listed(missing)}: give {'it' if len(missing) == 1 else 'them'} "
                          f"with -v {given}{_case_note(missing, values)}") from None
     except (TypeError, ValueError, OverflowError):
         inputs = {}
@@ -226,7 +226,7 @@ def _case_note(missing: list[str], given: Iterable[str]) -> str:
     twins = [n for n in given if n.casefold() in folded]
     if not twins:
         return ""
-    return f" ({', '.join(twins)} {'was' if len(twins) == 1 else 'were'} given; names are case-sensitive)"
+    return f" ({listed(twins)} {'was' if len(twins) == 1 else 'were'} given; names are case-sensitive)"
 
 
 def _not_variables(unused: list[str], names: list[str]) -> list[str]:
@@ -237,6 +237,8 @@ def _not_variables(unused: list[str], names: list[str]) -> list[str]:
         twin = folded.get(name.casefold())
         also = f", {twin} is (names are case-sensitive)" if twin else ""
         warnings.append(f"{name} is not a variable of the expression{also}; its value is ignored")
+        if len(warnings) == LIST_LIMIT and len(unused) > LIST_LIMIT:
+            return warnings + [f"… and {len(unused) - LIST_LIMIT} more values for names the expression does not use"]
     return warnings
 
 
@@ -255,6 +257,6 @@ def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     known = set(names)
     unknown = [n for n in chosen if n not in known]
     if unknown:
-        have = f"its variables are {', '.join(names)}" if names else "it has no variables"
-        raise InputError(f"--wrt {', '.join(unknown)}: not a variable of the expression ({have})")
+        have = f"its variables are {listed(names)}" if names else "it has no variables"
+        raise InputError(f"--wrt {listed(unknown)}: not a variable of the expression ({have})")
     return chosen

@@ -17,7 +17,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from bpcli import batch
-from bpcli.errors import DomainError, InputError
+from bpcli.errors import DomainError, InputError, listed
 from bpcli.graph import Graph
 from bpcli.rows import Writer as _Writer
 
@@ -243,10 +243,12 @@ class _Rows:
             raise InputError(f"the batch header cannot be read: {err}") from None
         present, needed = set(self.header), set(self.needed)   # sets: 10⁴ columns, not 10⁸ comparisons
         missing = [n for n in self.needed if n not in present]
+        if missing and ("\ufffd" in line or "\x00" in line):  # binary, as /dev/urandom: no use listing it
+            raise InputError(f"the batch input's first line is not UTF-8 text, so not a header of names: is it "
+                             f"{self.fmt.upper()} with a header?")
         if missing:
-            shown = ", ".join(self.header[:12])[:200] + (", …" if len(self.header) > 12 else "")
-            raise InputError(f"the batch header has no column for {', '.join(missing)} (it has: {shown}); "
-                             "give it a column or a value with -v")
+            raise InputError(f"the batch header has no column for {listed(missing)} (it has: "
+                             f"{listed(self.header)}); give it a column or a value with -v")
         seen: set[str] = set()
         twice = sorted({h for h in self.header if h in needed and (h in seen or seen.add(h))})
         if twice:
@@ -284,7 +286,7 @@ class _Rows:
             raise ValueError("not a JSON object")
         missing = [n for n in self.columns if n not in obj]
         if missing:
-            raise ValueError(f"no value for {', '.join(missing)}")
+            raise ValueError(f"no value for {listed(missing)}")
         return [_number(obj[name], name) for name in self.columns]
 
 
