@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # measure this checkout's bpcli
 
-from bpcli import batch, stream
+from bpcli import batch, records, stream
 from bpcli.pipeline import compile_source
 from bpcli.rows import Writer
 
@@ -172,7 +172,7 @@ def io_times(n: int, repeat: int) -> dict[str, float]:
 
     def ours_read():
         rows = stream._Rows("csv", ["x", "y"])
-        for block in stream._blocks(io.BytesIO(raw)):
+        for block in records.blocks(io.BytesIO(raw), ","):
             rows.parse(block)
 
     def ours_write():

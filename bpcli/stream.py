@@ -10,22 +10,20 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 import numpy as np
 
-from bpcli import batch
+from bpcli import batch, records
 from bpcli.errors import DomainError, InputError, listed
 from bpcli.graph import Graph
 from bpcli.rows import Writer as _Writer
 
 FORMATS = ("csv", "tsv", "jsonl")
-READ_SIZE = 1 << 16
 GRID_CHUNK = 1 << 16
 MAX_POINTS = 10 ** 12      # a grid larger than this is surely a typo (and would not fit in int64 products)
-MAX_LINE = 1 << 24         # 16 MiB: a longer line is not a row of numbers
 
 
 @dataclass
@@ -87,7 +85,7 @@ def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, f
     reader = _Rows(in_fmt, needed)
     writer = None
     outcome = Outcome()
-    for block in _blocks(source):
+    for block in records.blocks(source, None if in_fmt == "jsonl" else reader.delimiter):
         columns, problems = reader.parse(block)
         if writer is None:
             if reader.columns is None:
@@ -130,34 +128,6 @@ def _cell(columns, name: str, i: int) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _blocks(source: BinaryIO) -> Iterator[bytes]:
-    """Complete lines as they arrive, a block at a time (\n, \r\n or a lone \r ends a line), undecoded."""
-    pending: list[bytes] = []
-    size = 0
-    while True:
-        block = source.read1(READ_SIZE) if hasattr(source, "read1") else source.read(READ_SIZE)
-        if not block:
-            break
-        cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
-        if cut < 0:
-            pending.append(block)
-            size += len(block)
-            if size > MAX_LINE:
-                raise InputError(f"the batch input has a line longer than {MAX_LINE >> 20} MiB")
-            continue
-        yield b"".join(pending) + block[:cut]
-        pending, size = [block[cut + 1:]], len(block) - cut - 1
-    rest = b"".join(pending)
-    if rest.strip():
-        yield rest
-
-
-def _decode(data: bytes, first: bool) -> list[str]:
-    # A byte that is not UTF-8 becomes U+FFFD, so its row fails with its number instead of the whole run.
-    text = data.decode("utf-8-sig" if first else "utf-8", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-
 # Bytes that send a block to the careful path: quotes, and blanks, since NumPy reads a field of blanks
 # as -1 (a field float() refuses); in CSV a tab is a blank too, so it may not stand in for a comma.
 _CAREFUL = {"csv": (b'"', b" ", b"\t", b"\x0b", b"\x0c"), "tsv": (b'"', b" ", b",", b"\x0b", b"\x0c")}
@@ -178,7 +148,8 @@ class _Rows:
         """Float columns for a block of lines, and per row read a message or None."""
         first, self.first = self.first, False
         fast = self.plain(block) if self.header is not None and self.fmt != "jsonl" else None
-        return fast if fast is not None else self.parse_lines(_decode(block, first))
+        return fast if fast is not None else self.parse_lines(*records.decode(block, first, None if self.fmt == "jsonl"
+                                                                               else self.delimiter))
 
     def plain(self, block: bytes):
         """ASCII CSV/TSV of plain numbers (the usual case), checked and converted by NumPy in C without
@@ -202,7 +173,10 @@ class _Rows:
         table = numbers.reshape(rows, width)
         return {name: table[:, k] for name, k in zip(self.columns, self.keep)}, [None] * rows
 
-    def parse_lines(self, lines: list[str]) -> tuple[dict[str, np.ndarray], list[str | None]]:
+    def parse_lines(self, lines: list[str], unclosed: bool = False) -> tuple[dict[str, np.ndarray], list[str | None]]:
+        """Float columns for a block's lines (records: a CSV field may hold line ends), and per row a message
+        or None; `unclosed`: the last one ends inside a quoted field that was never closed."""
+        unclosed = unclosed and bool(lines[-1].strip())
         lines = [line for line in lines if line.strip()]
         if self.fmt != "jsonl" and self.header is None and lines:
             self.set_header(lines.pop(0))
@@ -214,6 +188,9 @@ class _Rows:
             row, problem = self.row(line)
             rows.append(row)
             problems.append(problem)
+        if unclosed and problems:
+            rows[-1], problems[-1] = [math.nan] * len(self.columns or []), 'a quoted field has no closing quote (")'
+
         names = self.columns or []
         table = np.array(rows, dtype=float).reshape(len(rows), len(names))
         return {name: table[:, k] for k, name in enumerate(names)}, problems

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import stream
+from bpcli import records, stream
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -30,7 +30,7 @@ def reader(fmt: str, width: int) -> stream._Rows:
 
 
 def careful(fmt: str, width: int, block: bytes):
-    return reader(fmt, width).parse_lines(stream._decode(block, False))
+    return reader(fmt, width).parse_lines(*records.decode(block, False, "," if fmt == "csv" else "\t"))
 
 
 def same(a, b) -> bool:
@@ -86,5 +86,5 @@ def test_a_field_of_blanks_is_not_minus_one():
 def test_blocks_keep_lines_whole_and_rows_in_order():
     text = b"x,y\n" + b"".join(b"%d,%d\n" % (i, -i) for i in range(50_000))
     rows = stream._Rows("csv", ["y", "x"])
-    xs = [rows.parse(block)[0]["x"] for block in stream._blocks(io.BytesIO(text))]
+    xs = [rows.parse(block)[0]["x"] for block in records.blocks(io.BytesIO(text), ",")]
     assert np.concatenate(xs).tolist() == list(range(50_000)) and len(xs) > 3
