@@ -41,13 +41,11 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
             in_fmt, stream = _sniff(stream)
         out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
         with _progress(stream, size) as (rows, points):
-            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points)
-            warnings, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)
+            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points, warn)
+            _, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)  # warnings: told to `warn`
     finally:
         if handle is not None:
             handle.close()
-    for warning in warnings:
-        warn(warning)
     for line in failed:
         say(f"bpcli: error: {line}")
     if failed:

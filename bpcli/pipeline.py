@@ -147,38 +147,54 @@ class Batch:
     out_format: str = "csv"
     on_error: str = "stop"
     progress: object = None        # called as progress(points done, of total) after each grid chunk
+    warn: object = None            # called with each warning as soon as it is known (else they are returned)
 
 
 def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Iterable[str] | None,
           spec: Batch, out) -> tuple[list[str], list[str]]:
     """Value and gradients at many points, written to `out` as they are computed.
 
-    Returns warnings and the failed rows ("row 12: …"; skipped or written empty by on_error "skip" or
-    "null"). With on_error "stop" the first failing row raises DomainError, after the rows before it.
+    Returns the warnings (none when `spec.warn` is told of each as it is known) and the failed rows
+    ("row 12: …"; skipped or written empty by on_error "skip" or "null"). With on_error "stop" the first
+    failing row raises DomainError, after the rows before it.
     """
     from bpcli import stream  # NumPy is imported only on this path
 
     graph = source if isinstance(source, Graph) else compile_source(source)
     chosen = _wrt(graph, wrt)
     names = set(graph.input_names)
-    warnings = list(graph.unused)
-    warnings += _not_variables([n for n in constants if n not in names], graph.input_names)
+    returned: list[str] = []
+    tell = spec.warn or returned.append
+    warnings = [*graph.unused, *_not_variables([n for n in constants if n not in names], graph.input_names)]
     values = {n: float(v) for n, v in constants.items() if n in names}
-    if spec.grids:
-        grids = [stream.parse_grid(text) for text in spec.grids]
-        stream.check_grids(grids)
-        warnings += [f"-v {g.name}: the --grid for {g.name} takes precedence" for g in grids if g.name in values]
-        warnings += [f"--grid {g.name}: not a variable of the expression" for g in grids if g.name not in names]
-        missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
-        if missing:
-            given = [*constants, *(g.name for g in grids)]
-            raise InputError(f"no value for {', '.join(missing)}: give it a --grid or -v{_case_note(missing, given)}")
+    grids = _grids(graph, spec.grids, constants, values, warnings) if spec.grids else None
+    for warning in warnings:  # once the run is sure to start: a run refused says only why
+        tell(warning)
+    if grids:
         outcome = stream.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error,
                                   spec.progress)
     else:
+        what = "key" if spec.rows_format == "jsonl" else "column"
         outcome = stream.run_rows(graph, spec.rows, spec.rows_format, values, chosen, out, spec.out_format,
-                                  spec.on_error)
-    return warnings, [f"row {row}: {message}" for row, message in outcome.failed]
+                                  spec.on_error, lambda name: tell(f"-v {name}: takes precedence over the {name} "
+                                                                   f"{what} of the batch input, which is ignored"))
+    return returned, [f"row {row}: {message}" for row, message in outcome.failed]
+
+
+def _grids(graph: Graph, texts, constants: Mapping[str, float], values: dict[str, float], warnings: list[str]):
+    """The grids of --grid TEXT…, checked against the graph and the values; adds their warnings."""
+    from bpcli import stream
+
+    grids = [stream.parse_grid(text) for text in texts]
+    stream.check_grids(grids)
+    names = set(graph.input_names)
+    warnings += [f"-v {g.name}: the --grid for {g.name} takes precedence" for g in grids if g.name in values]
+    warnings += [f"--grid {g.name}: not a variable of the expression" for g in grids if g.name not in names]
+    missing = [n for n in graph.input_names if n not in values and n not in {g.name for g in grids}]
+    if missing:
+        given = [*constants, *(g.name for g in grids)]
+        raise InputError(f"no value for {listed(missing)}: give it a --grid or -v{_case_note(missing, given)}")
+    return grids
 
 
 @contextlib.contextmanager

@@ -79,10 +79,11 @@ def run_grid(graph: Graph, grids: Sequence[batch.Grid], constants: dict[str, flo
 
 
 def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, float], wrt: Sequence[str],
-             out: TextIO, fmt: str, on_error: str) -> Outcome:
-    """Every row of a CSV/TSV/JSON Lines stream."""
+             out: TextIO, fmt: str, on_error: str, overridden=None) -> Outcome:
+    """Every row of a CSV/TSV/JSON Lines stream; `overridden(name)` is told of each column (or key) that a
+    constant takes the place of, when first seen."""
     needed = [n for n in graph.input_names if n not in constants]
-    reader = _Rows(in_fmt, needed)
+    reader = _Rows(in_fmt, needed, [n for n in graph.input_names if n in constants], overridden)
     writer = None
     outcome = Outcome()
     for block in records.blocks(source, None if in_fmt == "jsonl" else reader.delimiter):
@@ -137,8 +138,9 @@ _NOT_SEPARATORS = {sep: bytes(range(256)).translate(None, sep + b"\n") for sep i
 class _Rows:
     """Parses lines into float columns; a malformed row becomes a NaN row with a message."""
 
-    def __init__(self, fmt: str, needed: list[str]) -> None:
+    def __init__(self, fmt: str, needed: list[str], constants: Sequence[str] = (), overridden=None) -> None:
         self.fmt, self.needed = fmt, needed
+        self.constants, self.overridden = list(constants), overridden   # inputs given a value, and whom to tell
         self.columns: list[str] | None = None if fmt != "jsonl" else list(needed)
         self.header: list[str] | None = None
         self.keep: list[int] = []   # where each of `columns` is in the header
@@ -226,6 +228,7 @@ class _Rows:
         if missing:
             raise InputError(f"the batch header has no column for {listed(missing)} (it has: "
                              f"{listed(self.header)}); give it a column or a value with -v")
+        self.told([n for n in self.constants if n in present])
         seen: set[str] = set()
         twice = sorted({h for h in self.header if h in needed and (h in seen or seen.add(h))})
         if twice:
@@ -234,6 +237,13 @@ class _Rows:
         # (a max of 2 000 inputs spent 3 s of its 8 s there at 2 000 rows).
         self.keep = [k for k, h in enumerate(self.header) if h in needed]
         self.columns = [self.header[k] for k in self.keep]
+
+    def told(self, names: list[str]) -> None:
+        """Tell of columns a constant overrides, each once: a value given with -v wins over the data's."""
+        for name in names:
+            self.constants.remove(name)
+            if self.overridden is not None:
+                self.overridden(name)
 
     @property
     def delimiter(self) -> str:
@@ -261,6 +271,8 @@ class _Rows:
             raise ValueError("not a JSON object (nested too deeply)") from None
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
+        if self.constants:
+            self.told([n for n in self.constants if n in obj])
         missing = [n for n in self.columns if n not in obj]
         if missing:
             raise ValueError(f"no value for {listed(missing)}")
