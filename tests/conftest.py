@@ -77,6 +77,7 @@ class Screen:
     code: int
     lines: list[str]
     visible: list[str]
+    data: bytes = b""   # every byte the terminal received
 
     @property
     def text(self) -> str:
@@ -125,7 +126,7 @@ def in_terminal(command: str, cols: int, cwd, *, env: dict | None = None, keys: 
     visible = [line.rstrip() for line in screen.display]
     while visible and not visible[-1]:
         visible.pop()
-    return Screen(code, _lines(data.decode("utf-8", "replace")), visible)
+    return Screen(code, _lines(data.decode("utf-8", "replace")), visible, data)
 
 
 @pytest.fixture(scope="session")
