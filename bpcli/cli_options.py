@@ -53,8 +53,9 @@ def say(line: str) -> None:
     """One line of a message on stderr, made safe for a terminal: every message quotes data (names, headers,
     cells, file names, the expression), so control characters are shown escaped here, for all of them;
     an overlong line is cut with a count."""
-    if len(line) > LINE_LIMIT:
-        line = f"{line[:LINE_LIMIT]}… ({len(line) - LINE_LIMIT} more characters)"
+    if len(line) > LINE_LIMIT:  # the start says what, the end often what to do: keep both
+        head, tail = LINE_LIMIT * 2 // 3, LINE_LIMIT // 3
+        line = f"{line[:head]}… ({len(line) - head - tail} characters cut) …{line[-tail:]}"
     click.echo(escaped(line), err=True)
 
 

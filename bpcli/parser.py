@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bpcli import fastparse, ops, syntax
-from bpcli.errors import InputError
+from bpcli.errors import InputError, cut
 
 _GRAMMAR = "bpcli.lark"
 
@@ -44,7 +44,7 @@ class _Builder:
         (tok,) = children
         value = float(tok.value)
         if value == float("inf"):
-            raise InputError(f"the number {tok.value} is too large for double precision", None, tok.start_pos)
+            raise InputError(f"the number {cut(tok.value)} is too large for double precision", None, tok.start_pos)
         return self._add(syntax.NUM, tok.value, (tok.start_pos, tok.end_pos), value)
 
     def variable(self, children):
