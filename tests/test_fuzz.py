@@ -5,18 +5,21 @@ and bytes, mutations of valid expressions and programs (as EXPR, on stdin, in -f
 and --vars files, batch rows, and completion requests for bash, zsh and fish. Every run ends with exit
 status 0, 1, 2 or 3 and no traceback; a status other than 0 comes with a message on stderr, status 2 with
 nothing on stdout, and no number printed in JSON, JSON Lines, CSV or TSV is nan or inf. The library raises
-only BpcliError. Huge inputs (1 MB, 10^5-deep nesting) finish quickly, and time grows linearly with the
-input: each family of inputs is timed at N and 10N.
+only BpcliError. Batch files, headers and JSON keys of random bytes: every record gets its row (so exit 0
+loses none) and no message carries a control character. Huge inputs (1 MB, 10^5-deep nesting) finish
+quickly, and time grows linearly with the input: each family of inputs is timed at N and 10N.
 
 FUZZ_EXAMPLES sets the examples per property (default 150); docs/development.md says how to run it longer.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import random
+import re
 import shlex
 import subprocess
 import sys
@@ -199,6 +202,76 @@ def test_hostile_batch_rows(rows, fmt, policy):
 @given(st.binary(max_size=120), st.sampled_from(["csv", "jsonl", "tsv"]), st.sampled_from(["stop", "null"]))
 def test_batch_bytes(data, fmt, policy):
     invoke(["grad", "log(x)*y", "--batch", "-", "--batch-format", fmt, "--on-error", policy], stdin=b"x,y\n" + data)
+
+
+# ---- the surroundings: batch files, headers and keys from random bytes --------------------------
+
+# What no message may carry to a terminal: controls, separators, bidi controls, lone surrogates (the
+# one newline ending each line is the only one allowed).
+UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+# Pieces that make quoted fields, separators and line ends frequent, among plain random bytes.
+BATCH_PIECES = st.one_of(st.sampled_from([b'"', b'""', b",", b"\t", b"\n", b"\r", b"\r\n", b"1", b"-2.5", b" ",
+                                          b"x", b"y", b"{", b"}", b":", b"\x1b]0;t\x07", b"\xff", b"\x00"]),
+                         st.binary(max_size=4))
+
+
+def assert_safe_messages(result) -> None:
+    assert UNSAFE.findall(result.stderr) == [], result.stderr[:300]
+
+
+def records_in(data: bytes, fmt: str) -> int:
+    """The rows bpcli must answer for: records that are not blank, after the header, as Python's csv module
+    reads them (a quoted field may hold line ends), or lines that are not blank (JSON Lines)."""
+    text = data.decode("utf-8-sig", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    pieces = [line + "\n" for line in text.split("\n")]
+    if fmt == "jsonl":
+        return sum(1 for piece in pieces if piece.strip())
+    consumed: list[str] = []
+
+    def lines():
+        for piece in pieces:
+            consumed.append(piece)
+            yield piece
+
+    count = 0
+    for _ in csv.reader(lines(), delimiter="," if fmt == "csv" else "\t"):
+        count += bool("".join(consumed).strip())
+        consumed.clear()
+    return max(count - (fmt != "jsonl"), 0)
+
+
+@FUZZ
+@given(st.lists(BATCH_PIECES, max_size=40), st.sampled_from(["csv", "tsv", "jsonl"]), st.booleans())
+def test_batch_files_of_random_bytes_keep_every_record(pieces, fmt, header):
+    """Every record of the input gets its row (computed, or empty with --on-error null), whatever the
+    bytes; so exit 0 means no row was lost, and no message carries a control character."""
+    data = ({"csv": b"x,y\n", "tsv": b"x\ty\n", "jsonl": b""}[fmt] if header else b"") + b"".join(pieces)
+    result = invoke(["grad", "x*y", "--batch", "-", "--batch-format", fmt, "--on-error", "null", "--format",
+                     "jsonl"], stdin=data)
+    assert_safe_messages(result)
+    if result.exit_code in (0, 3) and result.stdout:
+        rows = result.stdout.splitlines()
+        assert len(rows) == records_in(data, fmt), (data, rows, result.stderr[:300])
+        assert result.exit_code == 3 or all("null" not in row for row in rows)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=60), st.text(ALPHABET, max_size=40).map(str.encode)),
+       st.sampled_from(["csv header", "tsv header", "--vars key", "jsonl key"]))
+def test_random_headers_and_keys_are_echoed_safely(folder, name, where):
+    """A header line, or a key of a --vars object or a JSON Lines row, of random bytes or text: the
+    messages that quote it carry no control character (keys were always quoted with repr())."""
+    key = name.decode("utf-8", "replace")
+    if where == "--vars key":
+        (folder / "keys.json").write_text(json.dumps({key: 1, "x": 2}))
+        result = invoke(["grad", "x", "--vars", str(folder / "keys.json"), "--format", "csv"])
+    elif where == "jsonl key":
+        result = invoke(["grad", "x", "--batch", "-", "--batch-format", "jsonl"],
+                        stdin=json.dumps({key: 1, "x": 2}).encode() + b"\n" + json.dumps({key: "x"}).encode())
+    else:
+        sep = b"," if where == "csv header" else b"\t"
+        result = invoke(["grad", "x*y", "--batch", "-", "--batch-format", where[:3]], stdin=name + b"\n1" + sep + b"2\n")
+    assert_safe_messages(result)
 
 
 # ---- completion: Tab on garbage completes nothing and never complains ---------------------------
