@@ -8,7 +8,7 @@ messages stay short: the installed `bpcli`, run as a real process and in a real 
 - Random bytes as a batch file give one short line.
 - A -v value for a column of the batch input says that it wins; a quoted CSV field may hold line ends,
   and the rows still line up with the records.
-- A message that lists names lists ten, then "… and N more".
+- A message that lists names lists ten, then "… and N more"; an overlong line keeps its start and end.
 """
 
 from __future__ import annotations
@@ -215,3 +215,10 @@ def test_values_for_many_unused_names_warn_ten_times_then_count(installed, tmp_p
 def test_one_long_name_is_cut(installed):
     r = bpcli(installed, "grad", "x", "-v", "x=1", "--wrt", "q" * 100_000)
     assert r.returncode == 2 and len(r.stderr) < 1_200, len(r.stderr)
+
+
+def test_an_overlong_message_line_keeps_its_start_and_its_end(installed):
+    r = bpcli(installed, "grad", "x", "-v", "x=" + "1" * 100_000)
+    assert r.returncode == 2 and len(r.stderr) < 1_100, len(r.stderr)
+    assert r.stderr.startswith("bpcli: error: -v x=111") and "characters cut" in r.stderr
+    assert r.stderr.endswith(": the number is too large for double precision\n")
