@@ -48,29 +48,35 @@ class Records:
 
     def ends(self, data) -> list[int]:
         """The offsets of the line ends in `data` that end a record."""
-        found, start, skip = [], 0, 0
+        found, pos, size = [], 0, len(data)
         if self.maybe_closed and data:
             self.maybe_closed = False
             if data[:1] == self.quote:
-                start = skip = 1   # "" split across pieces: a quote in the field
+                pos = 1   # "" split across pieces: a quote in the field
             else:
                 self.inside, self.at_field_start = False, False
-        for match in _SPECIAL[self.kind].finditer(data, start):
-            p = match.start()
-            if p < skip:
-                continue
-            if data[p:p + 1] != self.quote:
-                if not self.inside:
-                    found.append(p)
-            elif self.inside:
-                if p + 1 == len(data):
+        while pos < size:
+            if self.inside:  # line ends do not matter here: on to the next quote
+                p = data.find(self.quote, pos)
+                if p < 0:
+                    break
+                if p + 1 == size:
                     self.maybe_closed = True
                 elif data[p + 1:p + 2] == self.quote:
-                    skip = p + 2
+                    p += 1
                 else:
                     self.inside = False
+                pos = p + 1
+                continue
+            match = _SPECIAL[self.kind].search(data, pos)
+            if match is None:
+                break
+            p = match.start()
+            if data[p:p + 1] != self.quote:
+                found.append(p)
             elif (data[p - 1:p] in self.before_field) if p else self.at_field_start:
                 self.inside = True
+            pos = p + 1
         if data:
             self.at_field_start = data[-1:] in self.before_field
         return found

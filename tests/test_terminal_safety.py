@@ -223,3 +223,12 @@ def test_an_overlong_message_line_keeps_its_start_and_its_end(installed):
     assert r.returncode == 2 and len(r.stderr) < 1_100, len(r.stderr)
     assert r.stderr.startswith("bpcli: error: -v x=111") and "characters cut" in r.stderr
     assert r.stderr.endswith(": the number is too large for double precision\n")
+
+
+def test_a_quote_never_closed_stops_at_the_record_limit(installed):
+    """Everything after an opening quote is one field, whatever line ends follow: the size limit of a line
+    holds for the record, with a message that names the likely cause, and comes at once."""
+    r = bpcli(installed, "grad", "x*y", "--batch", "-", input='x,y\n1,"' + "a\n" * 9_000_000)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("bpcli: error: the batch input has a quoted field (its closing quote missing?) longer "
+                        "than 16 MiB\n")
