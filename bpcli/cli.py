@@ -11,11 +11,11 @@ import sys
 
 import click
 
-from bpcli import __version__
+from bpcli import __version__, files
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
-                               program_options, shown, split_names, warn, write_text)
+                               program_options, shown, split_names, warn)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -228,6 +228,9 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     """
     from bpcli import pipeline
 
+    if render_to and _is_program(render_to, source):
+        raise InputError(f"--render {render_to} is the program being drawn (-f {source.origin}): "
+                         "draw into another file")
     result = pipeline.grad(source, values) if values else None
     graph_ = result.graph if result else pipeline.compile_source(source)
     if render_to or fmt in ("dot", "mermaid"):
@@ -271,13 +274,17 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
     """
     from bpcli import pipeline
 
+    if save and _is_program(save, source):
+        raise InputError(f"--save {save} is the program being run (-f {source.origin}): save to another file")
     if not (lr > 0 and lr < float("inf")):
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
         raise InputError(f"--target must be a finite number, not {target}")
     run = pipeline.step(source, values, split_names(wrt), lr, steps, target)
-    if save:
-        write_text(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    if save and run.final:
+        files.write_whole(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    elif save:  # diverged at the start: no values to save, and the file keeps what it holds
+        warn(f"--save {save}: not written, as no step had a finite loss and gradient")
     if fmt == "json":
         from bpcli.export import descent_json
 
@@ -293,6 +300,11 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
+
+
+def _is_program(path: str, source) -> bool:
+    """Whether `path` is the file the program was read from (with -f), under any name."""
+    return getattr(source, "origin", None) not in (None, "<stdin>") and files.same_file(path, source.origin)
 
 
 def _show(result, fmt: str, explanations=None) -> None:

@@ -178,14 +178,6 @@ def perturbation(step: str | None, method: str | None):
     return Perturb(method or "central", value)
 
 
-def write_text(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror}") from None
-
-
 def read_stdin() -> str:
     """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
     if sys.stdin.isatty():

@@ -1,0 +1,158 @@
+"""Files as input: the installed `bpcli` as a real process saving files, several runs saving to one file
+at once, and a file that is also the program.
+
+What must hold: files written whole or not at all, never onto the program, never emptied by a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import CLEAN_ENV
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors, devices and signals")
+
+FULL = "cannot write standard output: No space left on device"
+CLOSED = "cannot write standard output: Bad file descriptor"
+LECTURE = "'(w+x*y)*z' -v w=5,x=3,y=2,z=4"
+
+
+def sh(installed: Path, command: str, cwd: Path, input: bytes | None = None) -> subprocess.CompletedProcess:
+    """`command` under bash with the installed bpcli first on PATH; memory is capped (an unbounded read
+    must fail fast, not take the machine)."""
+    env = {**CLEAN_ENV, "PATH": f"{installed}{os.pathsep}{CLEAN_ENV.get('PATH', '')}", "NO_COLOR": "1"}
+    return subprocess.run(["bash", "-c", f"ulimit -v 2000000; {command}"], capture_output=True, input=input,
+                          cwd=cwd, env=env, timeout=120)
+
+
+def one_error(p: subprocess.CompletedProcess, code: int, message: str) -> None:
+    """Exit `code` and exactly one line on stderr, `bpcli: error: <message>` (no traceback, nothing
+    from Python's flush at exit)."""
+    err = p.stderr.decode("utf-8", "replace")
+    assert (p.returncode, err) == (code, f"bpcli: error: {message}\n")
+
+
+# ---- files written whole or not at all ---------------------------------------------------------------
+
+def test_a_diverged_step_keeps_the_saved_file_and_prints_the_last_finite_values(installed, tmp_path):
+    (tmp_path / "s.vars").write_text("x = 0\ny = 5\n")
+    p = sh(installed, "bpcli step 'sqrt(x)*y' --vars s.vars --save s.vars", tmp_path)
+    assert p.returncode == 3 and b"diverged at step 0" in p.stderr
+    assert p.stdout.decode().splitlines()[-1] == "x=0.0,y=5.0"
+    assert (tmp_path / "s.vars").read_text().split() == ["x", "=", "0.0", "y", "=", "5.0"]
+
+
+def test_a_step_with_nothing_finite_to_save_leaves_the_file_as_it_was(installed, tmp_path):
+    (tmp_path / "s.vars").write_text("# mine\nx = 1e200\n")
+    p = sh(installed, "bpcli step x --vars s.vars --target -1e200 --save s.vars", tmp_path)
+    assert p.returncode == 3 and b"--save s.vars: not written" in p.stderr
+    assert (tmp_path / "s.vars").read_text() == "# mine\nx = 1e200\n"
+
+
+@pytest.mark.parametrize("save", ["prog.bp", "./prog.bp", "sub/../prog.bp", "link.bp", "{tmp}/prog.bp"])
+def test_save_onto_the_program_is_refused_before_anything_runs(installed, tmp_path, save):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "prog.bp").write_text("x*y\n")
+    (tmp_path / "link.bp").symlink_to("prog.bp")
+    p = sh(installed, f"bpcli step -f prog.bp -v x=1,y=2 --save {save.format(tmp=tmp_path)}", tmp_path)
+    assert p.returncode == 2 and p.stdout == b"" and b"is the program being run" in p.stderr
+    assert (tmp_path / "prog.bp").read_text() == "x*y\n"
+
+
+def test_render_onto_the_program_is_refused(installed, tmp_path):
+    (tmp_path / "prog.svg").write_text("x*y\n")
+    p = sh(installed, "bpcli graph -f prog.svg --render prog.svg", tmp_path)
+    assert p.returncode == 2 and b"is the program being drawn" in p.stderr
+    assert (tmp_path / "prog.svg").read_text() == "x*y\n"
+
+
+def test_save_onto_the_vars_file_is_the_round_trip(installed, tmp_path):
+    (tmp_path / "s.vars").write_text("x = 3\n")
+    for _ in range(2):
+        p = sh(installed, "bpcli step 'x^2' --vars s.vars --save s.vars --lr 0.25 > /dev/null", tmp_path)
+        assert p.returncode == 0
+    assert (tmp_path / "s.vars").read_text() == "x = 0.75\n"
+
+
+def test_a_saved_file_keeps_its_mode_and_its_link_and_leaves_nothing_behind(installed, tmp_path):
+    (tmp_path / "real.vars").write_text("x = 3\n")
+    os.chmod(tmp_path / "real.vars", 0o640)
+    (tmp_path / "link.vars").symlink_to("real.vars")
+    assert sh(installed, "bpcli step 'x^2' -v x=3 --save link.vars > /dev/null", tmp_path).returncode == 0
+    assert (tmp_path / "link.vars").is_symlink() and (tmp_path / "real.vars").read_text() == "x = 2.4\n"
+    assert stat.S_IMODE((tmp_path / "real.vars").stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.vars", "real.vars"]
+
+
+def test_save_to_a_device_or_a_fifo_writes_it_and_does_not_replace_it(installed, tmp_path):
+    assert sh(installed, "bpcli step 'x^2' -v x=3 --save /dev/null > /dev/null", tmp_path).returncode == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    os.mkfifo(tmp_path / "fifo")
+    p = sh(installed, "cat fifo > got & bpcli step 'x^2' -v x=3 --save fifo > /dev/null; wait", tmp_path)
+    assert p.returncode == 0 and (tmp_path / "got").read_text() == "x = 2.4\n"
+    assert stat.S_ISFIFO(os.stat(tmp_path / "fifo").st_mode)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from bpcli import files
+    from bpcli.errors import InputError
+
+    target = tmp_path / "s.vars"
+    target.write_text("x = 1\n")
+
+    def fail(*_args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(files.os, "fsync", fail)
+    with pytest.raises(InputError, match="cannot write .*s.vars: No space left on device"):
+        files.write_whole(str(target), "x = 2\n")
+    assert target.read_text() == "x = 1\n" and [p.name for p in tmp_path.iterdir()] == ["s.vars"]
+
+
+def test_completion_write_replaces_the_scripts_whole(installed, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "bpcli.bash").write_text("old\n")
+    assert sh(installed, "bpcli completion --write out", tmp_path).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_bpcli", "bpcli.bash", "bpcli.fish"]
+    assert (tmp_path / "out" / "bpcli.bash").read_bytes() == sh(installed, "bpcli completion bash", tmp_path).stdout
+
+
+def _whole(text: str, names: int) -> bool:
+    """A saved file of `names` lines x0 = c … that all hold one value: one run's file, whole."""
+    lines = text.splitlines()
+    values = {line.partition(" = ")[2] for line in lines}
+    return len(lines) == names and text.endswith("\n") and len(values) == 1
+
+
+def test_concurrent_saves_never_interleave_and_a_reader_never_sees_half_a_file(installed, tmp_path):
+    names = 3000
+    (tmp_path / "prog.bp").write_text("+".join(f"x{i}" for i in range(names)) + "\n")
+    runs = 6
+    for k in range(runs):
+        (tmp_path / f"start{k}.vars").write_text("".join(f"x{i} = {k + 1}.5\n" for i in range(names)))
+    saved = tmp_path / "same.vars"
+    saved.write_text((tmp_path / "start0.vars").read_text())
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(saved.read_text())
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(3):
+            p = sh(installed, " & ".join(f"bpcli step -f prog.bp --vars start{k}.vars --steps 0 --save same.vars "
+                                         "> /dev/null" for k in range(runs)) + " & wait", tmp_path)
+            assert p.returncode == 0 and p.stderr == b""
+    finally:
+        done.set()
+        watcher.join()
+    assert seen and [i for i, text in enumerate(seen) if not _whole(text, names)] == []
+    assert _whole(saved.read_text(), names)
+    assert sorted(p.name for p in tmp_path.iterdir() if "same" in p.name) == ["same.vars"]
