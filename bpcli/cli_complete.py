@@ -28,8 +28,9 @@ def variables(ctx: click.Context) -> list[str]:
     expression = ctx.params.get("expression") or next(iter(ctx.args), None)
     try:
         if ctx.params.get("file"):
-            with open(ctx.params["file"], encoding="utf-8") as handle:
-                expression = handle.read()
+            from bpcli import files
+
+            expression = files.read_path(ctx.params["file"]).decode("utf-8")
         if not expression or expression == "-":
             return []
         return pipeline.compile_source(expression).input_names

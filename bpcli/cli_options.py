@@ -180,18 +180,19 @@ def perturbation(step: str | None, method: str | None):
 
 def read_stdin() -> str:
     """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    from bpcli import files
+
     if sys.stdin.isatty():
         end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
         click.echo(f"bpcli: reading the expression from standard input (end with {end})", err=True)
-    return _text(sys.stdin.buffer.read(), "standard input")
+    return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
 
 
 def read_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return _text(handle.read(), path)
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}") from None
+    """A program or --vars file, read whole (up to files.MAX_INPUT)."""
+    from bpcli import files
+
+    return _text(files.read_path(path), path)
 
 
 def _text(data: bytes, where: str) -> str:

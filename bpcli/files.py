@@ -1,13 +1,93 @@
-"""Files bpcli writes: whole or not at all, and never onto the file a command reads its program from."""
+"""Files and streams: input read whole with a size cap, files written whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import tempfile
+from typing import BinaryIO
 
 from bpcli.errors import InputError
+
+# An expression, program or --vars file read whole. The largest inputs bpcli is measured on (10⁶ gates, or
+# a third as many variables, in benchmarks/huge_expressions.py) are 3 to 8 MB; 64 MiB of text would be a
+# graph of some 10⁷ gates, gigabytes in memory, so a longer input is not a program but a mistake
+# (`< /dev/zero`, a binary file).
+MAX_INPUT = 1 << 26
+_CHUNK = 1 << 20
+
+
+def read_capped(stream: BinaryIO, where: str, cap: int = MAX_INPUT) -> bytes:
+    """All of a buffered `stream`, read a chunk at a time, so that an endless stream costs at most `cap`
+    bytes; InputError when it holds more than `cap` or cannot be read."""
+    try:
+        with blocking(stream):
+            return _read_capped(stream, where, cap)
+    except OSError as err:
+        raise InputError(f"cannot read {where}: {err.strerror or err}") from None
+
+
+def _read_capped(stream: BinaryIO, where: str, cap: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        wanted = min(_CHUNK, cap + 1 - size)
+        chunk = stream.read(wanted)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise InputError(f"{where} is longer than {cap >> 20} MiB: not an expression or values")
+        # A buffered read returns less only at the end; reading on would wait for a second Ctrl-D.
+        if len(chunk) < wanted:
+            return b"".join(chunks)
+
+
+def read_path(path: str) -> bytes:
+    """A file read whole, with the cap of `read_capped`."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; open's own errors read "cannot read"
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from None
+    with handle:
+        return read_capped(handle, path)
+
+
+class Reading:
+    """A binary stream read as it arrives (`read1`) whose read errors are InputError naming it."""
+
+    def __init__(self, stream: BinaryIO, where: str) -> None:
+        self.stream, self.where = stream, where
+
+    def read1(self, size: int = -1) -> bytes:
+        read = self.stream.read1 if hasattr(self.stream, "read1") else self.stream.read
+        try:
+            return read(size)
+        except OSError as err:
+            raise InputError(f"cannot read {self.where}: {err.strerror or err}") from None
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+@contextlib.contextmanager
+def blocking(stream):
+    """A descriptor that another program left non-blocking, blocking for the block: otherwise a read
+    before the data arrives returns nothing, which reads as the end of the input."""
+    try:
+        fd = stream.fileno()
+        was = os.get_blocking(fd)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # no descriptor: a test's BytesIO
+        yield
+        return
+    if not was:
+        os.set_blocking(fd, True)
+    try:
+        yield
+    finally:
+        if not was:
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, False)
 
 
 def same_file(a: str, b: str) -> bool:

@@ -1,7 +1,8 @@
-"""Files as input: the installed `bpcli` as a real process saving files, several runs saving to one file
-at once, and a file that is also the program.
+"""Files and streams as input: the installed `bpcli` as a real process with endless input, FIFOs, and
+several runs saving to one file at once.
 
-What must hold: files written whole or not at all, never onto the program, never emptied by a failure.
+What must hold: input read whole stops at its limit with one line on stderr, and files are written whole
+or not at all.
 """
 
 from __future__ import annotations
@@ -36,6 +37,41 @@ def one_error(p: subprocess.CompletedProcess, code: int, message: str) -> None:
     from Python's flush at exit)."""
     err = p.stderr.decode("utf-8", "replace")
     assert (p.returncode, err) == (code, f"bpcli: error: {message}\n")
+
+
+# ---- standard input that cannot be read, or does not end -------------------------------------------------
+
+
+@pytest.mark.parametrize("args,where", [
+    ("grad - -v x=1 < /dev/zero", "standard input"), ("grad -f /dev/zero -v x=1", "/dev/zero"),
+    ("grad x --vars /dev/zero", "/dev/zero"), ("code - < /dev/zero", "standard input"),
+    ("grad -f fifo -v x=1 & pid=$!; yes 'x+' > fifo 2> /dev/null & wait $pid", "fifo"),  # a writer that never stops
+])
+def test_input_read_whole_stops_at_64_mib(installed, tmp_path, args, where):
+    os.mkfifo(tmp_path / "fifo")
+    message = f"{where} is longer than 64 MiB: not an expression or values"
+    one_error(sh(installed, f"bpcli {args}", tmp_path), 2, message)
+
+
+@pytest.mark.parametrize("option", ["-f", "--vars"])
+def test_input_of_exactly_64_mib_is_read_and_one_byte_more_is_not(installed, tmp_path, option):
+    cap = 64 << 20
+    text = b"x*y\n" if option == "-f" else b"x = 2\n"
+    (tmp_path / "at").write_bytes(text + b"\n" * (cap - len(text)))  # blank lines at the end are dropped
+    (tmp_path / "over").write_bytes(text + b"\n" * (cap + 1 - len(text)))
+    given = "-f {} -v x=2" if option == "-f" else "'x*y' --vars {}"
+    p = sh(installed, f"bpcli grad {given.format('at')} -v y=3 --format csv", tmp_path)
+    assert (p.returncode, p.stdout) == (0, b"value,d_x,d_y\n6.0,3.0,2.0\n")
+    one_error(sh(installed, f"bpcli grad {given.format('over')} -v y=3", tmp_path), 2,
+              "over is longer than 64 MiB: not an expression or values")
+
+
+def test_a_program_and_values_from_fifos(installed, tmp_path):
+    os.mkfifo(tmp_path / "prog")
+    os.mkfifo(tmp_path / "vals")
+    p = sh(installed, "(echo 'x*y' > prog &); (printf 'x = 3\\ny = 4\\n' > vals &); "
+                      "bpcli grad -f prog --vars vals --format csv", tmp_path)
+    assert (p.returncode, p.stdout) == (0, b"value,d_x,d_y\n12.0,4.0,3.0\n")
 
 
 # ---- files written whole or not at all ---------------------------------------------------------------
