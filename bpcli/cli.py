@@ -16,7 +16,7 @@ from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
                                program_options, shown, split_names, warn)
-from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
+from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError
 
 
 PERTURB_METHODS = ("central", "forward", "complex")
@@ -55,29 +55,46 @@ class _Bpcli(click.Group):
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
+            code = rv if isinstance(rv, int) else 0
         except BpcliError as err:
-            lines = err.lines()
-            click.echo(f"bpcli: error: {lines[0]}", err=True)
-            for line in lines[1:]:
-                click.echo(line, err=True)
-            sys.exit(err.exit_code)
+            code = _report(err)
         except click.UsageError as err:
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
-                sys.exit(0)
+                sys.exit(_flushed(0))
             hint = _hint(err, args)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
             click.echo(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}", err=True)
-            sys.exit(err.exit_code)
+            code = err.exit_code
         except click.ClickException as err:
             click.echo(f"bpcli: error: {err.format_message()}", err=True)
-            sys.exit(err.exit_code)
+            code = err.exit_code
         except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
             if not isinstance(err.__cause__, KeyboardInterrupt):
                 raise
             click.echo("bpcli: interrupted", err=True)
-            sys.exit(130)
-        sys.exit(rv if isinstance(rv, int) else 0)
+            code = 130
+        sys.exit(_flushed(code))
+
+
+def _report(err: BpcliError) -> int:
+    """The error on stderr, one line (a syntax error adds the source line and a caret); its exit status."""
+    lines = err.lines()
+    click.echo(f"bpcli: error: {lines[0]}", err=True)
+    for line in lines[1:]:
+        click.echo(line, err=True)
+    return err.exit_code
+
+
+def _flushed(code: int) -> int:
+    """The exit status, once what stdout still buffers is written. If it cannot be, the output is lost: that
+    is reported too, and the status becomes OutputError's unless an error has set one already."""
+    try:
+        sys.stdout.flush()
+    except OutputError as err:
+        _report(err)
+        return code or err.exit_code
+    return code
 
 
 @click.group(cls=_Bpcli, epilog=exit_statuses(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -332,8 +349,12 @@ def main() -> None:
     SIGPIPE gets its default action back (Python ignores it): when whatever reads stdout goes away
     (`bpcli … --batch big.csv | head`), bpcli ends silently as other Unix tools do, by SIGPIPE (status
     141 in the shell). Click would exit 1, which here means that the --perturb check failed.
+
+    The standard streams are made safe first (bpcli.files.standard_streams): closed ones read or write
+    as closed, and a failure to write stdout is an error with its own status (74).
     """
     gc.disable()
+    files.standard_streams()
     if hasattr(signal, "SIGPIPE"):  # POSIX only
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cli(prog_name="bpcli")

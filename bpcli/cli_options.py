@@ -22,14 +22,15 @@ _EVERY = "bpcli grad eval step graph code completion"
 EXIT_STATUSES = (
     (0, _EVERY, "success"),
     (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
-    (2, "bpcli grad eval step graph", "bad input: syntax error, unknown function, bad option or -v value"),
-    (2, "code", "bad input: syntax error, unknown function or bad option"),
+    (2, "bpcli grad eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
+    (2, "code", "bad input: syntax error, unknown function, bad option, unreadable file"),
     (2, "completion", "bad option or argument, or DIR cannot be written"),
     (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
     (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
     (3, "eval", "a value is undefined or overflows at the point"),
     (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
     (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
+    (74, _EVERY, "standard output could not be written (disk full, closed, I/O error)"),
     (130, _EVERY, "interrupted (Ctrl-C)"),
     (141, _EVERY, "the reader of standard output went away (SIGPIPE, e.g. `| head`)"),
 )

@@ -1,4 +1,8 @@
-"""Files and streams: input read whole with a size cap, files written whole or not at all."""
+"""Files and the standard streams: input read whole with a size cap, files written whole or not at all,
+and standard output whose failures are errors with a status.
+
+No Click here: the CLI calls `standard_streams` once per process and reports what this module raises.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import contextlib
 import io
 import os
 import stat
+import sys
 import tempfile
 from typing import BinaryIO
 
-from bpcli.errors import InputError
+from bpcli.errors import InputError, OutputError
 
 # An expression, program or --vars file read whole. The largest inputs bpcli is measured on (10⁶ gates, or
 # a third as many variables, in benchmarks/huge_expressions.py) are 3 to 8 MB; 64 MiB of text would be a
@@ -154,3 +159,79 @@ def _sync_folder(folder: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class Output(io.BufferedWriter):
+    """The bytes under standard output, whose write errors (a full disk, a closed descriptor, EIO) are
+    OutputError, with the reason, rather than OSError. Bytes, so that any text layer on top reports them
+    too (Click makes its own where the locale's encoding is not one it trusts). After the first error the
+    rest goes to the null device: the output is lost already, and Python's flush at exit must not report
+    it a second time."""
+
+    def write(self, data) -> int:
+        try:
+            return super().write(data)
+        except OSError as err:
+            raise self._lost(err) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as err:
+            raise self._lost(err) from None
+
+    def _lost(self, err: OSError) -> OutputError:
+        _to_null(self.fileno())
+        return OutputError(f"cannot write standard output: {err.strerror or err}")
+
+
+class Messages(io.BufferedWriter):
+    """The bytes under standard error, where a message that cannot be written (`2> /dev/full`) is
+    dropped: there is no other place to report it, and the exit status still says what happened."""
+
+    def write(self, data) -> int:
+        try:
+            return super().write(data)
+        except OSError:
+            _to_null(self.fileno())
+            return len(data)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            _to_null(self.fileno())
+
+
+def _to_null(fd: int) -> None:
+    """Point `fd` at the null device, so that what is still buffered for it goes nowhere, quietly."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+def standard_streams() -> None:
+    """Make stdin, stdout and stderr safe for a whole process.
+
+    A closed descriptor (`<&-`, `>&-`) is opened on the null device the wrong way round, so that reading
+    stdin or writing stdout fails with EBADF, as it would closed, and is reported as such; and so that a
+    file bpcli opens cannot take its number and receive output meant for stdout. Stdout is then written
+    through `Output`, stderr through `Messages`.
+    """
+    for fd, flags in ((0, os.O_WRONLY), (1, os.O_RDONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, flags)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name, fd, layer in (("stdout", 1, Output), ("stderr", 2, Messages)):
+        old = getattr(sys, name)
+        if old is not None:
+            old.flush()
+        setattr(sys, name, io.TextIOWrapper(
+            layer(io.FileIO(fd, "w", closefd=False)), encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict", line_buffering=getattr(old, "line_buffering", True)))
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - for the life of the process

@@ -1,8 +1,8 @@
-"""Files and streams as input: the installed `bpcli` as a real process with endless input, FIFOs, and
-several runs saving to one file at once.
+"""Files and streams as input: the installed `bpcli` as a real process with a full disk, closed descriptors,
+endless input, FIFOs, and several runs saving to one file at once.
 
-What must hold: input read whole stops at its limit with one line on stderr, and files are written whole
-or not at all.
+What must hold: one line on stderr and a documented status (never a traceback, never 0 when output was
+lost), and files written whole or not at all.
 """
 
 from __future__ import annotations
@@ -39,7 +39,69 @@ def one_error(p: subprocess.CompletedProcess, code: int, message: str) -> None:
     assert (p.returncode, err) == (code, f"bpcli: error: {message}\n")
 
 
+# ---- standard output that cannot be written ------------------------------------------------------------
+
+OUTPUTS = [
+    f"grad {LECTURE}", f"grad {LECTURE} --perturb --explain", f"grad {LECTURE} --format json",
+    f"grad {LECTURE} --format csv", f"grad {LECTURE} --format jsonl", "eval 'sin(x)' -v x=1",
+    "grad 'x*y' --grid x=0:1000:1 -v y=2", "grad 'x*y' --grid x=0:300000:1 -v y=2 --format jsonl",
+    "grad 'x*y' --batch rows.csv", "grad 'x*y' --batch - --batch-format csv < rows.csv",
+    f"step {LECTURE} --target 33 --lr 0.001 --steps 5", f"step {LECTURE} --steps 5 --lr 0.001 --format csv",
+    f"step {LECTURE} --steps 5 --lr 0.001 --format json", "code '(w+x*y)*z' --lang c",
+    "completion bash", "completion fish", "graph '(w+x*y)*z' --format dot", "graph '(w+x*y)*z' --format mermaid",
+    f"graph {LECTURE}", "--help", "grad --help", "--version",
+]
+
+
+@pytest.fixture
+def rows(tmp_path) -> Path:
+    (tmp_path / "rows.csv").write_text("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(20_000)))
+    return tmp_path
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", OUTPUTS)
+def test_a_full_disk_is_one_line_and_status_74(installed, rows, args):
+    one_error(sh(installed, f"bpcli {args} > /dev/full", rows), 74, FULL)
+
+
+@pytest.mark.parametrize("args", OUTPUTS)
+def test_a_closed_stdout_is_one_line_and_status_74_never_0(installed, rows, args):
+    one_error(sh(installed, f"bpcli {args} >&-", rows), 74, CLOSED)
+
+
+def test_a_closed_stdout_is_not_reused_for_a_file_bpcli_opens(installed, tmp_path):
+    # With descriptor 1 closed, the next file opened would get number 1 and receive the table.
+    p = sh(installed, f"bpcli step {LECTURE} --lr 0.001 --save out.vars >&-", tmp_path)
+    one_error(p, 74, CLOSED)
+    assert (tmp_path / "out.vars").read_text().splitlines()[0].startswith("w = ")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_error_keeps_its_status_when_stdout_fails_too(installed, tmp_path):
+    # The table is still buffered when the descent reports its divergence; its loss is found at the end.
+    p = sh(installed, "bpcli step x -v x=1e200 --target -1e200 > /dev/full", tmp_path)
+    err = p.stderr.decode().splitlines()
+    assert p.returncode == 3 and len(err) == 2
+    assert err[0].startswith("bpcli: error: diverged at step 0: ") and err[1] == f"bpcli: error: {FULL}"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args,code", [("grad x", 2), ("grad 'log(x)' -v x=0", 3), (f"grad {LECTURE}", 0),
+                                       ("grad 'x*y' -v x=1,y=2,z=3", 0)])
+def test_a_full_stderr_loses_the_messages_and_keeps_the_status(installed, tmp_path, args, code):
+    p = sh(installed, f"bpcli {args} 2> /dev/full", tmp_path)
+    assert p.returncode == code
+    p = sh(installed, f"bpcli {args} 2>&-", tmp_path)
+    assert p.returncode == code
+
+
 # ---- standard input that cannot be read, or does not end -------------------------------------------------
+
+@pytest.mark.parametrize("args", ["grad - -v x=1", "grad -f - -v x=1", "grad 'x*y' --batch - -v y=2",
+                                  "grad 'x*y' --batch - --batch-format jsonl -v y=2", "code -"])
+def test_a_closed_stdin_is_bad_input(installed, tmp_path, args):
+    one_error(sh(installed, f"bpcli {args} <&-", tmp_path), 2, "cannot read standard input: Bad file descriptor")
 
 
 @pytest.mark.parametrize("args,where", [
