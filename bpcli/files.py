@@ -1,5 +1,5 @@
 """Files and the standard streams: input read whole with a size cap, files written whole or not at all,
-and standard output whose failures are errors with a status.
+standard output whose failures are errors with a status, and blocks of rows that Ctrl-C does not cut.
 
 No Click here: the CLI calls `standard_streams` once per process and reports what this module raises.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -159,6 +160,20 @@ def _sync_folder(folder: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def uninterrupted():
+    """Hold Ctrl-C (SIGINT) back until the block is done: a block of rows is written whole or not at all.
+    The signal is not lost; it arrives, as KeyboardInterrupt, when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class Output(io.BufferedWriter):

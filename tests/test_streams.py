@@ -1,17 +1,20 @@
 """Files and streams as input: the installed `bpcli` as a real process with a full disk, closed descriptors,
-endless input, FIFOs, and several runs saving to one file at once.
+endless input, FIFOs, Ctrl-C in the middle of its output, and several runs saving to one file at once.
 
 What must hold: one line on stderr and a documented status (never a traceback, never 0 when output was
-lost), and files written whole or not at all.
+lost), files written whole or not at all, and every row written whole.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -254,3 +257,49 @@ def test_concurrent_saves_never_interleave_and_a_reader_never_sees_half_a_file(i
     assert seen and [i for i, text in enumerate(seen) if not _whole(text, names)] == []
     assert _whole(saved.read_text(), names)
     assert sorted(p.name for p in tmp_path.iterdir() if "same" in p.name) == ["same.vars"]
+
+
+# ---- Ctrl-C in the middle of the output ----------------------------------------------------------------
+
+def _interrupted(installed, tmp_path, args: list[str], seed: int) -> tuple[int, bytes, bytes]:
+    """Run bpcli with stdout to a slow reader (so that it waits in the middle of writing), send SIGINT
+    at a random moment after the first bytes arrive, and return its status, stdout and stderr."""
+    p = subprocess.Popen([str(installed / "bpcli"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=tmp_path, env=CLEAN_ENV)
+    out = [p.stdout.read1(4096)]
+    time_to_interrupt = time.monotonic() + random.Random(seed).uniform(0, 0.5)
+    interrupted = False
+    while chunk := p.stdout.read1(4096):
+        out.append(chunk)
+        if not interrupted and time.monotonic() >= time_to_interrupt:
+            p.send_signal(signal.SIGINT)
+            interrupted = True
+        time.sleep(0.001)
+    return p.wait(timeout=60), b"".join(out), p.stderr.read()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ctrl_c_during_a_long_grid_leaves_whole_rows_and_status_130(installed, tmp_path, seed):
+    code, out, err = _interrupted(installed, tmp_path, ["grad", "x*y", "--grid", "x=0:10000000:1", "-v", "y=2",
+                                                        "--format", "csv"], seed)
+    assert (code, err.strip()) == (130, b"bpcli: interrupted")
+    lines = out.decode().split("\n")
+    assert lines[0] == "x,value,d_x,d_y" and lines[-1] == "", "the last row is cut"
+    for line in lines[1:-1]:
+        x, value, d_x, d_y = map(float, line.split(","))
+        assert value == 2 * x and d_x == 2 and d_y == x, line
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_ctrl_c_during_step_rows_leaves_whole_rows_and_status_130(installed, tmp_path, seed):
+    code, out, err = _interrupted(installed, tmp_path, ["step", "x^2", "-v", "x=1", "--lr", "0.0001", "--steps",
+                                                        "30000", "--format", "csv"], seed)
+    assert (code, err.strip()) in ((0, b""), (130, b"bpcli: interrupted"))  # it may end before Ctrl-C comes
+    lines = out.decode().split("\n")
+    assert lines[0] == "step,f,loss,x,d_x" and lines[-1] == "", "the last row is cut"
+    assert all(len(line.split(",")) == 5 for line in lines[1:-1])
+
+
+def test_sigpipe_still_ends_bpcli_silently_with_141(installed, tmp_path):
+    p = sh(installed, "bpcli grad 'x*y' --grid x=0:1000000:1 -v y=2 | head -1; exit ${PIPESTATUS[0]}", tmp_path)
+    assert (p.returncode, p.stdout, p.stderr) == (141, b"x,value,d_x,d_y\n", b"")
