@@ -25,7 +25,7 @@ MAX_INPUT = 1 << 26
 _CHUNK = 1 << 20
 
 
-def read_capped(stream: BinaryIO, where: str, cap: int = MAX_INPUT) -> bytes:
+def read_capped(stream: BinaryIO, where: str, cap: int = MAX_INPUT) -> bytearray:
     """All of a buffered `stream`, read a chunk at a time, so that an endless stream costs at most `cap`
     bytes; InputError when it holds more than `cap` or cannot be read."""
     try:
@@ -35,21 +35,20 @@ def read_capped(stream: BinaryIO, where: str, cap: int = MAX_INPUT) -> bytes:
         raise InputError(f"cannot read {where}: {err.strerror or err}") from None
 
 
-def _read_capped(stream: BinaryIO, where: str, cap: int) -> bytes:
-    chunks, size = [], 0
+def _read_capped(stream: BinaryIO, where: str, cap: int) -> bytearray:
+    data = bytearray()  # grown in place: the peak is the input and one chunk, not the chunks and their join
     while True:
-        wanted = min(_CHUNK, cap + 1 - size)
+        wanted = min(_CHUNK, cap + 1 - len(data))
         chunk = stream.read(wanted)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > cap:
+        data += chunk
+        if len(data) > cap:
             raise InputError(f"{where} is longer than {cap >> 20} MiB: not an expression or values")
         # A buffered read returns less only at the end; reading on would wait for a second Ctrl-D.
         if len(chunk) < wanted:
-            return b"".join(chunks)
+            return data
 
 
-def read_path(path: str) -> bytes:
+def read_path(path: str) -> bytearray:
     """A file read whole, with the cap of `read_capped`."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below; open's own errors read "cannot read"
