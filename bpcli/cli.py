@@ -11,12 +11,12 @@ import sys
 
 import click
 
-from bpcli import __version__
+from bpcli import __version__, files
 from bpcli.cli_batch import run_batch, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
-                               program_options, say, shown, split_names, warn, write_text)
-from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, listed
+                               program_options, say, shown, split_names, warn)
+from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError, listed
 
 
 PERTURB_METHODS = ("central", "forward", "complex")
@@ -55,29 +55,46 @@ class _Bpcli(click.Group):
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
+            code = rv if isinstance(rv, int) else 0
         except BpcliError as err:
-            lines = err.lines()
-            say(f"bpcli: error: {lines[0]}")
-            for line in lines[1:]:
-                say(line)
-            sys.exit(err.exit_code)
+            code = _report(err)
         except click.UsageError as err:
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
-                sys.exit(0)
+                sys.exit(_flushed(0))
             hint = _hint(err, args)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
             say(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}")
-            sys.exit(err.exit_code)
+            code = err.exit_code
         except click.ClickException as err:
             say(f"bpcli: error: {err.format_message()}")
-            sys.exit(err.exit_code)
+            code = err.exit_code
         except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
             if not isinstance(err.__cause__, KeyboardInterrupt):
                 raise
             click.echo("bpcli: interrupted", err=True)
-            sys.exit(130)
-        sys.exit(rv if isinstance(rv, int) else 0)
+            code = 130
+        sys.exit(_flushed(code))
+
+
+def _report(err: BpcliError) -> int:
+    """The error on stderr, one line (a syntax error adds the source line and a caret); its exit status."""
+    lines = err.lines()
+    say(f"bpcli: error: {lines[0]}")
+    for line in lines[1:]:
+        say(line)
+    return err.exit_code
+
+
+def _flushed(code: int) -> int:
+    """The exit status, once what stdout still buffers is written. If it cannot be, the output is lost: that
+    is reported too, and the status becomes OutputError's unless an error has set one already."""
+    try:
+        sys.stdout.flush()
+    except OutputError as err:
+        _report(err)
+        return code or err.exit_code
+    return code
 
 
 @click.group(cls=_Bpcli, epilog=exit_statuses(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -228,6 +245,9 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     """
     from bpcli import pipeline
 
+    if render_to and _is_program(render_to, source):
+        raise InputError(f"--render {render_to} is the program being drawn (-f {source.origin}): "
+                         "draw into another file")
     result = pipeline.grad(source, values) if values else None
     graph_ = result.graph if result else pipeline.compile_source(source)
     if render_to or fmt in ("dot", "mermaid"):
@@ -271,13 +291,17 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
     """
     from bpcli import pipeline
 
+    if save and _is_program(save, source):
+        raise InputError(f"--save {save} is the program being run (-f {source.origin}): save to another file")
     if not (lr > 0 and lr < float("inf")):
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
         raise InputError(f"--target must be a finite number, not {target}")
     run = pipeline.step(source, values, split_names(wrt), lr, steps, target)
-    if save:
-        write_text(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    if save and run.final:
+        files.write_whole(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    elif save:  # diverged at the start: no values to save, and the file keeps what it holds
+        warn(f"--save {save}: not written, as no step had a finite loss and gradient")
     if fmt == "json":
         from bpcli.export import descent_json
 
@@ -293,6 +317,11 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
+
+
+def _is_program(path: str, source) -> bool:
+    """Whether `path` is the file the program was read from (with -f), under any name."""
+    return getattr(source, "origin", None) not in (None, "<stdin>") and files.same_file(path, source.origin)
 
 
 def _show(result, fmt: str, explanations=None) -> None:
@@ -320,8 +349,12 @@ def main() -> None:
     SIGPIPE gets its default action back (Python ignores it): when whatever reads stdout goes away
     (`bpcli … --batch big.csv | head`), bpcli ends silently as other Unix tools do, by SIGPIPE (status
     141 in the shell). Click would exit 1, which here means that the --perturb check failed.
+
+    The standard streams are made safe first (bpcli.files.standard_streams): closed ones read or write
+    as closed, and a failure to write stdout is an error with its own status (74).
     """
     gc.disable()
+    files.standard_streams()
     if hasattr(signal, "SIGPIPE"):  # POSIX only
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cli(prog_name="bpcli")

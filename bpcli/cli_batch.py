@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from bpcli import files
 from bpcli.cli_options import say, warn
 from bpcli.errors import DomainError, InputError
 
@@ -33,16 +34,22 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
             handle = open(batch_file, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
-    stream = sys.stdin.buffer if batch_file == "-" else handle
+    if batch_file == "-":
+        stream = files.Reading(sys.stdin.buffer, "standard input")
+    elif handle is not None:
+        stream = files.Reading(handle, batch_file)
+    else:
+        stream = None
     try:
-        size = _size(stream) if stream is not None else None
-        in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
-        if in_fmt is None:
-            in_fmt, stream = _sniff(stream)
-        out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
-        with _progress(stream, size) as (rows, points):
-            spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points, warn)
-            _, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)  # warnings: told to `warn`
+        with files.blocking(stream):  # a pipe left non-blocking would read as ended
+            size = _size(stream) if stream is not None else None
+            in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
+            if in_fmt is None:
+                in_fmt, stream = _sniff(stream)
+            out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
+            with _progress(stream, size) as (rows, points):
+                spec = pipeline.Batch(rows, in_fmt, grid, out_fmt, on_error, points, warn)
+                _, failed = pipeline.batch(source, values, wrt, spec, sys.stdout)  # warnings: told to `warn`
     finally:
         if handle is not None:
             handle.close()

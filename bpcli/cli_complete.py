@@ -28,8 +28,9 @@ def variables(ctx: click.Context) -> list[str]:
     expression = ctx.params.get("expression") or next(iter(ctx.args), None)
     try:
         if ctx.params.get("file"):
-            with open(ctx.params["file"], encoding="utf-8") as handle:
-                expression = handle.read()
+            from bpcli import files
+
+            expression = files.read_path(ctx.params["file"]).decode("utf-8")
         if not expression or expression == "-":
             return []
         return pipeline.compile_source(expression).input_names
@@ -171,10 +172,11 @@ FILES = {"bash": "bpcli.bash", "zsh": "_bpcli", "fish": "bpcli.fish"}
 
 def write_all(cli: click.Command, folder: str) -> None:
     """Write every shell's script into `folder`, under the names in FILES."""
+    from bpcli import files
+
     try:
         os.makedirs(folder, exist_ok=True)
-        for shell, name in FILES.items():
-            with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
-                handle.write(script(cli, shell))
     except OSError as err:
         raise InputError(f"cannot write {err.filename or folder}: {err.strerror}") from None
+    for shell, name in FILES.items():
+        files.write_whole(os.path.join(folder, name), script(cli, shell))

@@ -22,14 +22,15 @@ _EVERY = "bpcli grad eval step graph code completion"
 EXIT_STATUSES = (
     (0, _EVERY, "success"),
     (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
-    (2, "bpcli grad eval step graph", "bad input: syntax error, unknown function, bad option or -v value"),
-    (2, "code", "bad input: syntax error, unknown function or bad option"),
+    (2, "bpcli grad eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
+    (2, "code", "bad input: syntax error, unknown function, bad option, unreadable file"),
     (2, "completion", "bad option or argument, or DIR cannot be written"),
     (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
     (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
     (3, "eval", "a value is undefined or overflows at the point"),
     (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
     (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
+    (74, _EVERY, "standard output could not be written (disk full, closed, I/O error)"),
     (130, _EVERY, "interrupted (Ctrl-C)"),
     (141, _EVERY, "the reader of standard output went away (SIGPIPE, e.g. `| head`)"),
 )
@@ -191,28 +192,21 @@ def perturbation(step: str | None, method: str | None):
     return Perturb(method or "central", value)
 
 
-def write_text(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror}") from None
-
-
 def read_stdin() -> str:
     """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    from bpcli import files
+
     if sys.stdin.isatty():
         end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
         click.echo(f"bpcli: reading the expression from standard input (end with {end})", err=True)
-    return _text(sys.stdin.buffer.read(), "standard input")
+    return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
 
 
 def read_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return _text(handle.read(), path)
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}") from None
+    """A program or --vars file, read whole (up to files.MAX_INPUT)."""
+    from bpcli import files
+
+    return _text(files.read_path(path), path)
 
 
 def _text(data: bytes, where: str) -> str:

@@ -50,6 +50,8 @@ def descend(graph: Graph, inputs: Mapping[str, float], wrt: Sequence[str], lr: f
         try:
             state = _state(graph, values, wrt, target, k)
         except DomainError as err:
+            if k == 0 and _finite_loss(graph, values, target):  # only the gradient failed: the start is finite
+                run.final.update(values)
             return _stopped(run, k, err.message)
         run.steps.append(state)
         run.final.clear()
@@ -73,6 +75,14 @@ def _state(graph: Graph, values: dict[str, float], wrt: Sequence[str], target: f
     if not all(math.isfinite(v) for v in (loss, *gradient.values())):
         raise DomainError("the loss or its gradient overflows double precision")
     return Step(k, f, loss, {name: values[name] for name in wrt}, gradient)
+
+
+def _finite_loss(graph: Graph, values: dict[str, float], target: float | None) -> bool:
+    try:
+        f = engine.forward(graph, values)[graph.output]
+    except DomainError:
+        return False
+    return math.isfinite(f) and (target is None or math.isfinite(0.5 * (f - target) * (f - target)))
 
 
 def _stopped(run: Descent, k: int, why: str) -> Descent:

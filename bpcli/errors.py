@@ -92,6 +92,13 @@ class DomainError(BpcliError):
     exit_code = 3
 
 
+class OutputError(BpcliError):
+    """Standard output could not be written (a full disk, a closed descriptor, an I/O error): the
+    results are lost. Exit 74, EX_IOERR of BSD's sysexits.h, so no status that means a result says so."""
+
+    exit_code = 74
+
+
 class CheckFailed(BpcliError):
     """A --perturb check found a gradient that disagrees with the numeric estimate. Exit 1."""
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from dataclasses import asdict
 
+from bpcli import files
 from bpcli.errors import InputError
 from bpcli.numfmt import fmt
 from bpcli.pipeline import Evaluation, Gradients
@@ -160,10 +161,12 @@ def render_with_dot(source: str, path: str) -> None:
     if exe is None:
         raise InputError("--render needs Graphviz's dot, which is not installed: apt-get install graphviz "
                          "(Debian, Ubuntu), brew install graphviz (macOS), or print the source with --format dot")
-    done = subprocess.run([exe, f"-T{kind}", "-o", path], input=source.encode("utf-8"), capture_output=True)
+    # dot draws onto stdout, and bpcli writes the file: whole, and only when dot succeeded.
+    done = subprocess.run([exe, f"-T{kind}"], input=source.encode("utf-8"), capture_output=True)
     if done.returncode != 0:
         first = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[0]
         raise InputError(f"dot could not draw {path}: {first}")
+    files.write_whole(path, done.stdout)
 
 
 def _finite(row: dict) -> dict:

@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import TextIO
 
+from bpcli.files import uninterrupted
+
 
 class Rows:
     """Rows out in CSV, TSV or JSON Lines: a header of keys (CSV/TSV only), then one line of cells per row.
@@ -34,10 +36,13 @@ class Rows:
             self.buffer.append(self.sep.join("" if c is None else repr(c) for c in numbers))
 
     def flush(self) -> None:
+        """Write the rows made so far, as one block that Ctrl-C cannot cut: every row written is whole."""
         if self.buffer:
-            self.out.write("\n".join(self.buffer) + "\n")
-            self.out.flush()
+            block = "\n".join(self.buffer) + "\n"
             self.buffer.clear()
+            with uninterrupted():
+                self.out.write(block)
+                self.out.flush()
 
 
 class Writer(Rows):

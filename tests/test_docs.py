@@ -180,7 +180,7 @@ def test_every_option_is_documented(command, option):
     assert f"`{option}" in ALL_TEXT, f"{command} {option}"
 
 
-@pytest.mark.parametrize("code", ["0", "1", "2", "3", "141"])
+@pytest.mark.parametrize("code", ["0", "1", "2", "3", "74", "130", "141"])
 def test_every_exit_status_is_documented(code):
     assert re.search(rf"^\| {code} \| ", ALL_TEXT, re.M)
 

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "bpcli"
 
 LAYERS = {
-    "errors": 0, "numfmt": 0, "ops": 1, "backends": 1, "templates": 1.2, "syntax": 1, "names": 1, "rows": 1, "records": 1, "fastparse": 1.5, "parser": 2, "graph": 3, "lowering": 3.5, "engine": 4,
+    "errors": 0, "files": 0.5, "numfmt": 0, "ops": 1, "backends": 1, "templates": 1.2, "syntax": 1, "names": 1, "rows": 1, "records": 1, "fastparse": 1.5, "parser": 2, "graph": 3, "lowering": 3.5, "engine": 4,
     "dialects": 3.9, "codegen": 4, "quotient": 4.5, "kinks": 4.7, "gradcheck": 5, "bindings": 5, "descent": 5, "explain": 5, "batch": 5, "stream": 5.5, "pipeline": 6,
     "render_explain": 6.8, "render_progress": 6.8, "render": 7, "export": 7, "cli_complete": 7.5, "cli_options": 7.6, "cli_batch": 7.7, "cli": 8, "__main__": 9, "__init__": 0,
 }
