@@ -12,7 +12,7 @@ import sys
 import click
 
 from bpcli import __version__
-from bpcli.cli_batch import run_batch, write_point, write_steps
+from bpcli.cli_batch import run_batch, write_pieces, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
 from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
                                program_options, shown, split_names, warn, write_text)
@@ -275,22 +275,23 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
         raise InputError(f"--target must be a finite number, not {target}")
-    run = pipeline.step(source, values, split_names(wrt), lr, steps, target)
-    if save:
-        write_text(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
+    run = pipeline.step(source, values, split_names(wrt), lr, steps, target)  # computed as it is written
     if fmt == "json":
         from bpcli.export import descent_json
 
-        click.echo(descent_json(run))
+        write_pieces(descent_json(run))
     elif fmt in ("csv", "tsv", "jsonl"):
         write_steps(run, fmt)
     else:
-        from bpcli import render
+        from bpcli import descent, render
 
+        ends = descent.ends(run, render.MAX_ROWS // 2)
         with shown():
-            render.show(render.descent(run))
+            render.show(render.descent(run, ends))
         if run.final:  # the new values as a -v argument, always the last line
             click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
+    if save:
+        write_text(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
 

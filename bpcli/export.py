@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict
 
 from bpcli.errors import InputError
@@ -83,13 +84,19 @@ def to_dict(result: Evaluation) -> dict:
     return doc
 
 
-def descent_json(run) -> str:
-    """The JSON document for `bpcli step`: every step as data, the final values, and a -v string."""
-    doc = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt,
-           "steps": [_finite(asdict(s)) for s in run.steps], "final": run.final,
-           "vars": ",".join(f"{name}={value!r}" for name, value in run.final.items()),
-           "diverged": run.diverged}
-    return _document(doc)
+def descent_json(run) -> Iterator[str]:
+    """The JSON document for `bpcli step`, in pieces as the run computes its steps (each step is one piece,
+    one line): every step as data, then the final values and a -v string."""
+    head = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt}
+    yield _document(head)[:-2] + ',\n  "steps": ['
+    count = 0
+    for state in run:
+        yield ("\n    " if count == 0 else ",\n    ") + _dumps(_finite(asdict(state)))
+        count += 1
+    tail = {"final": run.final, "vars": ",".join(f"{name}={value!r}" for name, value in run.final.items()),
+            "diverged": run.diverged}
+    yield ("\n  ]" if count else "]") + "".join(f",\n  {_dumps(key)}: {_dumps(value)}" for key, value in tail.items())
+    yield "\n}"
 
 
 def dot(graph, result=None) -> str:
