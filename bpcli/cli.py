@@ -236,7 +236,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         with shown():
             text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
         if render_to:
-            export.render_with_dot(text, render_to)
+            export.render_with_dot(text, render_to, len(graph_.nodes))
         else:
             click.echo(text)
     else:

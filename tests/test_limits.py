@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,3 +79,56 @@ def test_step_memory_does_not_grow_with_the_steps(installed, fmt):
     small = _peak_kib(installed, "step", *LECTURE, "--steps", "1000", "--format", fmt)
     large = _peak_kib(installed, "step", *LECTURE, "--steps", "100000", "--format", fmt)
     assert large - small < 10_000, f"{small} KiB at 10³ steps, {large} KiB at 10⁵"
+
+
+# ---- graph --render: a size limit, a timeout, dot's crashes by name -------------------------------
+
+def _terms(n: int) -> str:
+    """A sum of n terms that share x and y: the shape dot takes longest to lay out."""
+    return "+".join(f"sin(x*{i}+y)*y" for i in range(n))
+
+
+def _fake_dot(monkeypatch, tmp_path, body: str) -> None:
+    script = tmp_path / "dot"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+
+def test_render_refuses_a_graph_beyond_the_limit(run, tmp_path):
+    from bpcli.export import MAX_RENDER_NODES
+
+    r = run("graph", _terms(50), "--render", str(tmp_path / "g.svg"))   # 301 nodes
+    assert r.code == 2 and f"at most {MAX_RENDER_NODES} nodes" in r.err and "has 301" in r.err
+    assert "--format dot" in r.err and not (tmp_path / "g.svg").exists()
+    assert run("graph", _terms(50), "--format", "dot").code == 0   # the source is still there
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="needs Graphviz's dot")
+def test_render_draws_a_graph_at_the_limit(run, tmp_path):
+    from bpcli.export import MAX_RENDER_NODES
+
+    chain = "+".join(f"x{i}" for i in range((MAX_RENDER_NODES + 1) // 2))   # n inputs, n - 1 sums
+    r = run("graph", chain, "--render", str(tmp_path / "g.svg"))
+    assert r.code == 0 and (tmp_path / "g.svg").read_text().startswith("<?xml")
+
+
+def test_a_crash_of_dot_is_reported_by_its_signal(run, tmp_path, monkeypatch):
+    _fake_dot(monkeypatch, tmp_path, "kill -SEGV $$")
+    r = run("graph", "x*y", "--render", str(tmp_path / "g.svg"))
+    assert r.code == 2 and r.err.strip() == f"bpcli: error: dot could not draw {tmp_path / 'g.svg'}: dot was killed by SIGSEGV"
+
+
+def test_dot_that_fails_says_its_status(run, tmp_path, monkeypatch):
+    _fake_dot(monkeypatch, tmp_path, "exit 4")
+    r = run("graph", "x*y", "--render", str(tmp_path / "g.svg"))
+    assert r.code == 2 and r.err.strip().endswith(": no message (exit status 4)")
+
+
+def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
+    from bpcli import export
+
+    monkeypatch.setattr(export, "DOT_TIMEOUT", 0.5)
+    _fake_dot(monkeypatch, tmp_path, f"exec {shutil.which('sleep')} 30")
+    r = run("graph", "x*y", "--render", str(tmp_path / "g.svg"))
+    assert r.code == 2 and "could not draw" in r.err and "in 0.5 s" in r.err and "--format dot" in r.err
