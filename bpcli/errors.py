@@ -50,9 +50,9 @@ class InputError(BpcliError):
             return [self.message]
         line_no, col = where
         text = self.source.split("\n")[line_no - 1] if "\n" in self.source else self.source
+        text, caret = _window(text, col - 1)   # first, so a huge line costs no more than a short one
         # Control characters and lone surrogates print as "?" so the caret stays under its column.
         text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in text)
-        text, caret = _window(text, col - 1)
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
         where = f"line {line_no}, column {col}" if "\n" in self.source or self.origin else f"column {col}"
         if self.origin:

@@ -8,6 +8,11 @@ parenthesis, an empty call, a number too large. Lark then parses the text and, o
 the message, so every error message comes from one place. tests/test_fastparse.py checks both claims
 on random token sequences against Lark: the same tree, or None where Lark fails.
 
+One failure it does name: text that is a valid start of an expression cut short gives OPERAND_MISSING
+(the text ends where an operand is due) or UNCLOSED (it ends with a '(' open). Lark fails there at the
+end of the text, so bpcli.parser can write Lark's message for it without having Lark parse all of a huge
+input first.
+
 Why: on a 10⁵-operation expression Lark's pure-Python LALR parser takes about 1.2 s, nine in ten of
 the whole run; this scan takes about a tenth of that (benchmarks/huge_expressions.py).
 Set BPCLI_PARSER=lark to skip it.
@@ -34,10 +39,12 @@ _BLANKS = re.compile(r"[ \t\f\r]*")
 # ^ 4), signs (3), and open parentheses (0, below every operator, so reductions stop there)
 _SIGN, _OPEN = 3, 0
 _INF = float("inf")
+OPERAND_MISSING, UNCLOSED = "operand missing", "unclosed"   # a valid start of an expression, ended too soon
 
 
-def expression(text: str) -> syntax.Program | None:
-    """The program of one expression that Lark would build from `text`, or None (let Lark decide)."""
+def expression(text: str) -> syntax.Program | str | None:
+    """The program of one expression that Lark would build from `text`, OPERAND_MISSING or UNCLOSED, or None
+    (let Lark decide)."""
     if ";" in text or "=" in text or "\n" in text:
         return None
     items: list = []        # the expression in postfix order (bpcli.syntax)
@@ -105,11 +112,15 @@ def expression(text: str) -> syntax.Program | None:
         else:
             return None
         after_name = False
-    if operand or _BLANKS.fullmatch(text, end) is None:
+    if _BLANKS.fullmatch(text, end) is None:
         return None
+    if operand:
+        return OPERAND_MISSING if items or pending else None
     while pending and pending[-1][0] >= 1:
         _apply(pending.pop(), items, out)
-    if pending or len(out) != 1:
+    if pending:
+        return UNCLOSED
+    if len(out) != 1:
         return None
     return syntax.Program((syntax.Statement(items, out[0]),), out[0])
 

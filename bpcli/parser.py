@@ -120,7 +120,11 @@ def parse(source: str) -> syntax.Program:
     text = _join_lines(source)
     if os.environ.get("BPCLI_PARSER") != "lark":
         tree = fastparse.expression(text)
-        if tree is not None:
+        if tree in (fastparse.OPERAND_MISSING, fastparse.UNCLOSED):
+            err = _ends_too_soon(source, _EXPECT_OPERAND if tree == fastparse.OPERAND_MISSING else None)
+            if err is not None:
+                raise err
+        elif tree is not None:
             return tree
     return parse_with_lark(source, text)
 
@@ -183,10 +187,7 @@ def _friendly(source: str, err) -> InputError:
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     if tok.type == "$END":
-        unclosed = _unclosed_paren(source)
-        if unclosed is not None:
-            return InputError("unclosed '(': a ')' is missing", source, unclosed)
-        return InputError(f"unexpected end of expression: {_expected(err)}", source, len(source.rstrip()))
+        return _ends_too_soon(source, _expected(err))
     pos = tok.start_pos
     if tok.type == "RPAR" and _unclosed_paren(source[:pos + 1]) is None and _depth(source[:pos + 1]) < 0:
         return InputError("unmatched ')'", source, pos)
@@ -205,9 +206,23 @@ def _friendly(source: str, err) -> InputError:
     return InputError(f"unexpected {_DESCRIBE.get(tok.type, repr(str(tok)))}: {_expected(err)}", source, pos)
 
 
+_EXPECT_OPERAND = "expected a number, a variable, a function call or '('"
+
+
+def _ends_too_soon(source: str, expected: str | None) -> InputError | None:
+    """The error for a source that ends too soon: an unclosed '(', else the end where `expected` was due
+    (None: only an unclosed '(' is known to be the error)."""
+    unclosed = _unclosed_paren(source)
+    if unclosed is not None:
+        return InputError("unclosed '(': a ')' is missing", source, unclosed)
+    if expected is None:
+        return None
+    return InputError(f"unexpected end of expression: {expected}", source, len(source.rstrip()))
+
+
 def _expected(err) -> str:
     if err.expected & _OPERAND_START:
-        return "expected a number, a variable, a function call or '('"
+        return _EXPECT_OPERAND
     return "expected an operator, ')' or ','" if "COMMA" in err.expected else "expected an operator or ')'"
 
 

@@ -132,3 +132,22 @@ def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
     _fake_dot(monkeypatch, tmp_path, f"exec {shutil.which('sleep')} 30")
     r = run("graph", "x*y", "--render", str(tmp_path / "g.svg"))
     assert r.code == 2 and "could not draw" in r.err and "in 0.5 s" in r.err and "--format dot" in r.err
+
+
+# ---- an error at the end of a huge input costs no more than the valid input -----------------------
+
+@pytest.mark.parametrize("text,message", [
+    ("(" * 100_001 + "x" + ")" * 100_000, "unclosed '(': a ')' is missing (column 1)"),
+    ("x+" * 100_000, "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
+], ids=["unclosed", "operand missing"])
+def test_an_input_cut_short_is_reported_without_a_second_parse(monkeypatch, text, message):
+    # The fast scan has read every token when it finds the input cut short; parsing all of it again with
+    # Lark (ten times slower) only to write the message is the work that made the error cost 10x the input.
+    from bpcli import parser
+    from bpcli.errors import InputError
+
+    reparsed = []
+    monkeypatch.setattr(parser, "parse_with_lark", lambda *args: reparsed.append(args))
+    with pytest.raises(InputError) as err:
+        pipeline.compile_source(text)
+    assert reparsed == [] and err.value.lines()[0] == message
