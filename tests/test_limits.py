@@ -5,6 +5,7 @@ the names, and the options and readers agree with each other."""
 from __future__ import annotations
 
 import json
+import keyword
 import select
 import shutil
 import signal
@@ -151,3 +152,74 @@ def test_an_input_cut_short_is_reported_without_a_second_parse(monkeypatch, text
     with pytest.raises(InputError) as err:
         pipeline.compile_source(text)
     assert reparsed == [] and err.value.lines()[0] == message
+
+
+# ---- generated code compiles whatever the input names ---------------------------------------------
+
+def _names(*groups: str) -> list[str]:
+    """The reserved-looking names that are also bpcli variables (not functions or constants)."""
+    from bpcli import ops
+
+    taken = ops.FUNCTIONS | ops.CONSTANTS.keys()
+    return [n for n in dict.fromkeys(" ".join(groups).split()) if n not in taken]
+
+
+PYTHON_NAMES = _names(" ".join(keyword.kwlist + keyword.softkwlist),
+                      "__debug__ math float sum isinstance complex grad_f __builtins__ __name__")
+C_NAMES = _names("""auto break case char const continue default do double else enum extern float for goto if inline
+    int long register restrict return short signed sizeof static struct switch typedef union unsigned void volatile
+    while _Bool _Complex _Imaginary _Alignas _Atomic _Generic _Noreturn _Static_assert _Thread_local alignas alignof
+    bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual asm __asm__ __typeof__
+    __attribute__ fabs log1p hypot j0 y0 jn gamma signgam isnan signbit fpclassify HUGE_VAL INFINITY NAN M_PI errno
+    va_list va_start grad main NULL linux unix bp_where""")
+JS_NAMES = _names("""break case catch class const continue debugger default delete do else enum export extends false
+    finally for function if import in instanceof new null return super switch this throw true try typeof var void
+    while with yield let static implements interface package private protected public await async of arguments eval
+    undefined NaN Infinity globalThis Math Object Number Array console""")
+
+
+def _reserved_case(names: list[str]) -> tuple[str, dict[str, float]]:
+    """A sum in which every name is an input, in a known order, and each has its own gradient."""
+    source = "+".join(f"{n}*x^{i + 2}" for i, n in enumerate(names))
+    return source, {n: float(i + 1) for i, n in enumerate(names)} | {"x": 0.5}
+
+
+def test_python_code_compiles_and_runs_with_reserved_names():
+    from test_codegen import agrees, run_python
+
+    source, point = _reserved_case(PYTHON_NAMES)
+    graph = pipeline.compile_source(source)
+    assert "__debug__" in graph.input_names
+    agrees(source, point, *run_python(graph, point))
+    # (the run passes the inputs by position, so a parameter out of order gives some wrong gradient)
+    from bpcli import codegen, dialects
+
+    assert dict(codegen.plan(graph, dialects.PYTHON).inputs)["__debug__"] == "__debug___"
+
+
+@pytest.mark.parametrize("std", [["-std=c99", "-pedantic"], [], ["-std=c2x"]], ids=["c99", "gnu default", "c2x"])
+def test_c_code_compiles_and_runs_with_reserved_names(tmp_path, std):
+    from test_codegen import C_MAIN, agrees, run_compiled
+
+    from bpcli import codegen, dialects
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not on PATH")
+    source, point = _reserved_case(C_NAMES)
+    graph = pipeline.compile_source(source)
+    n = len(graph.inputs)
+    main = C_MAIN.format(size=n, n=n, name=codegen.plan(graph, dialects.C).name,
+                         args="".join(f"in[{i}], " for i in range(n)))
+    (tmp_path / "grad.c").write_text(codegen.c(graph) + main, encoding="utf-8")
+    built = subprocess.run(["gcc", "-O0", *std, "-Wall", "-Werror", "grad.c", "-o", "grad", "-lm"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[:2000]
+    agrees(source, point, *run_compiled([str(tmp_path / "grad")], graph, point))
+
+
+def test_javascript_code_compiles_and_runs_with_reserved_names(tmp_path):
+    from test_codegen import agrees, build_js, run_compiled
+
+    source, point = _reserved_case(JS_NAMES)
+    graph = pipeline.compile_source(source)
+    agrees(source, point, *run_compiled(build_js(graph, tmp_path), graph, point))
