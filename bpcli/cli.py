@@ -14,8 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_pieces, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
-                               program_options, shown, split_names, warn, write_text)
+from bpcli.cli_options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, perturbation,
+                               point_options, program_options, shown, split_names, warn, write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -41,8 +41,19 @@ def _hint(err: click.UsageError, args) -> str:
     return ""
 
 
+def _perturb_took_a_sign(option: str, args) -> bool:
+    """`--perturb -1`: Click reads -1 as an unknown option, but it is a (negative) step."""
+    args = list(sys.argv[1:] if args is None else args)
+    from bpcli.bindings import plain_number
+
+    return plain_number(option) is not None and any(
+        a == "--perturb" and b == option for a, b in zip(args, args[1:]))
+
+
 class _Bpcli(click.Group):
     """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
+
+    command_class = NoRepeats
 
     ORDER = ("grad", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
 
@@ -65,6 +76,9 @@ class _Bpcli(click.Group):
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
                 sys.exit(0)
+            if isinstance(err, click.NoSuchOption) and _perturb_took_a_sign(err.option_name, args):
+                click.echo(f"bpcli: error: --perturb step must be a positive number, not {err.option_name}", err=True)
+                sys.exit(err.exit_code)
             hint = _hint(err, args)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
             click.echo(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}", err=True)
@@ -156,6 +170,8 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     """
     from bpcli import pipeline
 
+    if batch_format and not batch_file:
+        raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
     if batch_file or grid:
         if perturb or perturb_method or explain:
             raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
@@ -250,10 +266,10 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 
 @cli.command(epilog=exit_statuses("step"), short_help="Gradient descent on the inputs.")
 @point_options
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
+@click.option("--lr", type=Number(), default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Train these inputs only (default: all).")
-@click.option("--target", type=float, default=None,
+@click.option("--target", type=Number(), default=None,
               help="Minimise ½(f − T)² instead of f: bring f to the target T.")
 @click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the final values as `name = value` lines, which --vars reads back.")

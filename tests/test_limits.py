@@ -223,3 +223,112 @@ def test_javascript_code_compiles_and_runs_with_reserved_names(tmp_path):
     source, point = _reserved_case(JS_NAMES)
     graph = pipeline.compile_source(source)
     agrees(source, point, *run_compiled(build_js(graph, tmp_path), graph, point))
+
+
+# ---- options and readers agree --------------------------------------------------------------------
+
+def test_a_negative_perturb_step_is_a_step_not_an_option(run):
+    r = run("grad", "x*y", "-v", "x=1,y=2", "--perturb", "-1")
+    assert r.code == 2 and r.err.strip() == "bpcli: error: --perturb step must be a positive number, not -1"
+
+
+@pytest.mark.parametrize("args,option", [(["grad", "x", "-v", "x=1", "--perturb", "1_0"], "--perturb"),
+                                         (["step", "x", "-v", "x=1", "--lr", "1_0"], "--lr"),
+                                         (["step", "x", "-v", "x=1", "--target", "1_0"], "--target"),
+                                         (["grad", "x", "--grid", "x=1_0:20:1"], "--grid")])
+def test_numbers_in_options_are_written_as_in_v(run, args, option):
+    # -v x=1_000 and a batch cell 1_000 are refused; float() alone reads 1_000 as 1000
+    assert run("grad", "x", "-v", "x=1_000").code == 2
+    r = run(*args)
+    assert r.code == 2 and option in r.err and "1_0" in r.err
+
+
+def test_nan_in_vars_json_is_not_a_value(run, tmp_path):
+    values = tmp_path / "v.json"
+    values.write_text('{"x": NaN, "y": 1}')
+    r = run("grad", "x*y", "--vars", str(values))
+    assert r.code == 2 and "NaN is not a value" in r.err and "too large" not in r.err
+
+
+def test_a_grid_never_passes_its_end(run):
+    r = run("grad", "x", "--grid", "x=0:999999.9999999:1")
+    last = r.out.splitlines()[-1]
+    assert r.code == 0 and float(last.split(",")[0]) == 999999.0
+    r = run("grad", "x", "--grid", "x=0:0.3:0.1")   # 3 · 0.1 is 0.30000000000000004: END is on the grid
+    assert [line.split(",")[0] for line in r.out.splitlines()[1:]] == ["0.0", "0.1", "0.2", "0.3"]
+    r = run("grad", "x", "--grid", "x=1:0.25:-0.25")
+    assert [line.split(",")[0] for line in r.out.splitlines()[1:]] == ["1.0", "0.75", "0.5", "0.25"]
+
+
+def test_a_grid_whose_span_overflows(run):
+    r = run("grad", "x", "--grid", "x=-1.7e308:1.7e308:1e308")
+    points = [float(line.split(",")[0]) for line in r.out.splitlines()[1:]]
+    assert r.code == 0 and len(points) == 4 and points[0] == -1.7e308 and points[-1] == pytest.approx(1.3e308)
+    r = run("grad", "x", "--grid", "x=-1.7e308:1.7e308:1e-300")
+    assert r.code == 2 and "inf" not in r.err and "more than 1e+12 points" in r.err
+
+
+def test_a_grid_takes_every_name_the_grammar_takes(run):
+    r = run("grad", "x²+θ", "--grid", "x²=0:1:1", "--grid", "θ=2:2:1")
+    assert r.code == 0 and r.out.splitlines()[0] == "x²,θ,value,d_x²,d_θ"
+
+
+@pytest.mark.parametrize("args,option", [
+    (["grad", "x", "--batch", "a.csv", "--batch", "b.csv"], "--batch"),
+    (["grad", "-f", "a.bp", "-f", "b.bp"], "-f"),
+    (["grad", "-f", "a.bp", "--file=b.bp"], "-f and --file"),
+    (["step", "x", "-v", "x=1", "--lr", "0.1", "--lr", "0.2"], "--lr"),
+    (["step", "x", "-v", "x=1", "--lr=0.1", "--lr", "0.2"], "--lr"),
+    (["grad", "x", "-v", "x=1", "--format", "json", "--format", "csv"], "--format"),
+])
+def test_an_option_given_twice_is_an_error(run, args, option):
+    r = run(*args)
+    assert r.code == 2 and f"{option} " in r.err and "given twice" in r.err
+
+
+def test_options_that_repeat_on_purpose_still_do(run):
+    r = run("grad", "x*y", "-v", "x=1", "-v", "y=2", "--wrt", "x", "--wrt", "y", "--format", "csv")
+    assert r.code == 0 and r.out.splitlines()[1] == "2.0,2.0,1.0"
+
+
+def test_batch_format_without_batch(run):
+    for extra in ([], ["--grid", "x=0:1:1"]):
+        r = run("grad", "x", "-v", "x=1", "--batch-format", "csv", *extra)
+        assert r.code == 2 and "--batch-format" in r.err and "--batch FILE" in r.err
+
+
+@pytest.mark.parametrize("obj,message", [('{"x": 1, "x": 2}', "x is given twice"),
+                                         ('{"x": NaN}', "NaN is not a value"),
+                                         ('{"x": Infinity}', "Infinity is not a value"),
+                                         ('{"x": "1_000"}', "1_000"),
+                                         ('{"x": true}', "must be a number"),
+                                         ('{"x": {"y": 1}}', "must be a number")])
+def test_json_lines_and_vars_read_json_alike(run, tmp_path, obj, message):
+    values = tmp_path / "v.json"
+    values.write_text(obj)
+    by_vars = run("grad", "x*2", "--vars", str(values))
+    by_rows = run("grad", "x*2", "--batch", "-", "--batch-format", "jsonl", input=obj + "\n")
+    assert by_vars.code == 2 and message in by_vars.err
+    assert by_rows.code == 3 and message in by_rows.err
+
+
+def test_json_lines_and_vars_take_the_same_values(run, tmp_path):
+    values = tmp_path / "v.json"
+    for obj in ('{"x": 3}', '{"x": "3"}', '{"x": "pi/4"}', '{"x": -0.5e1}'):
+        values.write_text(obj)
+        one = run("grad", "x*2", "--vars", str(values), "--format", "jsonl").out
+        rows = run("grad", "x*2", "--batch", "-", "--batch-format", "jsonl", input=obj + "\n").out
+        assert json.loads(one)["value"] == json.loads(rows)["value"], obj
+
+
+SIGNED_ZEROS = ["0.0", "-0.0"]
+
+
+@pytest.mark.parametrize("gate", ["max", "min"])
+def test_max_and_min_of_signed_zeros_agree_bit_for_bit(run, gate):
+    rows = "x,y\n" + "".join(f"{a},{b}\n" for a in SIGNED_ZEROS for b in SIGNED_ZEROS)
+    batch = run("grad", f"{gate}(x,y)", "--batch", "-", input=rows).out.splitlines()[1:]
+    for (a, b), line in zip([(a, b) for a in SIGNED_ZEROS for b in SIGNED_ZEROS], batch):
+        one = run("grad", f"{gate}(x,y)", "-v", f"x={a},y={b}", "--format", "csv").out.splitlines()[1]
+        assert line.split(",", 2)[2] == one, f"{gate}({a}, {b})"   # value, d_x, d_y: the same text
+        assert one.split(",")[1:] == ["0.5", "0.5"]                  # a tie: the gradient split evenly
