@@ -108,8 +108,9 @@ def json_value(name: str, value) -> float:
     if isinstance(value, str):
         try:
             return constant_value(name, value)
-        except InputError:
-            raise InputError(f"{name}: {value[:40]!r} is not a number or a constant expression") from None
+        except InputError as err:
+            why = err.message.removeprefix(f"-v {name}={value}: ")
+            raise InputError(f"{name}: {value[:40]!r} is not a number or a constant expression ({why})") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"the value of {name} must be a number or a constant expression")
     try:
