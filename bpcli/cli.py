@@ -14,8 +14,8 @@ import click
 from bpcli import __version__
 from bpcli.cli_batch import run_batch, write_pieces, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, perturbation,
-                               point_options, program_options, shown, split_names, warn, write_text)
+from bpcli.cli_options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, negative_perturb,
+                               perturbation, point_options, program_options, shown, split_names, warn, write_text)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError
 
 
@@ -39,15 +39,6 @@ def _hint(err: click.UsageError, args) -> str:
     if "unexpected extra argument" in message:
         return comma_hint(args)
     return ""
-
-
-def _perturb_took_a_sign(option: str, args) -> bool:
-    """`--perturb -1`: Click reads -1 as an unknown option, but it is a (negative) step."""
-    args = list(sys.argv[1:] if args is None else args)
-    from bpcli.bindings import plain_number
-
-    return plain_number(option) is not None and any(
-        a == "--perturb" and b == option for a, b in zip(args, args[1:]))
 
 
 class _Bpcli(click.Group):
@@ -76,7 +67,7 @@ class _Bpcli(click.Group):
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
                 sys.exit(0)
-            if isinstance(err, click.NoSuchOption) and _perturb_took_a_sign(err.option_name, args):
+            if isinstance(err, click.NoSuchOption) and negative_perturb(err.option_name, args):
                 click.echo(f"bpcli: error: --perturb step must be a positive number, not {err.option_name}", err=True)
                 sys.exit(err.exit_code)
             hint = _hint(err, args)

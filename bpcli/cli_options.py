@@ -10,6 +10,7 @@ import functools
 import re
 import shlex
 import sys
+from itertools import pairwise
 
 import click
 
@@ -149,6 +150,14 @@ def comma_hint(args: list[str]) -> str:
             if len(given) > 1:
                 return f"; -v takes one argument: join the values with commas, -v {','.join(given)}"
     return ""
+
+
+def negative_perturb(option: str, args) -> bool:
+    """`--perturb -1`: Click reads -1 as an unknown option, but it is a (negative) step."""
+    from bpcli.bindings import plain_number
+
+    args = list(sys.argv[1:] if args is None else args)
+    return plain_number(option) is not None and any(a == "--perturb" and b == option for a, b in pairwise(args))
 
 
 def split_names(items: tuple[str, ...]) -> list[str] | None:

@@ -180,7 +180,7 @@ def render_with_dot(source: str, path: str, nodes: int) -> None:
                          "(Debian, Ubuntu), brew install graphviz (macOS), or print the source with --format dot")
     try:
         done = subprocess.run([exe, f"-T{kind}", "-o", path], input=source.encode("utf-8"), capture_output=True,
-                              timeout=DOT_TIMEOUT)
+                              timeout=DOT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise InputError(f"dot could not draw {path} in {DOT_TIMEOUT:g} s: print the source with --format dot "
                          "instead") from None
