@@ -483,6 +483,7 @@ BROKEN_AT_THE_END = {
     "an unclosed parenthesis after n nested ones": (lambda n: "(" * n + "x" + ")" * n, lambda n: "(" * (n + 1) + "x" + ")" * n),
     "a sum missing its last operand": (lambda n: "x+" * n + "x", lambda n: "x+" * n),
     "a call missing its ')'": (lambda n: "max(" + "x," * n + "x)", lambda n: "max(" + "x," * n + "x"),
+    "two operands in a row at the end": (lambda n: "x+" * n + "x*y", lambda n: "x+" * n + "x y"),
 }
 
 

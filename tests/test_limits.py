@@ -139,9 +139,12 @@ def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
 @pytest.mark.parametrize("text,message", [
     ("(" * 100_001 + "x" + ")" * 100_000, "unclosed '(': a ')' is missing (column 1)"),
     ("x+" * 100_000, "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
-], ids=["unclosed", "operand missing"])
-def test_an_input_cut_short_is_reported_without_a_second_parse(monkeypatch, text, message):
-    # The fast scan has read every token when it finds the input cut short; parsing all of it again with
+    ("x+" * 100_000 + "x y", "missing operator before 'y': implicit multiplication is not supported, write x*y "
+                             "(column 200003)"),
+], ids=["unclosed", "operand missing", "two operands"])
+def test_an_error_at_the_end_is_reported_without_a_second_parse(monkeypatch, text, message):
+    # The fast scan has read every token when it finds the input cut short (or two operands in a row, where
+    # Lark fails too); parsing all of it again with
     # Lark (ten times slower) only to write the message is the work that made the error cost 10x the input.
     from bpcli import parser
     from bpcli.errors import InputError
