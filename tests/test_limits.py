@@ -139,8 +139,8 @@ def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
 @pytest.mark.parametrize("text,message", [
     ("(" * 100_001 + "x" + ")" * 100_000, "unclosed '(': a ')' is missing (column 1)"),
     ("x+" * 100_000, "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
-    ("x+" * 100_000 + "x y", "missing operator before 'y': implicit multiplication is not supported, write x*y "
-                             "(column 200003)"),
+    ("x+" * 100_000 + "x y", ("missing operator before 'y': implicit multiplication is not supported, write x*y "
+                              "(column 200003)")),
 ], ids=["unclosed", "operand missing", "two operands"])
 def test_an_error_at_the_end_is_reported_without_a_second_parse(monkeypatch, text, message):
     # The fast scan has read every token when it finds the input cut short (or two operands in a row, where
