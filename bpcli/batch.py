@@ -42,10 +42,20 @@ def _sigmoid(a):
     return np.divide(above, np.add(z, 1.0, out=z), out=above)
 
 
+# max and min as Python's (and the generated code's) loop: the first of tied arguments wins, so max(-0.0, 0.0)
+# is -0.0 at one point and in a batch alike (np.maximum would pick 0.0, and is first-wins on neither order).
+def _later_if_greater(m, a):
+    return np.where(a > m, a, m)
+
+
+def _later_if_less(m, a):
+    return np.where(a < m, a, m)
+
+
 NUMPY: dict[str, object] = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
     "tanh": np.tanh, "sigmoid": _sigmoid, "softplus": lambda a: np.logaddexp(0.0, a), "abs": np.abs, "pow": np.power, "floor": np.floor,
-    "where": np.where, "vmax": lambda *a: reduce(np.maximum, a), "vmin": lambda *a: reduce(np.minimum, a),
+    "where": np.where, "vmax": lambda *a: reduce(_later_if_greater, a), "vmin": lambda *a: reduce(_later_if_less, a),
     "count": backends.count,
 }
 backends.add_backend("numpy", NUMPY)
@@ -273,16 +283,22 @@ def _scalar_fallback(graph: Graph, columns, wrt, row: int, value: np.ndarray, gr
 
 @dataclass(frozen=True)
 class Grid:
-    """`x=0:10:0.1`: the points start + i·step for i = 0 … count−1 (no drift), end included."""
+    """`x=0:10:0.1`: the points start + i·step for i = 0 … count−1 (no drift), end included when on the grid,
+    and never a point past end (one that passes it by rounding, 0.30000000000000004 for 0:0.3:0.1, is end)."""
 
     name: str
     start: float
     step: float
     count: int
+    end: float = math.inf
 
     def points(self, index: np.ndarray) -> np.ndarray:
         """The grid's values at positions `index`."""
-        return self.start + index * self.step
+        with np.errstate(over="ignore"):
+            points = self.start + index * self.step
+        if not np.isfinite(points).all():  # index·step overflowed: halve, then double (both exact)
+            points = np.where(np.isfinite(points), points, (self.start / 2 + index * (self.step / 2)) * 2)
+        return np.minimum(points, self.end) if self.step > 0 else np.maximum(points, self.end)
 
 
 def grid_chunks(grids: Sequence[Grid], size: int) -> Iterator[dict[str, np.ndarray]]:

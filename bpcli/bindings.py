@@ -19,6 +19,17 @@ _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+
 _NUMBER_CHARS = "0123456789.eE+-"
 
 
+def plain_number(text: str) -> float | None:
+    """The value of a number as the grammar writes it, with an optional sign (`-1`, `2.5e-3`), else None:
+    float() alone would also take `1_000`, `nan`, `inf` and non-ASCII digits."""
+    return float(text) if _PLAIN_NUMBER.match(text.strip()) else None
+
+
+def is_name(text: str) -> bool:
+    """Whether `text` is a NAME of the grammar: letters of any script, digits and _, not starting with a digit."""
+    return bool(_NAME.match(text))
+
+
 def parse_bindings(items: Iterable[str]) -> dict[str, float]:
     """`["w=5,x=3", "y=pi/4"]` → {"w": 5.0, "x": 3.0, "y": 0.785…}. InputError (exit 2) on anything malformed."""
     values: dict[str, float] = {}
@@ -58,26 +69,48 @@ def read_vars(text: str, origin: str) -> dict[str, float]:
 
 
 def _json_vars(text: str, origin: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name, value in json_object(text):
+        _check_name(name, f"{name}=…")
+        values[name] = json_value(name, value)
+    return values
+
+
+def json_object(text: str) -> list[tuple[str, object]]:
+    """The (name, value) pairs of a JSON object, as both --vars and JSON Lines rows read one: InputError for
+    text that is not a JSON object, a name given twice, or NaN and Infinity (which RFC 8259 JSON lacks)."""
     try:
-        pairs = json.loads(text, object_pairs_hook=lambda items: items)
+        pairs = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_not_json)
     except (json.JSONDecodeError, ValueError) as err:
         raise InputError(f"not valid JSON ({getattr(err, 'msg', err)})") from None
     except RecursionError:  # json's decoder recurses into nested arrays and objects
         raise InputError("not valid JSON (nested too deeply)") from None
-    if not isinstance(pairs, list):
+    if not isinstance(pairs, _Pairs):
         raise InputError("expected a JSON object of name → value")
-    values: dict[str, float] = {}
-    for name, value in pairs:
-        if name in values:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
             raise InputError(f"{name} is given twice")
-        _check_name(name, f"{name}=…")
-        values[name] = _json_number(name, value)
-    return values
+        seen.add(name)
+    return pairs
 
 
-def _json_number(name: str, value) -> float:
+class _Pairs(list):
+    """A JSON object's (name, value) pairs, in order (a list alone could not be told from a JSON array)."""
+
+
+def _not_json(word: str):
+    raise InputError(f"{word} is not a value (JSON has no {word}; give a number)")
+
+
+def json_value(name: str, value) -> float:
+    """A value from JSON: a number, or a string holding a constant expression ("pi/4"); InputError else."""
     if isinstance(value, str):
-        return constant_value(name, value)
+        try:
+            return constant_value(name, value)
+        except InputError as err:
+            why = err.message.removeprefix(f"-v {name}={value}: ")
+            raise InputError(f"{name}: {value[:40]!r} is not a number or a constant expression ({why})") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"the value of {name} must be a number or a constant expression")
     try:

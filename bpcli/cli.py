@@ -12,10 +12,10 @@ import sys
 import click
 
 from bpcli import __version__, files
-from bpcli.cli_batch import run_batch, write_point, write_steps
+from bpcli.cli_batch import run_batch, write_pieces, write_point, write_steps
 from bpcli.cli_complete import complete_names, script
-from bpcli.cli_options import (comma_hint, dash_expression_hint, exit_statuses, perturbation, point_options,
-                               program_options, say, shown, split_names, warn)
+from bpcli.cli_options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, negative_perturb,
+                               perturbation, point_options, program_options, say, shown, split_names, warn)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError, listed
 
 
@@ -44,6 +44,8 @@ def _hint(err: click.UsageError, args) -> str:
 class _Bpcli(click.Group):
     """The bpcli group: every error, ours or Click's, becomes one line on stderr and its exit code."""
 
+    command_class = NoRepeats
+
     ORDER = ("grad", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -62,6 +64,9 @@ class _Bpcli(click.Group):
             if isinstance(err, _NO_ARGS) and err.ctx:  # plain `bpcli`: the help, as an answer
                 click.echo(err.ctx.get_help())
                 sys.exit(_flushed(0))
+            if isinstance(err, click.NoSuchOption) and negative_perturb(err.option_name, args):
+                say(f"bpcli: error: --perturb step must be a positive number, not {err.option_name}")
+                sys.exit(_flushed(err.exit_code))
             hint = _hint(err, args)
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx and not hint else ""
             say(f"bpcli: error: {err.format_message().rstrip('.')}{where}{hint}")
@@ -173,6 +178,8 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     """
     from bpcli import pipeline
 
+    if batch_format and not batch_file:
+        raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
     if batch_file or grid:
         if perturb or perturb_method or explain:
             raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
@@ -256,7 +263,7 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         with shown():
             text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
         if render_to:
-            export.render_with_dot(text, render_to)
+            export.render_with_dot(text, render_to, len(graph_.nodes))
         else:
             click.echo(text)
     else:
@@ -270,10 +277,10 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 
 @cli.command(epilog=exit_statuses("step"), short_help="Gradient descent on the inputs.")
 @point_options
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
+@click.option("--lr", type=Number(), default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Train these inputs only (default: all).")
-@click.option("--target", type=float, default=None,
+@click.option("--target", type=Number(), default=None,
               help="Minimise ½(f − T)² instead of f: bring f to the target T.")
 @click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the final values as `name = value` lines, which --vars reads back.")
@@ -297,24 +304,25 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
         raise InputError(f"--target must be a finite number, not {target}")
-    run = pipeline.step(source, values, split_names(wrt), lr, steps, target)
+    run = pipeline.step(source, values, split_names(wrt), lr, steps, target)  # computed as it is written
+    if fmt == "json":
+        from bpcli.export import descent_json
+
+        write_pieces(descent_json(run))
+    elif fmt in ("csv", "tsv", "jsonl"):
+        write_steps(run, fmt)
+    else:
+        from bpcli import descent, render
+
+        ends = descent.ends(run, render.MAX_ROWS // 2)
+        with shown():
+            render.show(render.descent(run, ends))
+        if run.final:  # the new values as a -v argument, always the last line
+            click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if save and run.final:
         files.write_whole(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
     elif save:  # diverged at the start: no values to save, and the file keeps what it holds
         warn(f"--save {save}: not written, as no step had a finite loss and gradient")
-    if fmt == "json":
-        from bpcli.export import descent_json
-
-        click.echo(descent_json(run))
-    elif fmt in ("csv", "tsv", "jsonl"):
-        write_steps(run, fmt)
-    else:
-        from bpcli import render
-
-        with shown():
-            render.show(render.descent(run))
-        if run.final:  # the new values as a -v argument, always the last line
-            click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
     if run.diverged:
         raise DomainError(run.diverged)
 

@@ -11,6 +11,7 @@ import contextlib
 import os
 import stat
 import sys
+import time
 
 import click
 
@@ -73,14 +74,34 @@ def write_point(result, fmt: str) -> None:
     writer.flush()
 
 
+PACE = 0.1   # seconds: streamed output reaches its reader at least this often, with few writes
+
+
 def write_steps(run, fmt: str) -> None:
-    """Gradient descent as rows, one per step: step, f, loss, each trained variable, d_<name> of the loss."""
+    """Gradient descent as rows, one per step as it is computed: step, f, loss, each trained variable,
+    d_<name> of the loss."""
     from bpcli.rows import Rows
 
     rows = Rows(sys.stdout, fmt, ["step", "f", "loss", *run.wrt, *(f"d_{name}" for name in run.wrt)])
-    for state in run.steps:
+    due = time.monotonic() + PACE
+    for state in run:
         rows.cells([state.step, state.f, state.loss, *state.values.values(), *state.gradient.values()])
+        if time.monotonic() >= due or len(rows.buffer) >= 4096:
+            rows.flush()
+            due = time.monotonic() + PACE
     rows.flush()
+
+
+def write_pieces(pieces) -> None:
+    """Text made piece by piece (a streamed JSON document), written as it comes and flushed every PACE."""
+    due = time.monotonic() + PACE
+    for piece in pieces:
+        sys.stdout.write(piece)
+        if time.monotonic() >= due:
+            sys.stdout.flush()
+            due = time.monotonic() + PACE
+    sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 def _given(param: str) -> bool:

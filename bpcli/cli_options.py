@@ -10,6 +10,7 @@ import functools
 import re
 import shlex
 import sys
+from itertools import pairwise
 
 import click
 
@@ -165,6 +166,14 @@ def comma_hint(args: list[str]) -> str:
     return ""
 
 
+def negative_perturb(option: str, args) -> bool:
+    """`--perturb -1`: Click reads -1 as an unknown option, but it is a (negative) step."""
+    from bpcli.bindings import plain_number
+
+    args = list(sys.argv[1:] if args is None else args)
+    return plain_number(option) is not None and any(a == "--perturb" and b == option for a, b in pairwise(args))
+
+
 def split_names(items: tuple[str, ...]) -> list[str] | None:
     """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
     if not items:
@@ -183,13 +192,54 @@ def perturbation(step: str | None, method: str | None):
         return None
     if step in (None, "auto"):
         return Perturb(method or "central")
-    try:
-        value = float(step)
-    except ValueError:
-        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}") from None
+    from bpcli.bindings import plain_number
+
+    value = plain_number(step)
+    if value is None:
+        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}")
     if not (value > 0 and value < float("inf")):
         raise InputError(f"--perturb step must be a positive number, not {step}")
     return Perturb(method or "central", value)
+
+
+class Number(click.ParamType):
+    """A number as the grammar and -v write it (float() alone would take 1_000, nan and ٣)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        from bpcli.bindings import plain_number
+
+        number = plain_number(str(value))
+        if number is None:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+class NoRepeats(click.Command):
+    """A command whose single-value options may be given once: Click would silently keep the last."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        single = {opt: p for p in self.params if isinstance(p, click.Option) and not p.multiple
+                  and not p.is_flag and not p.count for opt in p.opts}
+        seen: dict[str, str] = {}
+        i = 0
+        while i < len(args) and args[i] != "--":
+            word, i = args[i], i + 1
+            opt = word.split("=", 1)[0] if word.startswith("--") else word[:2]
+            param = single.get(opt) if word.startswith("-") else None
+            if param is None:
+                continue
+            if param.name in seen:
+                raise click.UsageError(f"{opt} is given twice" if seen[param.name] == opt
+                                       else f"{seen[param.name]} and {opt} are one option, given twice", ctx)
+            seen[param.name] = opt
+            optional = param.flag_value is not None   # --perturb [STEP]: a value only if one follows
+            if word == opt and i < len(args) and not (optional and args[i].startswith("-")):
+                i += 1   # the option's value, whatever it looks like
+        return super().parse_args(ctx, args)
 
 
 def read_stdin() -> str:

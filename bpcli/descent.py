@@ -3,12 +3,17 @@
 The loss is f itself, or with a target T the lecture's ½(f − T)² ("f is 44; we want 33"), whose
 gradient is (f − T)·∂f/∂x. The graph is immutable, so each step is one forward and one backward pass
 at new values.
+
+A run is computed as it is read: iterating over a `Descent` gives each step as soon as it is computed
+and keeps none of them, so a million steps stream out in the memory of one. Whoever needs some of them
+keeps them (`ends`: the first and last few, all a table shows).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bpcli import engine
@@ -27,41 +32,77 @@ class Step:
     gradient: dict[str, float]    # ∂loss/∂variable at these values
 
 
-@dataclass(frozen=True)
+@dataclass
 class Descent:
-    """Every step, the final values of all inputs, and where it stopped if the loss left the doubles."""
+    """A run of `steps` steps of size `lr`, read once: iterate for the steps as they are computed; after the
+    last one, `final` holds the last values of all inputs at which the loss was finite (empty if there were
+    none) and `diverged` the reason the run stopped early, if it did."""
 
-    lr: float
-    target: float | None
+    graph: Graph
+    inputs: dict[str, float]
     wrt: list[str]
-    steps: list[Step] = field(default_factory=list)
-    final: dict[str, float] = field(default_factory=dict)
-    diverged: str | None = None   # the reason, when a step made the loss non-finite or undefined
-    warnings: list[str] = field(default_factory=list)
+    lr: float
+    steps: int
+    target: float | None = None
     source: str = ""
+    warnings: list[str] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    diverged: str | None = None
+    read: bool = False
+
+    def __iter__(self) -> Iterator[Step]:
+        if self.read:
+            raise RuntimeError("a Descent is computed as it is read, and can be read once")
+        self.read = True
+        values = dict(self.inputs)
+        for k in range(self.steps + 1):
+            try:
+                state = _state(self.graph, values, self.wrt, self.target, k)
+            except DomainError as err:
+                if k == 0 and _finite_loss(self.graph, values, self.target):  # only the gradient failed
+                    self.final = dict(values)
+                self.diverged = f"diverged at step {k}: {err.message}"
+                return
+            if not self.final:
+                self.final = dict(values)
+            self.final.update(state.values)   # only the trained variables change
+            yield state
+            if k == self.steps:
+                return
+            values.update({name: values[name] - self.lr * state.gradient[name] for name in self.wrt})
+            if not all(math.isfinite(values[name]) for name in self.wrt):
+                self.diverged = f"diverged at step {k + 1}: a variable left the range of double precision"
+                return
 
 
 def descend(graph: Graph, inputs: Mapping[str, float], wrt: Sequence[str], lr: float, steps: int,
-            target: float | None = None) -> Descent:
-    """Take `steps` steps of size `lr`; stop early (diverged) when f or the loss becomes undefined."""
-    values = dict(inputs)
-    run = Descent(lr, target, list(wrt))
-    for k in range(steps + 1):
-        try:
-            state = _state(graph, values, wrt, target, k)
-        except DomainError as err:
-            if k == 0 and _finite_loss(graph, values, target):  # only the gradient failed: the start is finite
-                run.final.update(values)
-            return _stopped(run, k, err.message)
-        run.steps.append(state)
-        run.final.clear()
-        run.final.update(values)  # the last values at which the loss was finite
-        if k == steps:
-            break
-        values.update({name: values[name] - lr * state.gradient[name] for name in wrt})
-        if not all(math.isfinite(values[name]) for name in wrt):
-            return _stopped(run, k + 1, "a variable left the range of double precision")
-    return run
+            target: float | None = None, source: str = "", warnings: Iterable[str] = ()) -> Descent:
+    """Take `steps` steps of size `lr` (computed as the result is iterated); stop early (diverged) when f or
+    the loss becomes undefined."""
+    return Descent(graph, dict(inputs), list(wrt), lr, steps, target, source or graph.source, list(warnings))
+
+
+@dataclass(frozen=True)
+class Ends:
+    """The first and last steps of a run (at most `keep` each, overlapping none) and how many there were."""
+
+    head: list[Step]
+    tail: list[Step]
+    count: int
+
+
+def ends(steps: Iterable[Step], keep: int) -> Ends:
+    """Read every step, keeping only the first `keep` and the last `keep` (a ring buffer): O(keep) memory."""
+    head: list[Step] = []
+    tail: deque[Step] = deque(maxlen=keep)
+    count = 0
+    for state in steps:
+        count += 1
+        if len(head) < keep:
+            head.append(state)
+        else:
+            tail.append(state)
+    return Ends(head, list(tail), count)
 
 
 def _state(graph: Graph, values: dict[str, float], wrt: Sequence[str], target: float | None, k: int) -> Step:
@@ -83,7 +124,3 @@ def _finite_loss(graph: Graph, values: dict[str, float], target: float | None) -
     except DomainError:
         return False
     return math.isfinite(f) and (target is None or math.isfinite(0.5 * (f - target) * (f - target)))
-
-
-def _stopped(run: Descent, k: int, why: str) -> Descent:
-    return Descent(run.lr, run.target, run.wrt, run.steps, run.final, f"diverged at step {k}: {why}")

@@ -98,15 +98,19 @@ def softplus(a):
     return math.log1p(math.exp(a))
 '''
 
-PYTHON = Dialect("python", frozenset(keyword.kwlist) | set(HELPERS) | {"math", "pi", "e"}, _unicode,
+# __debug__ is no keyword, but a constant the compiler refuses to bind ("cannot assign to __debug__").
+PYTHON = Dialect("python", frozenset(keyword.kwlist) | set(HELPERS) | {"__debug__", "math", "pi", "e"}, _unicode,
                  {h: h for h in HELPERS}, prelude=_PYTHON_PRELUDE)
 
 
 # ---- C --------------------------------------------------------------------------------------------
 
+# C99's keywords, then C23's, then asm, a keyword in GCC's default GNU modes (as typeof is).
 _C_KEYWORDS = """auto break case char const continue default do double else enum extern float for goto if inline
 int long register restrict return short signed sizeof static struct switch typedef union unsigned void volatile
-while _Bool _Complex _Imaginary"""
+while _Bool _Complex _Imaginary
+alignas alignof bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual
+asm"""
 # Macros <math.h> and <stdarg.h> may define, and the ones GCC predefines outside strict ISO mode.
 _C_MACROS = """INFINITY NAN HUGE_VAL HUGE_VALF HUGE_VALL FP_INFINITE FP_NAN FP_NORMAL FP_SUBNORMAL FP_ZERO
 FP_FAST_FMA FP_FAST_FMAF FP_FAST_FMAL FP_ILOGB0 FP_ILOGBNAN MATH_ERRNO MATH_ERREXCEPT math_errhandling MAXFLOAT

@@ -76,9 +76,10 @@ class InputError(BpcliError):
             return [self.message]
         line_no, col = where
         text = self.source.split("\n")[line_no - 1] if "\n" in self.source else self.source
+        text, caret = _window(text, col - 1)   # first, so a huge line costs no more than a short one
         # Shown escaped, as every message is; the caret goes under the escaped character, so it counts the
         # characters the escapes before it add.
-        text, caret = _window(escaped(text), len(escaped(text[:col - 1])))
+        text, caret = escaped(text), len(escaped(text[:caret]))
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
         where = f"line {line_no}, column {col}" if "\n" in self.source or self.origin else f"column {col}"
         if self.origin:

@@ -8,6 +8,11 @@ parenthesis, an empty call, a number too large. Lark then parses the text and, o
 the message, so every error message comes from one place. tests/test_fastparse.py checks both claims
 on random token sequences against Lark: the same tree, or None where Lark fails.
 
+The failures it does name are those where Lark fails at a place it knows: text that is a valid start of
+an expression cut short gives OPERAND_MISSING (the text ends where an operand is due) or UNCLOSED (it ends
+with a '(' open), and an operand right after a complete operand (`2 x`, `(a)(b)`) gives a Collision. So
+bpcli.parser can write Lark's message for them without having Lark parse all of a huge input first.
+
 Why: on a 10⁵-operation expression Lark's pure-Python LALR parser takes about 1.2 s, nine in ten of
 the whole run; this scan takes about a tenth of that (benchmarks/huge_expressions.py).
 Set BPCLI_PARSER=lark to skip it.
@@ -20,6 +25,7 @@ the rest of bpcli it uses explicit stacks, never recursion: 10⁵ nested parenth
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from bpcli import syntax
 
@@ -34,10 +40,21 @@ _BLANKS = re.compile(r"[ \t\f\r]*")
 # ^ 4), signs (3), and open parentheses (0, below every operator, so reductions stop there)
 _SIGN, _OPEN = 3, 0
 _INF = float("inf")
+OPERAND_MISSING, UNCLOSED = "operand missing", "unclosed"   # a valid start of an expression, ended too soon
+_TYPES = {_NUMBER: "NUMBER", _NAME: "NAME", _LPAR: "LPAR"}   # Lark's names for the tokens that start an operand
 
 
-def expression(text: str) -> syntax.Program | None:
-    """The program of one expression that Lark would build from `text`, or None (let Lark decide)."""
+class Collision(NamedTuple):
+    """An operand that starts where an operator or the end is due: its offset, its text, its Lark type."""
+
+    pos: int
+    token: str
+    type: str
+
+
+def expression(text: str) -> syntax.Program | str | Collision | None:
+    """The program of one expression that Lark would build from `text`, OPERAND_MISSING, UNCLOSED or a
+    Collision, or None (let Lark decide)."""
     if ";" in text or "=" in text or "\n" in text:
         return None
     items: list = []        # the expression in postfix order (bpcli.syntax)
@@ -96,6 +113,8 @@ def expression(text: str) -> syntax.Program | None:
             _, name, name_span, _ = items.pop()
             pending.append((_OPEN, start, (name, name_span, len(out))))
             operand = True
+        elif kind in _TYPES:  # an operand right after one: Lark fails at this very token
+            return Collision(start, text[start:end], _TYPES[kind])
         elif kind == _COMMA:
             while pending and pending[-1][0] >= 1:
                 _apply(pending.pop(), items, out)
@@ -105,11 +124,15 @@ def expression(text: str) -> syntax.Program | None:
         else:
             return None
         after_name = False
-    if operand or _BLANKS.fullmatch(text, end) is None:
+    if _BLANKS.fullmatch(text, end) is None:
         return None
+    if operand:
+        return OPERAND_MISSING if items or pending else None
     while pending and pending[-1][0] >= 1:
         _apply(pending.pop(), items, out)
-    if pending or len(out) != 1:
+    if pending:
+        return UNCLOSED
+    if len(out) != 1:
         return None
     return syntax.Program((syntax.Statement(items, out[0]),), out[0])
 

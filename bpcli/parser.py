@@ -120,7 +120,15 @@ def parse(source: str) -> syntax.Program:
     text = _join_lines(source)
     if os.environ.get("BPCLI_PARSER") != "lark":
         tree = fastparse.expression(text)
-        if tree is not None:
+        if tree in (fastparse.OPERAND_MISSING, fastparse.UNCLOSED):
+            err = _ends_too_soon(source, _EXPECT_OPERAND if tree == fastparse.OPERAND_MISSING else None)
+            if err is not None:
+                raise err
+        elif isinstance(tree, fastparse.Collision):
+            err = _collision(source, tree.pos, tree.token, tree.type)
+            if err is not None:
+                raise err
+        elif tree is not None:
             return tree
     return parse_with_lark(source, text)
 
@@ -183,31 +191,49 @@ def _friendly(source: str, err) -> InputError:
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     if tok.type == "$END":
-        unclosed = _unclosed_paren(source)
-        if unclosed is not None:
-            return InputError("unclosed '(': a ')' is missing", source, unclosed)
-        return InputError(f"unexpected end of expression: {_expected(err)}", source, len(source.rstrip()))
+        return _ends_too_soon(source, _expected(err))
     pos = tok.start_pos
     if tok.type == "RPAR" and _unclosed_paren(source[:pos + 1]) is None and _depth(source[:pos + 1]) < 0:
         return InputError("unmatched ')'", source, pos)
-    # Only the tail before the token matters; searching the whole prefix would be quadratic.
-    tail_start = max(0, pos - 256)
-    before = _OPERAND_END.search(source, tail_start, pos)
-    if tok.type in _OPERAND_START and before:
-        prev = before.group(1)
-        if tok.type == "NUMBER" and tok.startswith(".") and prev[0].isdigit() and not before.group(0)[-1].isspace():
-            return InputError(f"malformed number {prev + tok}", source, before.start(1))
-        if prev in ops.FUNCTIONS:
-            return InputError(f"{prev} is a function: write {prev}({tok}…)", source, pos)
-        hint = "use *" if prev == ")" or tok.type == "LPAR" else f"write {prev}*{tok}"
-        return InputError(f"missing operator before {str(tok)!r}: implicit multiplication is not "
-                          f"supported, {hint}", source, pos)
+    collision = _collision(source, pos, str(tok), tok.type)
+    if collision is not None:
+        return collision
     return InputError(f"unexpected {_DESCRIBE.get(tok.type, repr(str(tok)))}: {_expected(err)}", source, pos)
+
+
+def _collision(source: str, pos: int, tok: str, kind: str) -> InputError | None:
+    """The error for an operand token (`kind`: NUMBER, NAME or LPAR) right after an operand, or None."""
+    # Only the tail before the token matters; searching the whole prefix would be quadratic.
+    before = _OPERAND_END.search(source, max(0, pos - 256), pos)
+    if kind not in _OPERAND_START or not before:
+        return None
+    prev = before.group(1)
+    if kind == "NUMBER" and tok.startswith(".") and prev[0].isdigit() and not before.group(0)[-1].isspace():
+        return InputError(f"malformed number {prev + tok}", source, before.start(1))
+    if prev in ops.FUNCTIONS:
+        return InputError(f"{prev} is a function: write {prev}({tok}…)", source, pos)
+    hint = "use *" if prev == ")" or kind == "LPAR" else f"write {prev}*{tok}"
+    return InputError(f"missing operator before {tok!r}: implicit multiplication is not supported, {hint}",
+                      source, pos)
+
+
+_EXPECT_OPERAND = "expected a number, a variable, a function call or '('"
+
+
+def _ends_too_soon(source: str, expected: str | None) -> InputError | None:
+    """The error for a source that ends too soon: an unclosed '(', else the end where `expected` was due
+    (None: only an unclosed '(' is known to be the error)."""
+    unclosed = _unclosed_paren(source)
+    if unclosed is not None:
+        return InputError("unclosed '(': a ')' is missing", source, unclosed)
+    if expected is None:
+        return None
+    return InputError(f"unexpected end of expression: {expected}", source, len(source.rstrip()))
 
 
 def _expected(err) -> str:
     if err.expected & _OPERAND_START:
-        return "expected a number, a variable, a function call or '('"
+        return _EXPECT_OPERAND
     return "expected an operator, ')' or ','" if "COMMA" in err.expected else "expected an operator or ')'"
 
 

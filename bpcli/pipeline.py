@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import math
 from collections.abc import Iterable, Mapping
@@ -129,12 +128,12 @@ def explain(result: Gradients) -> list[chain_rule.Explanation]:
 
 def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None, lr: float,
          steps: int, target: float | None = None) -> descent.Descent:
-    """Gradient descent on the chosen inputs (default: all) from the point `values`."""
+    """Gradient descent on the chosen inputs (default: all) from the point `values`: the steps are computed
+    as the result is iterated (once), then its `final` and `diverged` say how the run ended."""
     ev = evaluate(source, values)
     from bpcli import descent
 
-    run = descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target)
-    return dataclasses.replace(run, warnings=ev.warnings, source=ev.graph.source)
+    return descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target, ev.graph.source, ev.warnings)
 
 
 @dataclass(frozen=True)

@@ -70,19 +70,19 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     return Group(*parts)
 
 
-def descent(run) -> RenderableType:
+def descent(run, ends) -> RenderableType:
     """`bpcli step`: one row per step (f, the loss when it is not f, the trained variables), then how it
-    ended."""
+    ended. `ends` (descent.Ends) holds the first and last steps, all a long table shows."""
     out = "f"
     loss = [] if run.target is None else ["loss"]
     title = f"loss = ½({out} − {fmt(run.target)})²" if loss else f"loss = {out}"
     table = _table(f"Gradient descent (lr = {fmt(run.lr)}, {title})", "step", out, *loss, "values",
                    right=("step", out, "loss"))
     rows = [(str(s.step), fmt(s.f), *([fmt(s.loss)] if loss else []),
-             " ".join(f"{n}={fmt(v)}" for n, v in s.values.items())) for s in run.steps]
+             " ".join(f"{n}={fmt(v)}" for n, v in s.values.items())) for s in (*ends.head, *ends.tail)]
     ending = Text(run.diverged, style="bold red") if run.diverged else Text(
-        f"new values after {len(run.steps) - 1} step(s), as -v:", style="bold")
-    return Group(_rows(table, rows, 3 + len(loss)), ending)
+        f"new values after {ends.count - 1} step(s), as -v:", style="bold")
+    return Group(_rows(table, rows, 3 + len(loss), ends.count), ending)
 
 
 def tree(graph, result=None) -> RenderableType:
@@ -204,12 +204,13 @@ def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
     return table
 
 
-def _rows(table: Table, rows: list[tuple], width: int) -> Table:
-    """Add rows, eliding the middle of a very long table."""
-    if len(rows) > MAX_ROWS:
+def _rows(table: Table, rows: list[tuple], width: int, count: int | None = None) -> Table:
+    """Add rows, eliding the middle of a very long table. `count`: how many rows the whole table has, when
+    `rows` holds only its first and last MAX_ROWS // 2."""
+    count = len(rows) if count is None else count
+    if count > MAX_ROWS:
         half = MAX_ROWS // 2
-        skipped = len(rows) - 2 * half
-        rows = rows[:half] + [(Text(f"… {skipped} more rows (--format json shows all)", style="dim"),)
+        rows = rows[:half] + [(Text(f"… {count - 2 * half} more rows (--format json shows all)", style="dim"),)
                               + ("",) * (width - 1)] + rows[-half:]
     for row in rows:
         table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))

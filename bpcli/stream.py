@@ -8,7 +8,6 @@ not a row). Imports NumPy (through `batch`): only the batch path imports this mo
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import BinaryIO, TextIO
 
 import numpy as np
 
-from bpcli import batch, records
+from bpcli import batch, bindings, records
 from bpcli.errors import DomainError, InputError, listed
 from bpcli.graph import Graph
 from bpcli.rows import Writer as _Writer
@@ -35,22 +34,24 @@ class Outcome:
 
 
 def parse_grid(text: str) -> batch.Grid:
-    """`x=0:10:0.1` → Grid(x, 0, 0.1, 101); the end is included when it lies on the grid."""
+    """`x=0:10:0.1` → Grid(x, 0, 0.1, 101, 10); the end is included when it lies on the grid."""
     name, eq, spec = text.partition("=")
     parts = spec.split(":")
-    try:
-        start, end, step = (float(p) for p in parts) if eq and len(parts) == 3 else (None,) * 3
-    except ValueError:
-        start = None
-    if start is None or not name.strip().isidentifier():
+    numbers = [bindings.plain_number(p) for p in parts] if eq and len(parts) == 3 else [None]
+    if None in numbers or not bindings.is_name(name.strip()):
         raise InputError(f"--grid {text!r}: expected NAME=START:END:STEP, e.g. x=0:10:0.1")
+    start, end, step = numbers
     if not all(math.isfinite(v) for v in (start, end, step)) or step == 0 or (end - start) * step < 0:
         raise InputError(f"--grid {text!r}: the step must be non-zero and go from START towards END")
     span = (end - start) / step
-    if span >= MAX_POINTS:
-        raise InputError(f"--grid {text!r}: {span:.3g} points is too many (at most {MAX_POINTS:.0e})")
-    count = int(math.floor(span * (1 + 1e-12) + 1e-12)) + 1  # END counts when on the grid, up to rounding
-    return batch.Grid(name.strip(), start, step, count)
+    if not math.isfinite(span):  # END − START overflows: the same quotient, in two parts
+        span = end / step - start / step
+    if not span < MAX_POINTS:
+        raise InputError(f"--grid {text!r}: more than {MAX_POINTS:.0e} points is too many")
+    # END counts when it is on the grid up to rounding: of START and END (half an ulp each, magnified by
+    # the division when STEP is small) and of the arithmetic (a few ulps of the quotient).
+    slack = (math.ulp(start) + math.ulp(end)) / abs(step) + 4 * math.ulp(span)
+    return batch.Grid(name.strip(), start, step, int(math.floor(span + slack)) + 1, end)
 
 
 def check_grids(grids: Sequence[batch.Grid]) -> None:
@@ -263,20 +264,18 @@ class _Rows:
         return [_number(cells[name], name) for name in self.columns]
 
     def jsonl_row(self, line: str) -> list[float]:
+        # The rule --vars reads a JSON object by (bindings.json_object, json_value): one place for both.
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"not a JSON object ({err.msg})") from None
-        except RecursionError:  # json's decoder recurses into nested arrays and objects
-            raise ValueError("not a JSON object (nested too deeply)") from None
-        if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
-        if self.constants:
-            self.told([n for n in self.constants if n in obj])
-        missing = [n for n in self.columns if n not in obj]
-        if missing:
-            raise ValueError(f"no value for {listed(missing)}")
-        return [_number(obj[name], name) for name in self.columns]
+            obj = dict(bindings.json_object(line))
+            if self.constants:
+                self.told([n for n in self.constants if n in obj])
+            missing = [n for n in self.columns if n not in obj]
+            if missing:
+                raise ValueError(f"no value for {listed(missing)}")
+            return [bindings.json_value(name, obj[name]) for name in self.columns]
+        except InputError as err:
+            raise ValueError(err.message.replace("not valid JSON", "not a JSON object")
+                             .replace("expected a JSON object of name → value", "not a JSON object")) from None
 
 
 def _number(value, name: str) -> float:

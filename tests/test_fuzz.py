@@ -551,6 +551,24 @@ def test_time_grows_linearly(family):
     assert large <= 30 * max(small, 1e-3), f"{family}: {small:.4f} s at N={n}, {large:.4f} s at 10N"
 
 
+# family: (a valid input of size n, the same input broken at its end); both compiled, error message included
+BROKEN_AT_THE_END = {
+    "an unclosed parenthesis after n nested ones": (lambda n: "(" * n + "x" + ")" * n, lambda n: "(" * (n + 1) + "x" + ")" * n),
+    "a sum missing its last operand": (lambda n: "x+" * n + "x", lambda n: "x+" * n),
+    "a call missing its ')'": (lambda n: "max(" + "x," * n + "x)", lambda n: "max(" + "x," * n + "x"),
+    "two operands in a row at the end": (lambda n: "x+" * n + "x*y", lambda n: "x+" * n + "x y"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(BROKEN_AT_THE_END))
+def test_an_error_costs_no_more_than_the_valid_input(family):
+    """Reporting the error in a huge input takes at most twice the time compiling the valid one takes."""
+    valid, broken = BROKEN_AT_THE_END[family]
+    n = 100_000
+    good, bad = _best_of_3(_compile, valid(n)), _best_of_3(_compile, broken(n))
+    assert bad <= 2 * good, f"{family}: valid {good:.3f} s, broken {bad:.3f} s at n={n}"
+
+
 # ---- found by fuzzing ---------------------------------------------------------------------------
 
 def test_perturb_next_to_the_largest_double():

@@ -62,20 +62,21 @@ def test_gradients_match_at_other_points():
 
 def test_step_lowers_the_error_monotonically():
     run = step(PROGRAM, POINT, WEIGHTS, lr=0.5, steps=100)
-    losses = [s.loss for s in run.steps]
+    losses = [s.loss for s in run]
     assert len(losses) == 101 and run.diverged is None
     assert all(b < a for a, b in zip(losses, losses[1:]))
     assert losses[-1] < 0.5 * losses[0]
 
 
 def test_step_to_the_lecture_target():
-    run = step("(w+x*y)*z", {"w": 5, "x": 3, "y": 2, "z": 4}, None, lr=0.001, steps=200, target=33)
-    assert abs(run.steps[-1].f - 33) < 1e-6
-    assert run.steps[0].f == 44 and run.steps[0].loss == 60.5
+    steps = list(step("(w+x*y)*z", {"w": 5, "x": 3, "y": 2, "z": 4}, None, lr=0.001, steps=200, target=33))
+    assert abs(steps[-1].f - 33) < 1e-6
+    assert steps[0].f == 44 and steps[0].loss == 60.5
 
 
 def test_step_update_rule():
     run = step("x^2", {"x": 3}, None, lr=0.1, steps=1)
+    assert not run.final and len(list(run)) == 2   # computed as it is read
     assert run.final == {"x": pytest.approx(3 - 0.1 * 6)}
 
 
