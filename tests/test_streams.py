@@ -74,10 +74,18 @@ def test_a_closed_stdout_is_one_line_and_status_74_never_0(installed, rows, args
 
 
 def test_a_closed_stdout_is_not_reused_for_a_file_bpcli_opens(installed, tmp_path):
-    # With descriptor 1 closed, the next file opened would get number 1 and receive the table.
+    # With descriptor 1 closed, the next file opened would get number 1 and receive what stdout gets.
+    p = sh(installed, "bpcli completion --write comps >&-", tmp_path)
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert (tmp_path / "comps" / "bpcli.bash").read_text().startswith("_bpcli_completion() {")
+
+
+def test_a_run_whose_output_is_lost_saves_nothing(installed, tmp_path):
+    # The steps are written as they are computed: when stdout fails, the run stops there, and --save
+    # (written whole, at the end) is not written at all rather than with values nobody saw.
     p = sh(installed, f"bpcli step {LECTURE} --lr 0.001 --save out.vars >&-", tmp_path)
     one_error(p, 74, CLOSED)
-    assert (tmp_path / "out.vars").read_text().splitlines()[0].startswith("w = ")
+    assert not (tmp_path / "out.vars").exists()
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
