@@ -82,6 +82,10 @@ def descent(run, ends) -> RenderableType:
              " ".join(f"{n}={fmt(v)}" for n, v in s.values.items())) for s in (*ends.head, *ends.tail)]
     ending = Text(run.diverged, style="bold red") if run.diverged else Text(
         f"new values after {ends.count - 1} step(s), as -v:", style="bold")
+    if run.diverged and run.final:
+        ending.append("\nthe last values where the loss was finite, as -v:", style="bold")
+    if not rows:  # diverged before the first step: a table of no rows says nothing
+        return ending
     return Group(_rows(table, rows, 3 + len(loss), ends.count), ending)
 
 
@@ -197,8 +201,9 @@ class Fitted:
 
 
 def _table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold", pad_edge=False,
-                  collapse_padding=True)
+    # Rich wraps a title at the table's width: a title wider than its table goes on past it instead
+    table = Table(title=Text(title, style="bold", no_wrap=True, overflow="ignore"), title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in columns:
         table.add_column(name, justify="right" if name in right else "left")
     return table

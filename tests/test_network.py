@@ -148,3 +148,14 @@ def test_constants_take_no_rows_and_locals_read_as_written(run):
     forward = out.split("Backward pass", 1)[0]
     assert "constant" not in forward and "0.5*" in forward
     assert "^1 " not in out and "2*v2 = 1.48273" in out
+
+
+def test_a_narrow_step_table_keeps_its_title_on_one_line(run):
+    r = run("step", "log(x)", "-v", "x=0.5", "--lr", "1", "--steps", "3")
+    assert r.code == 3 and r.out.splitlines()[0] == "Gradient descent (lr = 1, loss = f)"
+    assert r.out.splitlines()[-2:] == ["the last values where the loss was finite, as -v:", "x=0.5"]
+
+
+def test_a_run_that_diverges_at_once_shows_no_empty_table(run):
+    r = run("step", "sqrt(x)*y", "-v", "x=0,y=5")
+    assert r.code == 3 and "Gradient descent" not in r.out and r.out.splitlines()[-1] == "x=0.0,y=5.0"
