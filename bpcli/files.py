@@ -230,7 +230,8 @@ def standard_streams() -> None:
     A closed descriptor (`<&-`, `>&-`) is opened on the null device the wrong way round, so that reading
     stdin or writing stdout fails with EBADF, as it would closed, and is reported as such; and so that a
     file bpcli opens cannot take its number and receive output meant for stdout. Stdout is then written
-    through `Output`, stderr through `Messages`.
+    through `Output`, stderr through `Messages`; a character the stream's encoding lacks (∂ with
+    PYTHONIOENCODING=ascii) is written as its escape, `\\u2202`, rather than ending the run.
     """
     for fd, flags in ((0, os.O_WRONLY), (1, os.O_RDONLY), (2, os.O_WRONLY)):
         try:
@@ -246,6 +247,6 @@ def standard_streams() -> None:
             old.flush()
         setattr(sys, name, io.TextIOWrapper(
             layer(io.FileIO(fd, "w", closefd=False)), encoding=getattr(old, "encoding", None) or "utf-8",
-            errors=getattr(old, "errors", None) or "strict", line_buffering=getattr(old, "line_buffering", True)))
+            errors="backslashreplace", line_buffering=getattr(old, "line_buffering", True)))
     if sys.stdin is None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115 - for the life of the process

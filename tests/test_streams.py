@@ -311,3 +311,9 @@ def test_ctrl_c_during_step_rows_leaves_whole_rows_and_status_130(installed, tmp
 def test_sigpipe_still_ends_bpcli_silently_with_141(installed, tmp_path):
     p = sh(installed, "bpcli grad 'x*y' --grid x=0:1000000:1 -v y=2 | head -1; exit ${PIPESTATUS[0]}", tmp_path)
     assert (p.returncode, p.stdout, p.stderr) == (141, b"x,value,d_x,d_y\n", b"")
+
+
+def test_a_stream_that_cannot_encode_the_tables_gets_escapes_not_a_traceback(installed, tmp_path):
+    p = sh(installed, f"PYTHONIOENCODING=ascii bpcli grad {LECTURE} --explain", tmp_path)
+    out = p.stdout.decode("ascii")
+    assert (p.returncode, p.stderr) == (0, b"") and "\\u2202f/\\u2202x" in out
