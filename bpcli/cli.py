@@ -122,10 +122,11 @@ def completion(shell: str | None, folder: str | None) -> None:
     """Print the tab-completion script for SHELL; completions/ holds the same scripts.
 
     \b
-      bash:  mkdir -p ~/.local/share/bash-completion/completions
-             bpcli completion bash > ~/.local/share/bash-completion/completions/bpcli
+      bash:  d=~/.local/share/bash-completion/completions
+             mkdir -p $d && bpcli completion bash > $d/bpcli
       zsh:   mkdir -p ~/.zfunc && bpcli completion zsh > ~/.zfunc/_bpcli
-             and in ~/.zshrc: fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit
+             and in ~/.zshrc:
+             fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit
       fish:  mkdir -p ~/.config/fish/completions
              bpcli completion fish > ~/.config/fish/completions/bpcli.fish
       all:   bpcli completion --write completions
@@ -166,7 +167,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
 
     \b
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4
-      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb 0.001 --perturb-method forward
+      bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb-method forward
       bpcli grad "max(x,y)" -v x=1,y=1 --format json
 
     EXPR "-" reads the expression from standard input. An expression that
@@ -290,8 +291,9 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
 
     \b
       bpcli step "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --target 33 --lr 0.001 --steps 200
-      bpcli step -f examples/lecture_network.bp --vars examples/lecture_network.vars \\
-                 --wrt a10,a11,a12,a20,a21,a22,b10,b11,b12,b20,b21,b22 --lr 0.5 --steps 100
+      bpcli step -f examples/lecture_network.bp \\
+          --vars examples/lecture_network.vars --lr 0.5 --steps 100 \\
+          --wrt a10,a11,a12,a20,a21,a22,b10,b11,b12,b20,b21,b22
 
     The loss is f, or ½(f − T)² with --target T. The last line of the output is the new values
     as a -v argument, ready for another bpcli command.

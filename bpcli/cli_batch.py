@@ -16,7 +16,7 @@ import time
 import click
 
 from bpcli import files
-from bpcli.cli_options import say, warn
+from bpcli.cli_options import say, waiting_for, warn
 from bpcli.errors import DomainError, InputError
 
 
@@ -36,6 +36,7 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
     if batch_file == "-":
+        waiting_for("the batch's rows")
         stream = files.Reading(sys.stdin.buffer, "standard input")
     elif handle is not None:
         stream = files.Reading(handle, batch_file)

@@ -242,13 +242,18 @@ class NoRepeats(click.Command):
         return super().parse_args(ctx, args)
 
 
+def waiting_for(what: str) -> None:
+    """At a terminal, a line on stderr that says bpcli reads `what` from standard input, and how to end it."""
+    if sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        click.echo(f"bpcli: reading {what} from standard input (end with {end})", err=True)
+
+
 def read_stdin() -> str:
     """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
     from bpcli import files
 
-    if sys.stdin.isatty():
-        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
-        click.echo(f"bpcli: reading the expression from standard input (end with {end})", err=True)
+    waiting_for("the expression")
     return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
 
 

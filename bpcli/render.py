@@ -17,6 +17,7 @@ from rich.text import Text
 
 from bpcli.graph import CONST, INPUT
 from bpcli.numfmt import digits_apart, fmt, operand
+from bpcli.render_explain import SUBSCRIPT
 from bpcli.pipeline import Evaluation, Gradients
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
@@ -215,8 +216,12 @@ def _rows(table: Table, rows: list[tuple], width: int, count: int | None = None)
     count = len(rows) if count is None else count
     if count > MAX_ROWS:
         half = MAX_ROWS // 2
-        rows = rows[:half] + [(Text(f"… {count - 2 * half} more rows (--format json shows all)", style="dim"),)
-                              + ("",) * (width - 1)] + rows[-half:]
+        skipped = count - 2 * half
+        rows = rows[:half] + [(Text("⋮", style="dim"),) + ("",) * (width - 1)] + rows[-half:]
+        # said under the table, not in a cell: a cell would widen its column for every row
+        table.caption = Text(f"(⋮ {skipped} {'row' if skipped == 1 else 'rows'} not shown: --format json has "
+                             "every row)", style="dim", no_wrap=True, overflow="ignore")
+        table.caption_justify = "left"
     for row in rows:
         table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
     return table
@@ -242,7 +247,9 @@ def _backward(result: Gradients) -> RenderableType:
         node, to = graph.nodes[e.node].name, graph.nodes[e.to].name
         sign = "+=" if e.to in reached else "="
         reached.add(e.to)
-        edges.append((f"∂{out}/∂{to} {sign}", f"∂{out}/∂{node} · ∂{node}/∂{to}", fmt(e.upstream),
+        args = graph.nodes[e.node].args
+        place = str(e.arg + 1).translate(SUBSCRIPT) if args.count(e.to) > 1 else ""  # x*x: ∂v/∂x₁, ∂v/∂x₂
+        edges.append((f"∂{out}/∂{to} {sign}", f"∂{out}/∂{node} · ∂{node}/∂{to}{place}", fmt(e.upstream),
                       graph.local_formula(e.node, e.arg), fmt(e.local), fmt(e.product)))
     layouts = []
     for joint, local_joint in ((" ", " "), ("\n  ", "\n")):

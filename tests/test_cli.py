@@ -263,3 +263,14 @@ def test_step_writes_a_row_per_step(run):
     r = run("step", "x^4", "-v", "x=10", "--lr", "1", "--steps", "9", "--format", "jsonl")
     lines = [json.loads(line) for line in r.out.splitlines()]
     assert r.code == 3 and "diverged at step 4" in r.err and [s["step"] for s in lines] == [0, 1, 2, 3]
+
+
+def test_the_backward_table_tells_the_uses_of_a_node_apart(run):
+    out = run("grad", "x*x + sin(x)", "-v", "x=2").out
+    assert "∂f/∂v · ∂v/∂x₁" in out and "∂f/∂v · ∂v/∂x₂" in out and "∂f/∂u · ∂u/∂x " in out
+
+
+def test_a_long_table_says_under_it_how_many_rows_it_leaves_out(run):
+    out = run("step", "x*x", "-v", "x=1", "--lr", "0.01", "--steps", "205").out
+    lines = out.splitlines()
+    assert "(⋮ 6 rows not shown: --format json has every row)" in lines and max(map(len, lines[:-1])) <= 80

@@ -137,3 +137,15 @@ def test_ctrl_c_ends_a_batch_with_130_and_whole_rows(installed, tmp_path):
     assert "Traceback" not in screen.text and not any(line.startswith("rows ") for line in screen.visible)
     assert rows[0] == "x,y,value,d_x,d_y" and len(rows) > 1
     assert all(len(row.split(",")) == 5 for row in rows[1:]), rows[-3:]
+
+
+def test_a_batch_on_standard_input_at_a_terminal_says_it_waits(installed, tmp_path):
+    screen = in_terminal(f"{_bpcli(installed)} grad 'x*y' --batch -", 80, tmp_path, keys=b"x,y\n3,4\n\x04")
+    assert screen.code == 0 and "bpcli: reading the batch's rows from standard input (end with Ctrl-D)" in screen.lines
+    assert screen.lines[-1] == "3.0,4.0,12.0,4.0,3.0"
+
+
+@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code", "completion", ""])
+def test_help_fits_80_columns(installed, tmp_path, command):
+    screen = in_terminal(f"{_bpcli(installed)} {command} --help", 80, tmp_path)
+    assert screen.code == 0 and [line for line in screen.lines if len(line) > 80] == []
