@@ -74,6 +74,9 @@ class _Bpcli(click.Group):
         except click.ClickException as err:
             say(f"bpcli: error: {err.format_message()}")
             code = err.exit_code
+        except MemoryError:  # a 10⁶-variable JSON document under a memory limit, say
+            say("bpcli: error: not enough memory for this input")
+            code = InputError.exit_code
         except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
             if not isinstance(err.__cause__, KeyboardInterrupt):
                 raise
@@ -256,6 +259,9 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     if render_to and _is_program(render_to, source):
         raise InputError(f"--render {render_to} is the program being drawn (-f {source.origin}): "
                          "draw into another file")
+    vars_file = click.get_current_context().meta.get("bpcli.vars_file")
+    if render_to and vars_file and files.same_file(render_to, vars_file):
+        raise InputError(f"--render {render_to} is the --vars file the values come from: draw into another file")
     result = pipeline.grad(source, values) if values else None
     graph_ = result.graph if result else pipeline.compile_source(source)
     if render_to or fmt in ("dot", "mermaid"):
@@ -356,17 +362,18 @@ def main() -> None:
     what it builds (a graph of tuples and lists, rows of numbers) holds no cycles; on a 10⁵-node graph the
     collector's rescans of it cost about a tenth of the run (benchmarks/huge_expressions.py).
 
-    SIGPIPE gets its default action back (Python ignores it): when whatever reads stdout goes away
-    (`bpcli … --batch big.csv | head`), bpcli ends silently as other Unix tools do, by SIGPIPE (status
-    141 in the shell). Click would exit 1, which here means that the --perturb check failed.
+    When whatever reads stdout goes away (`bpcli … --batch big.csv | head`), bpcli ends silently as other
+    Unix tools do, by SIGPIPE (status 141 in the shell): the write fails with EPIPE and files.Output sends
+    the signal. Click would exit 1, which here means that the --perturb check failed. The signal itself
+    stays ignored, so that a reader of stderr that goes away (`2> >(exit)`) costs only the messages.
 
     The standard streams are made safe first (bpcli.files.standard_streams): closed ones read or write
     as closed, and a failure to write stdout is an error with its own status (74).
     """
     gc.disable()
     files.standard_streams()
-    if hasattr(signal, "SIGPIPE"):  # POSIX only
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if hasattr(signal, "SIGPIPE"):  # POSIX only; a broken stdout ends the run by SIGPIPE (files.Output)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     cli(prog_name="bpcli")
 
 

@@ -132,6 +132,7 @@ def point_options(command=None, formats: tuple[str, ...] = FORMATS):
         from bpcli import bindings
 
         values = bindings.read_vars(read_file(vars_file), vars_file) if vars_file else {}
+        click.get_current_context().meta["bpcli.vars_file"] = vars_file  # a file a command must not write onto
         values.update(bindings.parse_bindings(var))
         return command(source, values, **kwargs)
     return wrapper

@@ -191,6 +191,8 @@ def render_with_dot(source: str, path: str, nodes: int) -> None:
     if done.returncode != 0:
         first = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[0]
         raise InputError(f"dot could not draw {path}: {first} (exit status {done.returncode})")
+    if not done.stdout:
+        raise InputError(f"dot could not draw {path}: it wrote nothing")
     files.write_whole(path, done.stdout)
 
 

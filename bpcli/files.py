@@ -7,6 +7,7 @@ No Click here: the CLI calls `standard_streams` once per process and reports wha
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import signal
@@ -195,8 +196,17 @@ class Output(io.BufferedWriter):
             raise self._lost(err) from None
 
     def _lost(self, err: OSError) -> OutputError:
+        if err.errno == errno.EPIPE:  # the reader went away (`| head`): end as other tools do, by SIGPIPE
+            _die_by_sigpipe()
         _to_null(self.fileno())
         return OutputError(f"cannot write standard output: {err.strerror or err}")
+
+
+def _die_by_sigpipe() -> None:
+    """End the process by SIGPIPE (status 141 in a shell). SIGPIPE is ignored while bpcli runs, so that a
+    reader of stderr that goes away cannot kill a run whose results are still being written to stdout."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
 
 
 class Messages(io.BufferedWriter):

@@ -334,3 +334,9 @@ def test_max_and_min_of_signed_zeros_agree_bit_for_bit(run, gate):
         one = run("grad", f"{gate}(x,y)", "-v", f"x={a},y={b}", "--format", "csv").out.splitlines()[1]
         assert line.split(",", 2)[2] == one, f"{gate}({a}, {b})"   # value, d_x, d_y: the same text
         assert one.split(",")[1:] == ["0.5", "0.5"]                  # a tie: the gradient split evenly
+
+
+def test_dot_that_draws_nothing_leaves_no_empty_file(run, tmp_path, monkeypatch):
+    _fake_dot(monkeypatch, tmp_path, "exit 0")
+    r = run("graph", "x*y", "-v", "x=1,y=2", "--render", str(tmp_path / "g.svg"))
+    assert r.code == 2 and "it wrote nothing" in r.err and not (tmp_path / "g.svg").exists()

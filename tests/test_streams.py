@@ -317,3 +317,32 @@ def test_a_stream_that_cannot_encode_the_tables_gets_escapes_not_a_traceback(ins
     p = sh(installed, f"PYTHONIOENCODING=ascii bpcli grad {LECTURE} --explain", tmp_path)
     out = p.stdout.decode("ascii")
     assert (p.returncode, p.stderr) == (0, b"") and "\\u2202f/\\u2202x" in out
+
+
+def test_a_reader_of_stderr_that_went_away_costs_only_the_messages(installed, tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # a warning written to stderr now meets EPIPE
+    try:
+        p = subprocess.run([str(installed / "bpcli"), "grad", "x*y", "-v", "x=1,y=2,z=3", "--format", "csv"],
+                           stdout=subprocess.PIPE, stderr=write, cwd=tmp_path, env=CLEAN_ENV, timeout=60)
+    finally:
+        os.close(write)
+    assert (p.returncode, p.stdout) == (0, b"value,d_x,d_y\n2.0,2.0,1.0\n")
+
+
+def test_running_out_of_memory_is_one_line(installed, tmp_path):
+    (tmp_path / "many.txt").write_text("+".join(f"x{i}" for i in range(300_000)))
+    p = sh(installed, "ulimit -v 300000; bpcli grad - < many.txt", tmp_path)
+    one_error(p, 2, "not enough memory for this input")
+
+
+def test_render_onto_the_vars_file_is_refused(installed, tmp_path):
+    (tmp_path / "v.svg").write_text("x = 1\ny = 2\n")
+    p = sh(installed, "bpcli graph 'x*y' --vars v.svg --render v.svg", tmp_path)
+    assert p.returncode == 2 and (tmp_path / "v.svg").read_text() == "x = 1\ny = 2\n"
+
+
+def test_a_cell_may_be_as_long_as_a_line(installed, tmp_path):
+    (tmp_path / "long.csv").write_text("x,note\n1," + "a" * 200_000 + "\n")
+    p = sh(installed, "bpcli grad x --batch long.csv", tmp_path)
+    assert (p.returncode, p.stdout) == (0, b"x,value,d_x\n1.0,1.0,1.0\n")
