@@ -63,7 +63,7 @@ def test_deep_right_nested_powers_and_table(run):
     source = "x" + "^1" * N
     r = run("grad", "-", "-v", "x=3", input=source)
     assert r.code == 0, r.err
-    assert "more rows (--format json shows all)" in r.out
+    assert "rows not shown: --format json has every row)" in r.out
 
 
 def test_deep_perturb(nested_tanh):
