@@ -346,3 +346,21 @@ def test_a_cell_may_be_as_long_as_a_line(installed, tmp_path):
     (tmp_path / "long.csv").write_text("x,note\n1," + "a" * 200_000 + "\n")
     p = sh(installed, "bpcli grad x --batch long.csv", tmp_path)
     assert (p.returncode, p.stdout) == (0, b"x,value,d_x\n1.0,1.0,1.0\n")
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_130(monkeypatch, capsys):
+    import builtins
+
+    import bpcli.__main__ as entry
+
+    real = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "bpcli.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as done:
+        entry.main()
+    assert done.value.code == 130 and capsys.readouterr().err == "bpcli: interrupted\n"
