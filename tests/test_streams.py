@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import signal
 import stat
 import subprocess
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLEAN_ENV
+from conftest import CLEAN_ENV, ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors, devices and signals")
 
@@ -73,11 +74,13 @@ def test_a_closed_stdout_is_one_line_and_status_74_never_0(installed, rows, args
     one_error(sh(installed, f"bpcli {args} >&-", rows), 74, CLOSED)
 
 
-def test_a_closed_stdout_is_not_reused_for_a_file_bpcli_opens(installed, tmp_path):
+def test_a_closed_stdout_is_not_reused_for_a_file_bpcli_opens(tmp_path):
     # With descriptor 1 closed, the next file opened would get number 1 and receive what stdout gets.
-    p = sh(installed, "bpcli completion --write comps >&-", tmp_path)
-    assert (p.returncode, p.stderr) == (0, b"")
-    assert (tmp_path / "comps" / "bpcli.bash").read_text().startswith("_bpcli_completion() {")
+    probe = ("import os, sys\nfrom bpcli import files\nfiles.standard_streams()\n"
+             "print(os.open('f', os.O_CREAT | os.O_WRONLY), file=sys.stderr)")
+    p = subprocess.run(f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)} >&-", shell=True, cwd=tmp_path,
+                       capture_output=True, text=True, env={**CLEAN_ENV, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0 and int(p.stderr) > 2, p.stderr
 
 
 def test_a_run_whose_output_is_lost_saves_nothing(installed, tmp_path):
