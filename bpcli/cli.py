@@ -256,12 +256,8 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
     """
     from bpcli import pipeline
 
-    if render_to and _is_program(render_to, source):
-        raise InputError(f"--render {render_to} is the program being drawn (-f {source.origin}): "
-                         "draw into another file")
-    vars_file = click.get_current_context().meta.get("bpcli.vars_file")
-    if render_to and vars_file and files.same_file(render_to, vars_file):
-        raise InputError(f"--render {render_to} is the --vars file the values come from: draw into another file")
+    if render_to:
+        _not_read("--render", render_to, source, ("drawn", "draw into"), vars_too=True)
     result = pipeline.grad(source, values) if values else None
     graph_ = result.graph if result else pipeline.compile_source(source)
     if render_to or fmt in ("dot", "mermaid"):
@@ -306,8 +302,8 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
     """
     from bpcli import pipeline
 
-    if save and _is_program(save, source):
-        raise InputError(f"--save {save} is the program being run (-f {source.origin}): save to another file")
+    if save:  # onto the --vars file is fine: `--vars s.vars --save s.vars` resumes training
+        _not_read("--save", save, source, ("run", "save to"), vars_too=False)
     if not (lr > 0 and lr < float("inf")):
         raise InputError(f"--lr must be a positive number, not {lr}")
     if target is not None and target != target or target in (float("inf"), float("-inf")):
@@ -335,9 +331,19 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
         raise DomainError(run.diverged)
 
 
-def _is_program(path: str, source) -> bool:
-    """Whether `path` is the file the program was read from (with -f), under any name."""
-    return getattr(source, "origin", None) not in (None, "<stdin>") and files.same_file(path, source.origin)
+def _not_read(option: str, path: str, source, words: tuple[str, str], vars_too: bool) -> None:
+    """InputError when `path`, under any name, is a file this command reads: the program (-f) or, with
+    `vars_too`, the --vars file. Checked before anything runs, so neither is ever written over. `words`:
+    what is done with the program, and what to do instead (`drawn`, `draw into`)."""
+    done, instead = words
+    read = [(source.origin, f"the program being {done} (-f {source.origin})")] \
+        if source.origin not in (None, "<stdin>") else []
+    vars_file = click.get_current_context().meta.get("bpcli.vars_file")
+    if vars_too and vars_file:
+        read.append((vars_file, "the --vars file the values come from"))
+    for name, what in read:
+        if files.same_file(path, name):
+            raise InputError(f"{option} {path} is {what}: {instead} another file")
 
 
 def _show(result, fmt: str, explanations=None) -> None:

@@ -78,29 +78,40 @@ def write_point(result, fmt: str) -> None:
 PACE = 0.1   # seconds: streamed output reaches its reader at least this often, with few writes
 
 
+class _Pace:
+    """Says when streamed output is due for a flush: once PACE has passed since the last one."""
+
+    def __init__(self) -> None:
+        self.due = time.monotonic() + PACE
+
+    def now(self) -> bool:
+        if time.monotonic() < self.due:
+            return False
+        self.due = time.monotonic() + PACE
+        return True
+
+
 def write_steps(run, fmt: str) -> None:
     """Gradient descent as rows, one per step as it is computed: step, f, loss, each trained variable,
     d_<name> of the loss."""
     from bpcli.rows import Rows
 
     rows = Rows(sys.stdout, fmt, ["step", "f", "loss", *run.wrt, *(f"d_{name}" for name in run.wrt)])
-    due = time.monotonic() + PACE
+    pace = _Pace()
     for state in run:
         rows.cells([state.step, state.f, state.loss, *state.values.values(), *state.gradient.values()])
-        if time.monotonic() >= due or len(rows.buffer) >= 4096:
+        if len(rows.buffer) >= 4096 or pace.now():
             rows.flush()
-            due = time.monotonic() + PACE
     rows.flush()
 
 
 def write_pieces(pieces) -> None:
     """Text made piece by piece (a streamed JSON document), written as it comes and flushed every PACE."""
-    due = time.monotonic() + PACE
+    pace = _Pace()
     for piece in pieces:
         sys.stdout.write(piece)
-        if time.monotonic() >= due:
+        if pace.now():
             sys.stdout.flush()
-            due = time.monotonic() + PACE
     sys.stdout.write("\n")
     sys.stdout.flush()
 
