@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections import Counter
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -17,8 +18,8 @@ from rich.text import Text
 
 from bpcli.graph import CONST, INPUT
 from bpcli.numfmt import digits_apart, fmt, operand
-from bpcli.render_explain import SUBSCRIPT
 from bpcli.pipeline import Evaluation, Gradients
+from bpcli.render_explain import SUBSCRIPT
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
 
@@ -242,13 +243,15 @@ def _backward(result: Gradients) -> RenderableType:
     """One row per edge, upstream × local = product; on a narrow terminal each row takes two lines."""
     graph, out = result.graph, result.graph.output_name
     reached: set[int] = set()
+    repeated: dict[int, set[int]] = {}   # gate → the arguments it takes more than once
     edges = []
     for e in result.backward.edges:
         node, to = graph.nodes[e.node].name, graph.nodes[e.to].name
         sign = "+=" if e.to in reached else "="
         reached.add(e.to)
-        args = graph.nodes[e.node].args
-        place = str(e.arg + 1).translate(SUBSCRIPT) if args.count(e.to) > 1 else ""  # x*x: ∂v/∂x₁, ∂v/∂x₂
+        if e.node not in repeated:  # per gate, once: counting per edge is n² for max of n arguments
+            repeated[e.node] = {a for a, n in Counter(graph.nodes[e.node].args).items() if n > 1}
+        place = str(e.arg + 1).translate(SUBSCRIPT) if e.to in repeated[e.node] else ""  # x*x: ∂v/∂x₁, ∂v/∂x₂
         edges.append((f"∂{out}/∂{to} {sign}", f"∂{out}/∂{node} · ∂{node}/∂{to}{place}", fmt(e.upstream),
                       graph.local_formula(e.node, e.arg), fmt(e.local), fmt(e.product)))
     layouts = []
