@@ -2,10 +2,10 @@
 
     python benchmarks/batch_speed.py [--points 1000000] [--repeat 3]
 
-Compute: bpcli.batch.run on N points (the graph's rules compiled for NumPy) against a hand-written NumPy
+Compute: bpcli.points.arrays.run on N points (the graph's rules compiled for NumPy) against a hand-written NumPy
 forward and backward pass of the same expression. Backward/forward: the time of bpcli's backward pass
 over its forward pass on the same blocks (and the same for the hand-written NumPy), for the mid-size
-expression and a wide one (30 terms sin(xi*y)). I/O: bpcli's CSV reader and writer (bpcli.stream)
+expression and a wide one (30 terms sin(xi*y)). I/O: bpcli's CSV reader and writer (bpcli.points.readers)
 against numpy.loadtxt and numpy.savetxt on the same rows. Every baseline runs in this process,
 interleaved with bpcli round by round; the figures are medians. `figures()` returns them as rows.
 """
@@ -23,9 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # measure this checkout's bpcli
 
-from bpcli import batch, records, stream
-from bpcli.pipeline import compile_source
-from bpcli.rows import Writer
+from bpcli.points import arrays
+from bpcli.points import records
+from bpcli.points import readers
+from bpcli.api import compile_source
+from bpcli.points.writers import Writer
 
 LECTURE = "(w+x*y)*z"
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
@@ -104,11 +106,11 @@ def _columns(names: list[str], n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def compute_times(source: str, hand, n: int, repeat: int) -> dict[str, float]:
-    """Seconds for bpcli.batch.run and for the hand-written passes on n points."""
+    """Seconds for bpcli.points.arrays.run and for the hand-written passes on n points."""
     graph = compile_source(source)
     names = graph.input_names
     columns = _columns(names, n)
-    return _rounds({"bpcli": lambda: _seconds(lambda: batch.run(graph, columns, names)),
+    return _rounds({"bpcli": lambda: _seconds(lambda: arrays.run(graph, columns, names)),
                     "hand": lambda: _seconds(lambda: hand(**columns))}, repeat, warm=True)
 
 
@@ -117,7 +119,7 @@ def _bpcli_passes(source: str, n: int):
     graph = compile_source(source)
     names = graph.input_names
     columns = _columns(names, n)
-    passes = batch.program(graph, names)
+    passes = arrays.program(graph, names)
 
     def run() -> tuple[float, float]:
         forward = backward = 0.0
@@ -164,14 +166,14 @@ def pass_times(source: str, n: int, repeat: int) -> dict[str, float]:
 
 
 def io_times(n: int, repeat: int) -> dict[str, float]:
-    """Seconds to read and to write n CSV rows: bpcli.stream against numpy.loadtxt and numpy.savetxt."""
+    """Seconds to read and to write n CSV rows: bpcli.points.readers against numpy.loadtxt and numpy.savetxt."""
     rng = np.random.default_rng(1)
     data = rng.uniform(-1, 1, (n, 2))
     text = "x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in data.tolist()) + "\n"
     raw = text.encode()
 
     def ours_read():
-        rows = stream._Rows("csv", ["x", "y"])
+        rows = readers._Rows("csv", ["x", "y"])
         for block in records.blocks(io.BytesIO(raw), ","):
             rows.parse(block)
 

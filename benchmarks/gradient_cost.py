@@ -3,10 +3,10 @@
     python benchmarks/gradient_cost.py [--ops 100000] [--rounds 5]
 
 Reverse mode should cost a small constant times one evaluation (the cheap gradient principle). On the
-wide expression sin(x0*y)+sin(x1*y)+… of --ops operations, it times bpcli.engine.forward and
-bpcli.engine.backward (without recording edges, as for --format csv/jsonl; the dependency masks it
+wide expression sin(x0*y)+sin(x1*y)+… of --ops operations, it times bpcli.core.engine.forward and
+bpcli.core.engine.backward (without recording edges, as for --format csv/jsonl; the dependency masks it
 needs are computed afresh each round and counted), alternating, medians, with the cyclic collector
-paused as bpcli.pipeline and the console script run them. Target: at most 3.
+paused as bpcli.api and the console script run them. Target: at most 3.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import time
 
 from huge_expressions import deep, wide
 
-from bpcli import engine
-from bpcli.graph import Graph
-from bpcli.pipeline import compile_source
+from bpcli.core import engine
+from bpcli.core.graph import Graph
+from bpcli.api import compile_source
 
 
 def ratio(shape, n: int, rounds: int) -> tuple[float, float]:

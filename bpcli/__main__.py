@@ -7,7 +7,7 @@ def main() -> None:
     """Run the command line. Ctrl-C while it is still being imported (Click and the rest: the first tenth of
     a second) ends as it does later, with one line and status 130, not with a traceback."""
     try:
-        from bpcli.cli import main as run
+        from bpcli.cli.commands import main as run
 
         run()
     except KeyboardInterrupt:

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpcli import ops, templates
-from bpcli.cli import cli
+from bpcli import primitives
+from bpcli.core import templates
+from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 # An installed bpcli must run its wheel: a PYTHONPATH pointing at a checkout (as when testing a worktree) would win.
@@ -54,7 +55,7 @@ def run():
 def broken_rule(monkeypatch):
     """break_rule(name, *partials) swaps in a deliberately wrong derivative rule until the test ends."""
     def break_rule(name: str, *partials: str) -> None:
-        monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
+        monkeypatch.setitem(primitives.OPS, name, dataclasses.replace(primitives.OPS[name], partials=partials))
         templates.rules.cache_clear()  # compiled rules are cached per (name, arity, backend)
     try:
         yield break_rule

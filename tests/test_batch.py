@@ -12,8 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from bpcli import backends, batch, templates
-from bpcli.pipeline import compile_source, grad
+from bpcli.core import backends
+from bpcli.points import arrays
+from bpcli.core import templates
+from bpcli.api import compile_source, grad
 
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
 
@@ -102,7 +104,7 @@ def test_numpy_agrees_with_the_scalar_engine_on_every_op():
     graph = compile_source(source)
     x, y = rng.uniform(-2, 2, 500), rng.uniform(-2, 2, 500)
     x[:5], y[:5] = [0, 1, 1, -1, 0.5], [0, 1, 0.5, -1, 0.5]   # kinks and ties
-    chunk = batch.run(graph, {"x": x, "y": y}, ["x", "y"])
+    chunk = arrays.run(graph, {"x": x, "y": y}, ["x", "y"])
     for i in range(len(x)):
         one = grad(graph, {"x": x[i], "y": y[i]})
         assert chunk.errors[i] is None
@@ -119,18 +121,18 @@ def tie_counts(monkeypatch):
     def count(out, *args):
         calls.append(len(args))
         return backends.count(out, *args)
-    monkeypatch.setitem(batch.NUMPY, "count", count)
+    monkeypatch.setitem(arrays.NUMPY, "count", count)
     templates.rules.cache_clear()  # compiled rules keep the namespace they were compiled in
     yield calls
     monkeypatch.undo()
     templates.rules.cache_clear()
 
 
-def wide_max_and_min(n: int) -> tuple[list[str], batch.Chunk]:
+def wide_max_and_min(n: int) -> tuple[list[str], arrays.Chunk]:
     """max(x0…) * min(x0…) over n inputs at 300 rows (one block) with ties, through the batch path."""
     names = [f"x{i}" for i in range(n)]
     graph = compile_source(f"max({', '.join(names)}) * min({', '.join(names)})")
-    chunk = batch.run(graph, {name: np.full(300, float(i % 3)) for i, name in enumerate(names)}, names)
+    chunk = arrays.run(graph, {name: np.full(300, float(i % 3)) for i, name in enumerate(names)}, names)
     one = grad(graph, {name: float(i % 3) for i, name in enumerate(names)})
     assert [chunk.gradient[name][0] for name in names] == [one.gradient[name] for name in names]
     return names, chunk
@@ -151,7 +153,7 @@ def test_the_tie_count_check_catches_a_count_per_edge(tie_counts, monkeypatch):
 
 def test_rows_with_domain_problems_get_the_scalar_engines_message():
     graph = compile_source("x^y")
-    chunk = batch.run(graph, {"x": np.array([2.0, -2.0, 0.0]), "y": np.array([3.0, 2.0, 0.0])}, ["x", "y"])
+    chunk = arrays.run(graph, {"x": np.array([2.0, -2.0, 0.0]), "y": np.array([3.0, 2.0, 0.0])}, ["x", "y"])
     assert chunk.errors[0] is None and chunk.value[0] == 8
     assert "base must be positive" in chunk.errors[1] and "base must be positive" in chunk.errors[2]
 
@@ -189,7 +191,7 @@ def test_many_rows_in_chunks(run):
 
 
 def test_one_point_does_not_import_numpy():
-    out = subprocess.run([sys.executable, "-c", "import sys\nfrom bpcli.cli import main\nsys.argv=['bpcli','grad',"
+    out = subprocess.run([sys.executable, "-c", "import sys\nfrom bpcli.cli.commands import main\nsys.argv=['bpcli','grad',"
                           "'x*y','-v','x=1,y=2']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
                           "print('numpy' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
     assert out.stderr.strip().endswith("False")
@@ -200,7 +202,7 @@ def test_progress_bar_counts_the_bytes_read(tmp_path):
 
     from rich.console import Console
 
-    from bpcli import render_progress as render
+    from bpcli.views import progress_bar as render
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
     data = b"x\n" + b"1\n" * 1000
     with render.progress(io.BufferedReader(io.BytesIO(data)), len(data), console, delay=0) as rows:
@@ -215,7 +217,7 @@ def test_progress_waits_before_it_shows(tmp_path):
 
     from rich.console import Console
 
-    from bpcli import render_progress as render
+    from bpcli.views import progress_bar as render
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
     with render.progress(io.BufferedReader(io.BytesIO(b"x\n1\n")), 4, console, delay=60) as rows:
         while rows.read1(1):
@@ -246,7 +248,7 @@ def test_hostile_rows_fail_one_by_one(run):
     assert r.code == 3 and "row 1:" in r.err and r.out.strip() == '{"x": 2.0, "value": 2.0, "d_x": 1.0}'
     from click.testing import CliRunner
 
-    from bpcli.cli import cli
+    from bpcli.cli.commands import cli
     out = CliRunner().invoke(cli, ["grad", "x", "--batch", "-", "--on-error", "skip"], input=b"x\n1\n\xe9\n2\n")
     assert out.exit_code == 3 and "row 2:" in out.stderr and out.stdout.splitlines()[1:] == ["1.0,1.0,1.0", "2.0,2.0,1.0"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpcli import batch
-from bpcli.pipeline import compile_source, grad
+from bpcli.points import arrays
+from bpcli.api import compile_source, grad
 
 # Fan-out and shared gradients: an upstream used by two edges, a product that aliases a value, x+x.
 SHAPES = ["x*x + sin(x)", "(x+x)*y", "sin(x+x)*exp(x+y)", "exp(x*y)*(x*y) - (x*y)", "tanh(x)*tanh(x)*y",
@@ -25,7 +25,7 @@ def test_batch_agrees_with_the_scalar_engine_on_fan_out(source):
     graph = compile_source(source)
     names = graph.input_names
     columns = {name: column for name, column in points(300).items() if name in names}
-    chunk = batch.run(graph, columns, names)
+    chunk = arrays.run(graph, columns, names)
     for i in range(0, 300, 7):
         one = grad(graph, {name: column[i] for name, column in columns.items()})
         assert chunk.errors[i] is None
@@ -38,12 +38,12 @@ def test_batch_agrees_with_the_scalar_engine_on_fan_out(source):
 def test_many_blocks_give_the_bits_of_one_block_each(source):
     graph = compile_source(source)
     names = graph.input_names
-    n = 2 * batch.program(graph, names).block + 123
+    n = 2 * arrays.program(graph, names).block + 123
     rng = np.random.default_rng(5)
     columns = {name: rng.uniform(-2.0, 2.0, n) for name in names}
-    whole = batch.run(graph, columns, names)
+    whole = arrays.run(graph, columns, names)
     for start in (0, n // 2, n - 7):
-        part = batch.run(graph, {k: v[start:start + 7] for k, v in columns.items()}, names)
+        part = arrays.run(graph, {k: v[start:start + 7] for k, v in columns.items()}, names)
         assert whole.value[start:start + 7].tobytes() == part.value.tobytes()
         for name in names:
             assert whole.gradient[name][start:start + 7].tobytes() == part.gradient[name].tobytes()
@@ -60,7 +60,7 @@ def test_inputs_are_never_written_to():
     graph = compile_source("(w+x*y)*z + exp(x)*w")
     columns = {name: np.linspace(-1, 1, 5000) + k for k, name in enumerate("wxyz")}
     before = {name: col.copy() for name, col in columns.items()}
-    chunk = batch.run(graph, columns, list("wxyz"))
+    chunk = arrays.run(graph, columns, list("wxyz"))
     assert all(np.array_equal(columns[name], before[name]) for name in "wxyz")
     chunk.gradient["w"][:] = 0.0  # results are the caller's own arrays
     assert np.array_equal(columns["z"], before["z"])
@@ -68,7 +68,7 @@ def test_inputs_are_never_written_to():
 
 def test_subgradients_at_kinks_on_the_batch_path():
     graph = compile_source("relu(x) + abs(y) + max(x, y) + min(x, y, 0)")
-    chunk = batch.run(graph, {"x": np.array([0.0, 0.0, 1.0]), "y": np.array([0.0, 2.0, 1.0])}, ["x", "y"])
+    chunk = arrays.run(graph, {"x": np.array([0.0, 0.0, 1.0]), "y": np.array([0.0, 2.0, 1.0])}, ["x", "y"])
     # relu'(0) = 0, abs'(0) = 0; max(0, 0) and min(0, 0, 0) split their gradient evenly among the ties
     # (x, y) = (0, 0): both tie in max and in min (with the constant 0); (0, 2): x ties the 0 in min
     assert chunk.gradient["x"].tolist() == [0 + 1 / 2 + 1 / 3, 0 + 0 + 1 / 2, 1 + 1 / 2 + 0]
@@ -78,12 +78,12 @@ def test_subgradients_at_kinks_on_the_batch_path():
 @pytest.mark.parametrize("source,message", [("x/0", "f = x/0 is undefined"), ("x+1/0", "v = 1/0 is undefined")])
 def test_constant_division_by_zero_is_an_error_per_row(source, message):
     # Constants were Python floats, so 1/0 raised ZeroDivisionError out of NumPy's IEEE world.
-    chunk = batch.run(compile_source(source), {"x": np.array([1.0, 2.0])}, ["x"])
+    chunk = arrays.run(compile_source(source), {"x": np.array([1.0, 2.0])}, ["x"])
     assert all(message in e for e in chunk.errors)
 
 
 def test_errors_read_like_a_list():
-    chunk = batch.run(compile_source("log(x)"), {"x": np.array([1.0, -1.0, 2.0])}, ["x"])
+    chunk = arrays.run(compile_source("log(x)"), {"x": np.array([1.0, -1.0, 2.0])}, ["x"])
     errors = chunk.errors
     assert len(errors) == 3 and errors[0] is None and errors[-1] is None and "log" in errors[1]
     assert errors[1:] == [errors[1], None] and list(errors) == [None, errors[1], None]

@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from bpcli import ops, templates
+from bpcli import primitives
+from bpcli.core import templates
 
 SEED = ["grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
 
@@ -62,7 +63,7 @@ def test_perturb_method_implies_perturb(run):
 
 
 def test_mismatch_exits_1(run, monkeypatch):
-    monkeypatch.setitem(ops.OPS, "mul", dataclasses.replace(ops.OPS["mul"], partials=("{1}", "{0} + 1.0")))
+    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("{1}", "{0} + 1.0")))
     templates.rules.cache_clear()
     try:
         r = run(*SEED, "--perturb")
@@ -199,7 +200,7 @@ def test_version(run):
 def test_stdin_that_is_not_utf8(run):
     from click.testing import CliRunner
 
-    from bpcli.cli import cli
+    from bpcli.cli.commands import cli
     result = CliRunner().invoke(cli, ["grad", "-", "-v", "x=1"], input=b"x+\xff")
     assert result.exit_code == 2 and "not UTF-8" in result.stderr and result.exception.__class__ is SystemExit
 

@@ -15,22 +15,26 @@ import sys
 
 import pytest
 
-from bpcli import codegen, dialects, engine, ops, templates
-from bpcli.graph import INPUT, Graph, Node
-from bpcli.pipeline import compile_source, grad
+from bpcli.codegen import emit
+from bpcli.codegen import languages
+from bpcli.core import engine
+from bpcli import primitives
+from bpcli.core import templates
+from bpcli.core.graph import INPUT, Graph, Node
+from bpcli.api import compile_source, grad
 
 LECTURE = ("(w+x*y)*z", {"w": 5.0, "x": 3.0, "y": 2.0, "z": 4.0})
 
 
 def op_case(name: str, fan_out: bool) -> tuple[str, dict[str, float]]:
     """An expression of one gate over inputs a, b, c… at the op's sample point; with fan-out, times a."""
-    op = ops.OPS[name]
+    op = primitives.OPS[name]
     names = [chr(ord("a") + i) for i in range(len(op.sample))]
     source = templates.expand(op.display, names)
     return (f"({source})*a" if fan_out else source), dict(zip(names, op.sample))
 
 
-OP_CASES = [op_case(name, fan) for name in ops.OPS for fan in (False, True)]
+OP_CASES = [op_case(name, fan) for name in primitives.OPS for fan in (False, True)]
 
 MIXED = [
     LECTURE,
@@ -80,14 +84,14 @@ def agrees(source_or_graph, point: dict[str, float], value: float, gradient: dic
 
 def run_python(graph: Graph, point: dict[str, float]) -> tuple[float, dict[str, float]]:
     namespace: dict = {}
-    exec(compile(codegen.python(graph), "<generated>", "exec"), namespace)  # noqa: S102 - our own output
-    function = namespace[codegen.plan(graph, dialects.PYTHON).name]
+    exec(compile(emit.python(graph), "<generated>", "exec"), namespace)  # noqa: S102 - our own output
+    function = namespace[emit.plan(graph, languages.PYTHON).name]
     return function(*(point[name] for name in graph.input_names))
 
 
 def test_lecture_example_in_python():
     source, point = LECTURE
-    text = codegen.python(compile_source(source))
+    text = emit.python(compile_source(source))
     for line in ["def grad_f(w, x, y, z):", "    v = x * y", "    u = w + v", "    f = u * z", "    dfdf = 1.0",
                  "    dfdu = z * dfdf", "    dfdw = 1.0 * dfdu", "    dfdx = y * dfdv", "    dfdy = x * dfdv",
                  '    return f, {"w": dfdw, "x": dfdx, "y": dfdy, "z": dfdz}']:
@@ -97,7 +101,7 @@ def test_lecture_example_in_python():
 
 
 def test_fan_out_accumulates_with_plus_equals():
-    text = codegen.python(compile_source("x*x+sin(x)"))
+    text = emit.python(compile_source("x*x+sin(x)"))
     body = [line.strip() for line in text.splitlines() if line.strip().startswith("dfdx")]
     assert body == ["dfdx = cos(x) * dfdu", "dfdx += x * dfdv", "dfdx += x * dfdv"]
 
@@ -107,7 +111,7 @@ def test_backward_lines_follow_the_engines_edges(source):
     graph = compile_source(source)
     values = engine.forward(graph, {name: 0.5 for name in graph.input_names})
     edges = engine.backward(graph, values).edges
-    steps = codegen.plan(graph, dialects.PYTHON).backward
+    steps = emit.plan(graph, languages.PYTHON).backward
     assert [s.target for s in steps if s.edge] == ["dfdf"] + [f"dfd{graph.nodes[e.to].name}" for e in edges]
 
 
@@ -135,11 +139,11 @@ def test_python_matches_the_engine_at_random_points(source):
 
 
 def test_max_counts_its_ties_once_per_gate():
-    text = codegen.python(compile_source("max(x, y, z)"))
+    text = emit.python(compile_source("max(x, y, z)"))
     body = [line.strip() for line in text.splitlines()[-6:-1]]
     assert body == ["dfdf = 1.0", "count_f = count(f, x, y, z)", "dfdx = ((x == f) / count_f) * dfdf",
                     "dfdy = ((y == f) / count_f) * dfdf", "dfdz = ((z == f) / count_f) * dfdf"]
-    assert "  const count_f = count(f, x, y, z);" in codegen.javascript(compile_source("max(x, y, z)"))
+    assert "  const count_f = count(f, x, y, z);" in emit.javascript(compile_source("max(x, y, z)"))
 
 
 def test_ties_split_the_gradient_evenly():
@@ -147,7 +151,7 @@ def test_ties_split_the_gradient_evenly():
 
 
 def test_the_tie_count_never_takes_a_users_name():
-    text = codegen.python(compile_source("count_v*max(count_v, x, count_v_)"))
+    text = emit.python(compile_source("count_v*max(count_v, x, count_v_)"))
     assert "    count_v__ = count(v, count_v, x, count_v_)" in text.splitlines()
 
 
@@ -155,7 +159,7 @@ def code_size_per_argument(n: int) -> float:
     """Characters of generated code per argument of max and min over n inputs, in the largest language."""
     names = ", ".join(f"x{i}" for i in range(n))
     graph = compile_source(f"max({names}) + min({names})")
-    return max(len(write(graph)) for write in codegen.LANGUAGES.values()) / n
+    return max(len(write(graph)) for write in emit.LANGUAGES.values()) / n
 
 
 def test_wide_max_writes_code_linear_in_its_arguments():
@@ -170,7 +174,7 @@ def test_the_size_check_catches_a_count_per_edge(monkeypatch):
 
 
 def test_keys_keep_the_users_names_while_identifiers_are_mangled():
-    text = codegen.python(compile_source(NAMES[0][0]))
+    text = emit.python(compile_source(NAMES[0][0]))
     assert "def grad_f(where_, count_, pow_, math_, lambda_, grad, θ, double):" in text
     assert '"lambda": dfdlambda_' in text
 
@@ -180,14 +184,14 @@ def test_an_input_no_edge_reaches_gets_zero():
     graph = compile_source("x*2")
     graph = Graph(graph.source, graph.nodes + (Node("z", INPUT, (), (0, 0)),), graph.output)
     assert run_python(graph, {"x": 1.5, "z": 7.0}) == (3.0, {"x": 2.0, "z": 0.0})
-    assert "grad[1] = 0.0;" in codegen.c(graph)
+    assert "grad[1] = 0.0;" in emit.c(graph)
 
 
 def test_every_helper_a_template_calls_is_known_to_every_language():
-    for op in ops.OPS.values():
+    for op in primitives.OPS.values():
         for template in (op.forward, *op.partials):
-            for dialect in (dialects.PYTHON, dialects.C, dialects.JAVASCRIPT):
-                codegen._fill(template, ["a", "b", "c"], "out", 0, dialect)
+            for dialect in (languages.PYTHON, languages.C, languages.JAVASCRIPT):
+                emit._fill(template, ["a", "b", "c"], "out", 0, dialect)
 
 
 # ---- deep graphs and a rule that is wrong ---------------------------------------------------------
@@ -196,10 +200,10 @@ def test_deep_nesting_generates_without_recursion():
     source = "sin(" * 2000 + "x" + ")" * 2000
     graph = compile_source(source)
     assert 2000 > sys.getrecursionlimit() // 2
-    text = codegen.python(graph)
+    text = emit.python(graph)
     assert text.count("\n    dfd") == 2001
     agrees(source, {"x": 0.5}, *run_python(graph, {"x": 0.5}))
-    assert codegen.c(graph).count("cos(") == 2000 and codegen.javascript(graph).count("cos(") == 2000
+    assert emit.c(graph).count("cos(") == 2000 and emit.javascript(graph).count("cos(") == 2000
 
 
 def test_a_hundred_thousand_gates():
@@ -217,7 +221,7 @@ def test_a_hundred_thousand_gates():
 def test_a_wrong_partial_is_caught(monkeypatch):
     source, point = LECTURE
     right = grad(source, point)
-    monkeypatch.setitem(ops.OPS, "mul", dataclasses.replace(ops.OPS["mul"], partials=("{0}", "{1}")))
+    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("{0}", "{1}")))
     try:
         wrong = run_python(compile_source(source), point)
         assert wrong[1]["x"] == 3.0 * (5.0 + 3.0 * 2.0)  # each product's partials swapped: x·u, not y·z
@@ -262,9 +266,9 @@ def build_c(graph: Graph, folder) -> str:
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not on PATH")
     n = len(graph.inputs)
-    name = codegen.plan(graph, dialects.C).name
+    name = emit.plan(graph, languages.C).name
     main = C_MAIN.format(size=max(n, 1), n=n, name=name, args="".join(f"in[{i}], " for i in range(n)))
-    (folder / "grad.c").write_text(codegen.c(graph) + main, encoding="utf-8")
+    (folder / "grad.c").write_text(emit.c(graph) + main, encoding="utf-8")
     built = subprocess.run(["gcc", "-O0", "-std=c99", "-Wall", "-pedantic", "-Werror", "grad.c", "-o", "grad", "-lm"],
                            cwd=folder, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
@@ -281,7 +285,7 @@ def run_compiled(command: list[str], graph: Graph, point: dict[str, float]) -> t
 def test_lecture_example_in_c(tmp_path):
     source, point = LECTURE
     graph = compile_source(source)
-    text = codegen.c(graph)
+    text = emit.c(graph)
     assert "double grad_f(double w, double x, double y, double z, double grad[])" in text
     assert "/* grad[0] = df/dw, grad[1] = df/dx, grad[2] = df/dy, grad[3] = df/dz */" in text
     assert "    double dfdx = y * dfdv;" in text
@@ -330,9 +334,9 @@ def build_js(graph: Graph, folder) -> list[str]:
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         pytest.skip("node is not on PATH")
-    main = JS_MAIN.format(name=codegen.plan(graph, dialects.JAVASCRIPT).name,
+    main = JS_MAIN.format(name=emit.plan(graph, languages.JAVASCRIPT).name,
                           names=json.dumps(graph.input_names, ensure_ascii=False))
-    (folder / "grad.js").write_text(codegen.javascript(graph) + main, encoding="utf-8")
+    (folder / "grad.js").write_text(emit.javascript(graph) + main, encoding="utf-8")
     return [node, str(folder / "grad.js")]
 
 
@@ -343,8 +347,8 @@ def test_javascript_matches_the_engine(source, point, tmp_path):
 
 
 def test_languages_table():
-    assert set(codegen.LANGUAGES) == {"python", "c", "javascript"}
-    assert codegen.LANGUAGES["python"] is codegen.python
+    assert set(emit.LANGUAGES) == {"python", "c", "javascript"}
+    assert emit.LANGUAGES["python"] is emit.python
 
 
 # ---- through the command line ---------------------------------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bpcli.cli import cli
-from bpcli.cli_complete import FILES, script
+from bpcli.cli.commands import cli
+from bpcli.cli.complete import FILES, script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "completions"

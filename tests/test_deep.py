@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bpcli.pipeline import Perturb, grad
+from bpcli.api import Perturb, grad
 
 N = 100_000
 
@@ -86,9 +86,9 @@ def test_deep_syntax_error_has_a_short_caret_line(run):
 def test_render_deep_graph_without_recursion(nested_tanh):
     from rich.console import Console
 
-    from bpcli import render
+    from bpcli.views import tables
     console = Console(file=io.StringIO(), width=100, color_system=None)
-    console.print(render.gradients(grad(nested_tanh, {"x": 0.5})))
+    console.print(tables.gradients(grad(nested_tanh, {"x": 0.5})))
     assert "Gradient" in console.file.getvalue()
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from bpcli import ops
-from bpcli.cli import cli
+from bpcli import primitives
+from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -185,7 +185,7 @@ def test_every_exit_status_is_documented(code):
     assert re.search(rf"^\| {code} \| ", ALL_TEXT, re.M)
 
 
-@pytest.mark.parametrize("name", ops.FUNCTIONS)
+@pytest.mark.parametrize("name", primitives.FUNCTIONS)
 def test_every_function_is_in_the_table(name):
     assert re.search(rf"^\|[^|\n]*`{name}\(", ALL_TEXT, re.M)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bpcli.explain import MAX_CHAIN, MAX_PATHS
+from bpcli.core.explain import MAX_CHAIN, MAX_PATHS
 from bpcli import numfmt
-from bpcli.pipeline import explain, grad
+from bpcli.api import explain, grad
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = ["grad", "-f", "examples/lecture_network.bp", "--vars", "examples/lecture_network.vars"]

@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import fastparse, parser, syntax
+from bpcli.language import fastparse
+from bpcli.language import parser
+from bpcli.language import syntax
 from bpcli.errors import InputError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))

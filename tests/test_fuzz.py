@@ -32,10 +32,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import batch, bindings, codegen, export, parser, stream, templates
-from bpcli.cli import cli
+from bpcli.points import arrays
+from bpcli.points import bindings
+from bpcli.codegen import emit
+from bpcli.views import export
+from bpcli.language import parser
+from bpcli.points import readers
+from bpcli.core import templates
+from bpcli.cli.commands import cli
 from bpcli.errors import BpcliError, DomainError
-from bpcli.pipeline import Perturb, Source, compile_source, evaluate, grad
+from bpcli.api import Perturb, Source, compile_source, evaluate, grad
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -489,14 +495,14 @@ def _wide_max_json(text: str) -> None:
 
 def _wide_max_code(text: str) -> None:
     graph = compile_source(text)
-    for write in codegen.LANGUAGES.values():
+    for write in emit.LANGUAGES.values():
         write(graph)
 
 
 def _wide_max_batch(text: str) -> None:
     templates.rules.cache_clear()
     names = text[4:-1].split(",")
-    batch.run(compile_source(text), {name: [float(i % 3)] * 300 for i, name in enumerate(names)}, names)
+    arrays.run(compile_source(text), {name: [float(i % 3)] * 300 for i, name in enumerate(names)}, names)
 
 
 def _overflow_message(text: str) -> None:
@@ -505,7 +511,7 @@ def _overflow_message(text: str) -> None:
 
 
 def _batch_header(text: str) -> None:
-    stream._Rows("csv", text.split(",")).set_header(text)
+    readers._Rows("csv", text.split(",")).set_header(text)
 
 
 def _complete(text: str) -> None:

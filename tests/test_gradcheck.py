@@ -8,17 +8,19 @@ import math
 
 import pytest
 
-from bpcli import gradcheck, ops, templates
+from bpcli.check import gradcheck
+from bpcli import primitives
+from bpcli.core import templates
 from bpcli.errors import InputError
-from bpcli.pipeline import Perturb, grad
-from bpcli.quotient import EPS, Nudge, Quotient
+from bpcli.api import Perturb, grad
+from bpcli.check.quotient import EPS, Nudge, Quotient
 
 
 @pytest.fixture
 def broken(monkeypatch):
     """Swap in a deliberately wrong derivative rule for one op."""
     def breaking(name: str, *partials: str) -> None:
-        monkeypatch.setitem(ops.OPS, name, dataclasses.replace(ops.OPS[name], partials=partials))
+        monkeypatch.setitem(primitives.OPS, name, dataclasses.replace(primitives.OPS[name], partials=partials))
         templates.rules.cache_clear()
     yield breaking
     monkeypatch.undo()

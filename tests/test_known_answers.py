@@ -15,9 +15,9 @@ import math
 
 import pytest
 
-from bpcli import ops
+from bpcli import primitives
 from bpcli.errors import DomainError
-from bpcli.pipeline import compile_source, grad
+from bpcli.api import compile_source, grad
 
 LN2 = 0.6931471805599453
 E = 2.718281828459045
@@ -109,7 +109,7 @@ def test_known_value_and_gradient(text, point, value, gradient):
 
 def test_every_primitive_has_known_answers():
     used = {node.op for text, *_ in KNOWN for node in compile_source(text).nodes}
-    assert set(ops.OPS) <= used, set(ops.OPS) - used
+    assert set(primitives.OPS) <= used, set(primitives.OPS) - used
 
 
 def test_the_constants_are_the_nearest_doubles():

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bpcli.errors import InputError
-from bpcli.pipeline import compile_source, evaluate
+from bpcli.api import compile_source, evaluate
 
 
 def value(source: str, **values: float) -> float:

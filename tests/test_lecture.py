@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bpcli import engine
+from bpcli.core import engine
 from bpcli.errors import DomainError, InputError
-from bpcli.pipeline import Perturb, evaluate, grad
+from bpcli.api import Perturb, evaluate, grad
 
 SEED = {"w": 5, "x": 3, "y": 2, "z": 4}
 

@@ -14,7 +14,8 @@ import sys
 import pytest
 from conftest import CLEAN_ENV
 
-from bpcli import descent, pipeline
+from bpcli.points import descent
+from bpcli import api
 
 LECTURE = ["(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--target", "33", "--lr", "0.0001"]
 
@@ -22,17 +23,17 @@ LECTURE = ["(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4", "--target", "33", "--lr", "0.00
 # ---- step streams its rows and keeps O(1) steps --------------------------------------------------
 
 def test_a_descent_is_computed_as_it_is_read():
-    run = pipeline.step("x^2", {"x": 3.0}, None, 0.1, 10 ** 6)
+    run = api.step("x^2", {"x": 3.0}, None, 0.1, 10 ** 6)
     first = next(iter(run))   # a million steps planned (20 s); the first one is there at once
     assert first.step == 0 and first.values == {"x": 3.0} and run.final == {"x": 3.0}
 
 
 def test_ends_keeps_the_first_and_last_steps():
-    run = pipeline.step("x^2", {"x": 3.0}, None, 0.1, 1000)
+    run = api.step("x^2", {"x": 3.0}, None, 0.1, 1000)
     ends = descent.ends(run, 5)
     assert [s.step for s in ends.head] == [0, 1, 2, 3, 4] and [s.step for s in ends.tail] == [996, 997, 998, 999, 1000]
     assert ends.count == 1001 and run.final == {"x": ends.tail[-1].values["x"]}
-    short = descent.ends(pipeline.step("x^2", {"x": 3.0}, None, 0.1, 6), 5)
+    short = descent.ends(api.step("x^2", {"x": 3.0}, None, 0.1, 6), 5)
     assert [s.step for s in (*short.head, *short.tail)] == list(range(7))
 
 
@@ -96,7 +97,7 @@ def _fake_dot(monkeypatch, tmp_path, body: str) -> None:
 
 
 def test_render_refuses_a_graph_beyond_the_limit(run, tmp_path):
-    from bpcli.export import MAX_RENDER_NODES
+    from bpcli.views.export import MAX_RENDER_NODES
 
     r = run("graph", _terms(50), "--render", str(tmp_path / "g.svg"))   # 301 nodes
     assert r.code == 2 and f"at most {MAX_RENDER_NODES} nodes" in r.err and "has 301" in r.err
@@ -106,7 +107,7 @@ def test_render_refuses_a_graph_beyond_the_limit(run, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("dot"), reason="needs Graphviz's dot")
 def test_render_draws_a_graph_at_the_limit(run, tmp_path):
-    from bpcli.export import MAX_RENDER_NODES
+    from bpcli.views.export import MAX_RENDER_NODES
 
     chain = "+".join(f"x{i}" for i in range((MAX_RENDER_NODES + 1) // 2))   # n inputs, n - 1 sums
     r = run("graph", chain, "--render", str(tmp_path / "g.svg"))
@@ -126,7 +127,7 @@ def test_dot_that_fails_says_its_status(run, tmp_path, monkeypatch):
 
 
 def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
-    from bpcli import export
+    from bpcli.views import export
 
     monkeypatch.setattr(export, "DOT_TIMEOUT", 0.5)
     _fake_dot(monkeypatch, tmp_path, f"exec {shutil.which('sleep')} 30")
@@ -146,13 +147,13 @@ def test_an_error_at_the_end_is_reported_without_a_second_parse(monkeypatch, tex
     # The fast scan has read every token when it finds the input cut short (or two operands in a row, where
     # Lark fails too); parsing all of it again with
     # Lark (ten times slower) only to write the message is the work that made the error cost 10x the input.
-    from bpcli import parser
+    from bpcli.language import parser
     from bpcli.errors import InputError
 
     reparsed = []
     monkeypatch.setattr(parser, "parse_with_lark", lambda *args: reparsed.append(args))
     with pytest.raises(InputError) as err:
-        pipeline.compile_source(text)
+        api.compile_source(text)
     assert reparsed == [] and err.value.lines()[0] == message
 
 
@@ -160,9 +161,9 @@ def test_an_error_at_the_end_is_reported_without_a_second_parse(monkeypatch, tex
 
 def _names(*groups: str) -> list[str]:
     """The reserved-looking names that are also bpcli variables (not functions or constants)."""
-    from bpcli import ops
+    from bpcli import primitives
 
-    taken = ops.FUNCTIONS | ops.CONSTANTS.keys()
+    taken = primitives.FUNCTIONS | primitives.CONSTANTS.keys()
     return [n for n in dict.fromkeys(" ".join(groups).split()) if n not in taken]
 
 
@@ -190,29 +191,31 @@ def test_python_code_compiles_and_runs_with_reserved_names():
     from test_codegen import agrees, run_python
 
     source, point = _reserved_case(PYTHON_NAMES)
-    graph = pipeline.compile_source(source)
+    graph = api.compile_source(source)
     assert "__debug__" in graph.input_names
     agrees(source, point, *run_python(graph, point))
     # (the run passes the inputs by position, so a parameter out of order gives some wrong gradient)
-    from bpcli import codegen, dialects
+    from bpcli.codegen import emit
+    from bpcli.codegen import languages
 
-    assert dict(codegen.plan(graph, dialects.PYTHON).inputs)["__debug__"] == "__debug___"
+    assert dict(emit.plan(graph, languages.PYTHON).inputs)["__debug__"] == "__debug___"
 
 
 @pytest.mark.parametrize("std", [["-std=c99", "-pedantic"], [], ["-std=c2x"]], ids=["c99", "gnu default", "c2x"])
 def test_c_code_compiles_and_runs_with_reserved_names(tmp_path, std):
     from test_codegen import C_MAIN, agrees, run_compiled
 
-    from bpcli import codegen, dialects
+    from bpcli.codegen import emit
+    from bpcli.codegen import languages
 
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not on PATH")
     source, point = _reserved_case(C_NAMES)
-    graph = pipeline.compile_source(source)
+    graph = api.compile_source(source)
     n = len(graph.inputs)
-    main = C_MAIN.format(size=n, n=n, name=codegen.plan(graph, dialects.C).name,
+    main = C_MAIN.format(size=n, n=n, name=emit.plan(graph, languages.C).name,
                          args="".join(f"in[{i}], " for i in range(n)))
-    (tmp_path / "grad.c").write_text(codegen.c(graph) + main, encoding="utf-8")
+    (tmp_path / "grad.c").write_text(emit.c(graph) + main, encoding="utf-8")
     built = subprocess.run(["gcc", "-O0", *std, "-Wall", "-Werror", "grad.c", "-o", "grad", "-lm"], cwd=tmp_path,
                            capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr[:2000]
@@ -223,7 +226,7 @@ def test_javascript_code_compiles_and_runs_with_reserved_names(tmp_path):
     from test_codegen import agrees, build_js, run_compiled
 
     source, point = _reserved_case(JS_NAMES)
-    graph = pipeline.compile_source(source)
+    graph = api.compile_source(source)
     agrees(source, point, *run_compiled(build_js(graph, tmp_path), graph, point))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpcli.cli import cli
+from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("grad", "eval", "step", "graph", "code", "completion")
@@ -41,11 +41,11 @@ def test_help_lists_the_exit_statuses_of_its_command(run, command, codes):
 
 
 def test_ctrl_c_exits_130_with_one_line(run, monkeypatch):
-    from bpcli import pipeline
+    from bpcli import api
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(pipeline, "evaluate", interrupted)
+    monkeypatch.setattr(api, "evaluate", interrupted)
     r = run("eval", "x", "-v", "x=1")
     assert r.code == 130 and r.out == "" and r.err.strip() == "bpcli: interrupted"
 

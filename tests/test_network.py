@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bpcli.pipeline import compile_source, grad, step
-from bpcli.bindings import read_vars
+from bpcli.api import compile_source, grad, step
+from bpcli.points.bindings import read_vars
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PROGRAM = (EXAMPLES / "lecture_network.bp").read_text(encoding="utf-8")

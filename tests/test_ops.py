@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from bpcli import ops, templates
+from bpcli import primitives
+from bpcli.core import templates
 
-SMOOTH = [name for name in ops.OPS]
+SMOOTH = [name for name in primitives.OPS]
 
 
 def central(f, args, k, h=1e-6):
@@ -19,7 +20,7 @@ def central(f, args, k, h=1e-6):
 
 @pytest.mark.parametrize("name", SMOOTH)
 def test_partials_match_central_difference(name):
-    op = ops.OPS[name]
+    op = primitives.OPS[name]
     args = op.sample
     assert args and op.accepts(len(args)), f"{name} needs a sample point"
     rules = templates.rules(name, len(args))
@@ -40,13 +41,13 @@ def test_forward_matches_python_math(name):
         "softplus": lambda a: math.log(1 + math.exp(a)),
         "relu": lambda a: max(a, 0.0), "abs": abs, "max": max, "min": min,
     }[name]
-    args = ops.OPS[name].sample
+    args = primitives.OPS[name].sample
     assert templates.rules(name, len(args)).forward(*args) == pytest.approx(expected(*args), rel=1e-15)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
 def test_every_op_has_a_display_and_readable_partials(name):
-    op = ops.OPS[name]
+    op = primitives.OPS[name]
     n = len(op.sample)
     names = [f"a{i}" for i in range(n)]
     assert templates.expand(op.display, names)
@@ -66,7 +67,7 @@ def test_readable():
 
 
 def test_functions_are_the_table_entries_called_by_name():
-    assert ops.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu", "abs",
+    assert primitives.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu", "abs",
                              "max", "min")
 
 
@@ -103,13 +104,13 @@ def test_pow_conventions():
 
 
 def test_the_table_knows_every_function_the_grammar_accepts():
-    assert set(ops.FUNCTIONS) <= set(ops.OPS)
-    assert set(ops.BINARY.values()) | set(ops.UNARY.values()) <= set(ops.OPS)
+    assert set(primitives.FUNCTIONS) <= set(primitives.OPS)
+    assert set(primitives.BINARY.values()) | set(primitives.UNARY.values()) <= set(primitives.OPS)
 
 
 def test_complex_backend_gives_complex_step_derivatives():
     for name in ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "tan", "cos"):
-        x = ops.OPS[name].sample[0]
+        x = primitives.OPS[name].sample[0]
         h = 1e-20
         numeric = templates.rules(name, 1, "complex").forward(complex(x, h)).imag / h
         real = templates.rules(name, 1)

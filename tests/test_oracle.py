@@ -1,7 +1,7 @@
 """An independent oracle: bpcli's value and gradient against SymPy evaluated by mpmath to 50 digits.
 
 Random expressions and small programs (`a = …; b = …; <output>`) over the whole grammar (every entry of
-`ops.OPS`, `^` and `**`, signs, literals in every spelling, pi and e) are built twice side by side, as
+`primitives.OPS`, `^` and `**`, signs, literals in every spelling, pi and e) are built twice side by side, as
 bpcli text and as a SymPy expression, by the generator of tests/test_properties.py (extended here to
 named statements). SymPy differentiates its twin symbolically, and mpmath evaluates value and gradient
 at the very doubles bpcli was given, to 50 significant digits: the exact answer, for our purposes. bpcli
@@ -75,10 +75,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import test_properties as props  # its generator builds bpcli text and a SymPy twin side by side
-from bpcli import ops, templates
+from bpcli import primitives
+from bpcli.core import templates
 from bpcli.errors import DomainError
-from bpcli.graph import CONST, INPUT, Graph
-from bpcli.pipeline import compile_source, grad
+from bpcli.core.graph import CONST, INPUT, Graph
+from bpcli.api import compile_source, grad
 
 EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "300"))
 DIGITS = 50
@@ -87,7 +88,7 @@ U = 4
 SLACK = 2
 TINY = 2.0 ** -1074          # the smallest subnormal: what a rounding may lose on top of ε relative
 DOUBLE_MAX = 1.7976931348623157e308
-KINKED = ops.KINKED
+KINKED = primitives.KINKED
 EXACT_OPS = frozenset({"add", "sub", "mul", "div", "neg"})   # correctly rounded: ½ ulp, within 1·ε
 
 
@@ -421,9 +422,9 @@ def batch_answer(graph: Graph, point: dict[str, float], wrt: list[str]) -> tuple
     its value and gradient, or None where it fails the row."""
     import numpy as np
 
-    from bpcli import batch   # NumPy is imported on this path only, as in bpcli
+    from bpcli.points import arrays   # NumPy is imported on this path only, as in bpcli
 
-    chunk = batch.run(graph, {name: np.array([v]) for name, v in point.items()}, wrt)
+    chunk = arrays.run(graph, {name: np.array([v]) for name, v in point.items()}, wrt)
     if chunk.errors[0] is not None:
         return None
     return float(chunk.value[0]), {name: float(g[0]) for name, g in chunk.gradient.items()}
@@ -500,14 +501,14 @@ def test_programs_agree_with_the_oracle(case, point):
 
 ANY = st.one_of(st.floats(min_value=-40.0, max_value=40.0), st.floats(allow_nan=False, allow_infinity=False),
                 st.integers(-6, 6).map(float))
-SMOOTH = sorted(name for name in ops.OPS if name not in KINKED)
+SMOOTH = sorted(name for name in primitives.OPS if name not in KINKED)
 
 
 @settings(ORACLE, max_examples=4 * EXAMPLES)
 @given(st.sampled_from(SMOOTH), st.lists(ANY, min_size=2, max_size=2))
 @example("pow", [2.1776362816256456e159, -2.0])  # a subnormal output times log(a): see rule_error
 def test_each_rule_is_accurate_to_u_ulps(name, drawn):
-    arity = ops.OPS[name].arity
+    arity = primitives.OPS[name].arity
     args = drawn[:arity]
     rules = templates.rules(name, arity)
     value_fn, first_fns, _ = calculus(name, arity)
@@ -609,11 +610,11 @@ def test_the_oracle_catches_a_wrong_or_careless_rule(broken_rule, name, rule, te
 def test_the_oracle_checks_the_batch_backend_too(monkeypatch):
     import numpy as np
 
-    from bpcli import batch
+    from bpcli.points import arrays
 
     case, point = _case("tanh(x)*y"), {"x": 0.5, "y": 2.0}
     assert disagreements(*case, point) == []  # control
-    monkeypatch.setitem(batch.NUMPY, "tanh", lambda a: np.tanh(a) * (1.0 + 1e-12))
+    monkeypatch.setitem(arrays.NUMPY, "tanh", lambda a: np.tanh(a) * (1.0 + 1e-12))
     templates.rules.cache_clear()             # rules compile a copy of the backend's namespace
     try:
         assert [d for d in disagreements(*case, point) if d.startswith("--batch f")]

@@ -23,7 +23,7 @@ import test_oracle as oracle
 import test_properties as props
 
 from bpcli.errors import BpcliError
-from bpcli.pipeline import Perturb, grad
+from bpcli.api import Perturb, grad
 
 SIMPLE = ["x^x", "x*log(x)", "sqrt(x)", "exp(-1/x)", "sin(1/x)", "log(x)", "tan(x)", "tanh(x)", "sigmoid(x)",
           "softplus(x)", "x^0.5", "1/x", "exp(x)", "sin(x)", "cos(x)", "x + sin(x)", "x^3", "x^-2",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bpcli.errors import InputError
-from bpcli.pipeline import Source, compile_source, grad
+from bpcli.api import Source, compile_source, grad
 
 LECTURE = "v = x*y; u = w+v; f = u*z"
 SEED = {"w": 5, "x": 3, "y": 2, "z": 4}

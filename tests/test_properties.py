@@ -18,9 +18,9 @@ import sympy
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from bpcli import ops
+from bpcli import primitives
 from bpcli.errors import DomainError
-from bpcli.pipeline import Perturb, grad
+from bpcli.api import Perturb, grad
 
 VARIABLES = ("x", "y", "z")
 SYMBOLS = {name: sympy.Symbol(name, real=True) for name in VARIABLES}
@@ -131,7 +131,7 @@ SYMPY_FUNCTIONS = {
     "relu": lambda a: sympy.Max(a, 0),
     "abs": sympy.Abs,
 }
-assert set(SYMPY_FUNCTIONS) | {"max", "min"} == set(ops.FUNCTIONS), "a new function needs a SymPy twin here"
+assert set(SYMPY_FUNCTIONS) | {"max", "min"} == set(primitives.FUNCTIONS), "a new function needs a SymPy twin here"
 POLES = {"log": lambda a: a, "sqrt": lambda a: a, "tan": sympy.cos}
 
 

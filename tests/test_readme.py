@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bpcli.cli import cli
+from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcli import records, stream
+from bpcli.points import records
+from bpcli.points import readers
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -21,9 +22,9 @@ PIECES = ["0", "1", "7", "42", "-3.5", ".5", "5.", "1e3", "2E-2", "1e400", "1e-4
           ",", "\n", "\r", "\r\n", '"', '"1"', "１", "x"]
 
 
-def reader(fmt: str, width: int) -> stream._Rows:
+def reader(fmt: str, width: int) -> readers._Rows:
     names = [f"c{k}" for k in range(width)]
-    rows = stream._Rows(fmt, names)
+    rows = readers._Rows(fmt, names)
     rows.set_header(rows.delimiter.join(names))
     rows.first = False
     return rows
@@ -85,6 +86,6 @@ def test_a_field_of_blanks_is_not_minus_one():
 
 def test_blocks_keep_lines_whole_and_rows_in_order():
     text = b"x,y\n" + b"".join(b"%d,%d\n" % (i, -i) for i in range(50_000))
-    rows = stream._Rows("csv", ["y", "x"])
+    rows = readers._Rows("csv", ["y", "x"])
     xs = [rows.parse(block)[0]["x"] for block in records.blocks(io.BytesIO(text), ",")]
     assert np.concatenate(xs).tolist() == list(range(50_000)) and len(xs) > 3

@@ -359,7 +359,7 @@ def test_ctrl_c_while_the_command_line_is_imported_is_130(monkeypatch, capsys):
     real = builtins.__import__
 
     def interrupted(name, *args, **kwargs):
-        if name == "bpcli.cli":
+        if name == "bpcli.cli.commands":
             raise KeyboardInterrupt
         return real(name, *args, **kwargs)
 

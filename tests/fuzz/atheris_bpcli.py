@@ -21,9 +21,9 @@ import atheris
 with atheris.instrument_imports(include=["bpcli"]):
     from click.testing import CliRunner
 
-    from bpcli.cli import cli
+    from bpcli.cli.commands import cli
     from bpcli.errors import BpcliError
-    from bpcli.pipeline import Perturb, compile_source, evaluate, grad
+    from bpcli.api import Perturb, compile_source, evaluate, grad
 
 POINT = {"w": 0.5, "x": 1.0, "y": 2.0, "z": 3.0, "a": -1.0, "θ": 1e-300}
 FOLDER = tempfile.mkdtemp(prefix="bpcli-atheris-")

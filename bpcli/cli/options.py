@@ -1,0 +1,272 @@
+"""The CLI's shared options and input: the program (EXPR, -f, stdin), -v/--vars, --format, --quiet;
+and the values of --wrt and --perturb, as the library takes them.
+
+Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only modules that import click).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import sys
+from itertools import pairwise
+
+import click
+
+from bpcli.cli.complete import complete_values
+from bpcli.errors import InputError, escaped
+
+# Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
+# all); a command's --help shows its own rows.
+_EVERY = "bpcli grad eval step graph code completion"
+EXIT_STATUSES = (
+    (0, _EVERY, "success"),
+    (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
+    (2, "bpcli grad eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
+    (2, "code", "bad input: syntax error, unknown function, bad option, unreadable file"),
+    (2, "completion", "bad option or argument, or DIR cannot be written"),
+    (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
+    (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
+    (3, "eval", "a value is undefined or overflows at the point"),
+    (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
+    (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
+    (74, _EVERY, "standard output could not be written (disk full, closed, I/O error)"),
+    (130, _EVERY, "interrupted (Ctrl-C)"),
+    (141, _EVERY, "the reader of standard output went away (SIGPIPE, e.g. `| head`)"),
+)
+
+
+def exit_statuses(command: str = "bpcli") -> str:
+    """The --help epilog of `command` ("bpcli": the group): the exit statuses it can return."""
+    rows = [f"  {code:<3}  {meaning}" for code, commands, meaning in EXIT_STATUSES if command in commands.split()]
+    return "\b\nExit status:\n" + "\n".join(rows) + "\n"
+
+
+_BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
+
+FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
+
+
+LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
+
+
+def say(line: str) -> None:
+    """One line of a message on stderr, made safe for a terminal: every message quotes data (names, headers,
+    cells, file names, the expression), so control characters are shown escaped here, for all of them;
+    an overlong line is cut with a count."""
+    if len(line) > LINE_LIMIT:  # the start says what, the end often what to do: keep both
+        head, tail = LINE_LIMIT * 2 // 3, LINE_LIMIT // 3
+        line = f"{line[:head]}… ({len(line) - head - tail} characters cut) …{line[-tail:]}"
+    click.echo(escaped(line), err=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, unless --quiet."""
+    ctx = click.get_current_context(silent=True)
+    if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
+        say(f"bpcli: warning: {message}")
+
+
+def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        ctx.find_root().meta["bpcli.quiet"] = True
+
+
+def _set_digits(ctx: click.Context, _param, value: int) -> None:
+    ctx.find_root().meta["bpcli.digits"] = value
+
+
+def shown():
+    """The block where tables, trees and graph labels are made: numbers with --digits significant digits."""
+    from bpcli import numfmt
+
+    ctx = click.get_current_context(silent=True)
+    return numfmt.significant(ctx.find_root().meta.get("bpcli.digits", numfmt.TABLE_DIGITS) if ctx
+                              else numfmt.TABLE_DIGITS)
+
+
+def program_options(command):
+    """The program a command works on: EXPR, or -f FILE, and --output (and --quiet)."""
+    @click.argument("expression", metavar="[EXPR]", required=False)
+    @click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                  help="No warnings on stderr (errors still).")
+    @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+                  help="Read the expression or program from FILE instead of EXPR.")
+    @click.option("--output", metavar="NAME", help="Use the program's assigned NAME as the output "
+                  "instead of its last statement.")
+    @functools.wraps(command)
+    def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
+        from bpcli.api import Source
+
+        if (expression is None) == (file is None):
+            raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
+        if file == "-":
+            return command(Source(read_stdin(), output, "<stdin>"), **kwargs)
+        if file is not None:
+            return command(Source(read_file(file), output, file), **kwargs)
+        stdin = expression == "-"
+        return command(Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
+                       **kwargs)
+    return wrapper
+
+
+def point_options(command=None, formats: tuple[str, ...] = FORMATS):
+    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
+    if command is None:
+        return functools.partial(point_options, formats=formats)
+
+    @program_options
+    @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]", shell_complete=complete_values,
+                  help="Input values, comma-separated and/or repeated; a value may be a constant "
+                       "expression (x=pi/4, y=-2).")
+    @click.option("--vars", "vars_file", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
+    @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
+                  help="How to show the result: " + ", ".join(formats) + ".")
+    @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True, expose_value=False, metavar="N",
+                  callback=_set_digits, help="Significant digits of the numbers in tables and graphs "
+                  "(JSON, CSV, TSV and JSON Lines keep every digit).")
+    @functools.wraps(command)
+    def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
+        from bpcli.points import bindings
+
+        values = bindings.read_vars(read_file(vars_file), vars_file) if vars_file else {}
+        click.get_current_context().meta["bpcli.vars_file"] = vars_file  # a file a command must not write onto
+        values.update(bindings.parse_bindings(var))
+        return command(source, values, **kwargs)
+    return wrapper
+
+
+
+def dash_expression_hint(args: list[str], option: str) -> str:
+    """`bpcli grad "-x^2"` read -x as an option: how to write an expression that starts with "-"."""
+    token = next((arg for arg in args if arg.startswith(option) and not arg.startswith("--")), None)
+    if token is None or "--" in args:
+        return ""
+    rest = list(args)
+    rest.remove(token)
+    return (f'; an expression that starts with "-" goes last, after "--": bpcli {shlex.join([*rest, "--", token])}'
+            f", or starts with a space: {shlex.quote(' ' + token)}")
+
+
+def comma_hint(args: list[str]) -> str:
+    """`-v x=1 y=2` left y=2 as an extra argument: -v's values are one argument, joined by commas."""
+    for i, arg in enumerate(args):
+        value = arg[2:] if arg.startswith("-v") and arg != "-v" else arg[6:] if arg.startswith("--var=") else None
+        if value is None and arg in ("-v", "--var") and i + 1 < len(args):
+            value, i = args[i + 1], i + 1
+        if value is not None:
+            given = [value]
+            for extra in args[i + 1:]:
+                if not _BINDING.match(extra):
+                    break
+                given.append(extra)
+            if len(given) > 1:
+                return f"; -v takes one argument: join the values with commas, -v {','.join(given)}"
+    return ""
+
+
+def negative_perturb(option: str, args) -> bool:
+    """`--perturb -1`: Click reads -1 as an unknown option, but it is a (negative) step."""
+    from bpcli.points.bindings import plain_number
+
+    args = list(sys.argv[1:] if args is None else args)
+    return plain_number(option) is not None and any(a == "--perturb" and b == option for a, b in pairwise(args))
+
+
+def split_names(items: tuple[str, ...]) -> list[str] | None:
+    """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
+    if not items:
+        return None
+    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
+    if not names:
+        raise InputError("--wrt needs at least one variable name")
+    return names
+
+
+def perturbation(step: str | None, method: str | None):
+    """--perturb [STEP] and --perturb-method → the check pipeline.grad runs: None when neither is given."""
+    from bpcli.api import Perturb
+
+    if step is None and method is None:
+        return None
+    if step in (None, "auto"):
+        return Perturb(method or "central")
+    from bpcli.points.bindings import plain_number
+
+    value = plain_number(step)
+    if value is None:
+        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}")
+    if not (value > 0 and value < float("inf")):
+        raise InputError(f"--perturb step must be a positive number, not {step}")
+    return Perturb(method or "central", value)
+
+
+class Number(click.ParamType):
+    """A number as the grammar and -v write it (float() alone would take 1_000, nan and ٣)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        from bpcli.points.bindings import plain_number
+
+        number = plain_number(str(value))
+        if number is None:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+class NoRepeats(click.Command):
+    """A command whose single-value options may be given once: Click would silently keep the last."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        single = {opt: p for p in self.params if isinstance(p, click.Option) and not p.multiple
+                  and not p.is_flag and not p.count for opt in p.opts}
+        seen: dict[str, str] = {}
+        i = 0
+        while i < len(args) and args[i] != "--":
+            word, i = args[i], i + 1
+            opt = word.split("=", 1)[0] if word.startswith("--") else word[:2]
+            param = single.get(opt) if word.startswith("-") else None
+            if param is None:
+                continue
+            if param.name in seen:
+                raise click.UsageError(f"{opt} is given twice" if seen[param.name] == opt
+                                       else f"{seen[param.name]} and {opt} are one option, given twice", ctx)
+            seen[param.name] = opt
+            optional = param.flag_value is not None   # --perturb [STEP]: a value only if one follows
+            if word == opt and i < len(args) and not (optional and args[i].startswith("-")):
+                i += 1   # the option's value, whatever it looks like
+        return super().parse_args(ctx, args)
+
+
+def waiting_for(what: str) -> None:
+    """At a terminal, a line on stderr that says bpcli reads `what` from standard input, and how to end it."""
+    if sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        click.echo(f"bpcli: reading {what} from standard input (end with {end})", err=True)
+
+
+def read_stdin() -> str:
+    """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    from bpcli import files
+
+    waiting_for("the expression")
+    return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
+
+
+def read_file(path: str) -> str:
+    """A program or --vars file, read whole (up to files.MAX_INPUT)."""
+    from bpcli import files
+
+    return _text(files.read_path(path), path)
+
+
+def _text(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None

@@ -1,0 +1,4 @@
+"""Code generation: the plan (one assignment per gate, one line per edge) and the target languages
+(Python, C, JavaScript) that spell it.
+
+May import: bpcli.core, bpcli.errors."""

@@ -1,0 +1,176 @@
+"""The two passes: forward (values) and backward (gradients, edge by edge). Plain loops that know no op.
+
+Every gate's rules come from the table in `ops`. A domain check that fails, or a value or derivative
+that is not finite, raises DomainError naming the node, its definition and its arguments' values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from bpcli.core import templates
+from bpcli.errors import DomainError, listed
+from bpcli.core.graph import CONST, INPUT, Graph
+from bpcli.numfmt import fmt
+
+
+class Edge(NamedTuple):
+    """One step of the backward pass: what flows from gate `node` to its argument `to` (position `arg`).
+
+    product = upstream × local, where upstream is ∂f/∂node and local is ∂node/∂to. A NamedTuple, as
+    graph.Node, because there is one per edge.
+    """
+
+    node: int
+    arg: int
+    to: int
+    upstream: float
+    local: float
+    product: float
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The result of the backward pass: ∂f/∂node for every node, and every edge in the order computed.
+
+    `needed[i]` says whether node i depends on an input being differentiated; grads[i] means
+    something only there.
+    """
+
+    grads: list[float]
+    edges: list[Edge]
+    needed: tuple[bool, ...]
+
+
+def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") -> list:
+    """Values of every node, in forward order. `inputs` must hold every input variable."""
+    values: list = [0.0] * len(graph.nodes)
+    scalar, isfinite, value_of = backend == "scalar", math.isfinite, values.__getitem__
+    all_rules = graph.rules if scalar else None
+    for i, node in enumerate(graph.nodes):
+        op = node.op
+        if op == INPUT:
+            values[i] = inputs[node.name]
+        elif op == CONST:
+            values[i] = node.const
+        else:
+            args = list(map(value_of, node.args))
+            rules = all_rules[i] if scalar else None
+            if scalar and not rules.checks:
+                # the common case in one call; anything unusual goes the long way, which explains it
+                try:
+                    out = rules.forward_raw(*args)
+                    if isfinite(out):
+                        values[i] = out
+                        continue
+                except (OverflowError, ZeroDivisionError, ValueError):
+                    pass
+            values[i] = _gate_value(graph, i, args, backend)
+    return values
+
+
+def _gate_value(graph: Graph, i: int, args: list, backend: str):
+    node = graph.nodes[i]
+    rules = templates.rules(node.op, len(args), backend)
+    if backend != "scalar":
+        return rules.forward(*args)  # the point was checked on real numbers already
+    for check, reason in rules.checks:
+        if not check(*args):
+            raise DomainError(f"{_describe(graph, i)} is undefined{_at(graph, i, args)}: {reason}")
+    out = rules.forward(*args)
+    if not math.isfinite(out):
+        what = "overflows double precision" if math.isinf(out) else "is undefined"
+        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}{_stable_form(graph, i)}")
+    return out
+
+
+def _stable_form(graph: Graph, i: int) -> str:
+    """Where an overflowing exp sits in log(1 + exp(a)) or 1/(1 + exp(-a)): the function that does not
+    overflow there. One pass over the later nodes (users come after what they use), on the error path."""
+    nodes = graph.nodes
+    if nodes[i].op != "exp":
+        return ""
+
+    def is_one(k: int) -> bool:
+        return nodes[k].op == CONST and nodes[k].const == 1.0
+
+    sums = set()   # the gates 1 + exp(…)
+    for j in range(i + 1, len(nodes)):
+        node = nodes[j]
+        if node.op == "add" and i in node.args and any(is_one(k) for k in node.args if k != i):
+            sums.add(j)
+        elif sums and node.op == "log" and node.args[0] in sums:
+            return "; log(1+exp(a)) is softplus(a), which does not overflow"
+        elif sums and node.op == "div" and node.args[1] in sums and is_one(node.args[0]):
+            return "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"
+    return ""
+
+
+def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = None, edges: bool = True) -> Backward:
+    """Seed ∂f/∂f = 1 and walk the gates in reverse, adding upstream × local into each argument's gradient.
+
+    With `wrt`, only the edges that lead to those inputs are computed (so x^y at x = -2 has a gradient
+    with respect to x even though the one with respect to y is undefined). With edges=False the
+    Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge).
+    """
+    nodes = graph.nodes
+    grads = [0.0] * len(nodes)
+    grads[graph.output] = 1.0
+    flows: list[Edge] = []
+    depends = graph.depends if wrt is None else graph.depends_on(wrt)
+    live = graph.live
+    isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
+    for i in range(len(nodes) - 1, -1, -1):
+        rules = all_rules[i]
+        if rules is None or not (depends[i] and live[i]):
+            continue
+        args = nodes[i].args
+        checked = rules.checked
+        vals = list(map(value_of, args))
+        try:
+            locals_ = rules.all_partials(*vals, values[i])
+        except (OverflowError, ZeroDivisionError, ValueError):
+            locals_ = None
+        upstream = grads[i]
+        for k, a in enumerate(args):
+            if depends[a]:
+                local = locals_[k] if locals_ is not None and k not in checked else None
+                if local is None or not isfinite(local):
+                    local = _local(graph, i, k, vals, values[i], rules)  # checks, IEEE values, the message
+                product = upstream * local
+                grads[a] += product
+                if edges:
+                    flows.append(Edge(i, k, a, upstream, local, product))
+    for i, g in enumerate(grads):
+        if depends[i] and not isfinite(g):
+            raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
+    return Backward(grads, flows, depends)
+
+
+def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: templates.Rules) -> float:
+    for kk, check, reason in rules.grad_checks:
+        if kk == k and not check(*args):
+            raise DomainError(f"{_describe(graph, i)} has no derivative{_at(graph, i, args)}: {reason}")
+    local = rules.partials[k](*args, out)
+    if not math.isfinite(local):
+        name, arg = graph.nodes[i].name, graph.nodes[graph.nodes[i].args[k]].name
+        what = "infinite" if math.isinf(local) else "undefined"
+        raise DomainError(f"{_describe(graph, i)} is not differentiable{_at(graph, i, args)}: "
+                          f"∂{name}/∂{arg} is {what}")
+    return local
+
+
+def _describe(graph: Graph, i: int) -> str:
+    return f"{graph.nodes[i].name} = {graph.definition(i)}"
+
+
+def _at(graph: Graph, i: int, args: list[float]) -> str:
+    """` at x = -1, y = 2` for the gate's non-constant arguments (each named once)."""
+    seen: dict[str, float] = {}
+    for a, value in zip(graph.nodes[i].args, args):
+        if graph.nodes[a].op != CONST:
+            seen.setdefault(graph.nodes[a].name, value)
+    return " at " + listed([f"{n} = {fmt(v)}" for n, v in seen.items()]) if seen else ""
