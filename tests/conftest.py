@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bpcli.points.np_exact  # noqa: F401 - NumPy as bpcli imports it, before any test module imports it itself
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.core import rules
 from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,12 +57,12 @@ def broken_rule(monkeypatch):
     """break_rule(name, *partials) swaps in a deliberately wrong derivative rule until the test ends."""
     def break_rule(name: str, *partials: str) -> None:
         monkeypatch.setitem(primitives.OPS, name, dataclasses.replace(primitives.OPS[name], partials=partials))
-        templates.rules.cache_clear()  # compiled rules are cached per (name, arity, backend)
+        rules.forget()  # compiled rules are cached per (name, arity, backend)
     try:
         yield break_rule
     finally:
         monkeypatch.undo()
-        templates.rules.cache_clear()
+        rules.forget()
 
 
 # ---- a real terminal --------------------------------------------------------------------------------

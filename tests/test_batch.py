@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from bpcli.core import backends
+from bpcli.core import helpers
 from bpcli.points import arrays
-from bpcli.core import templates
+from bpcli.core import rules
 from bpcli.api import compile_source, grad
 
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
@@ -118,14 +118,16 @@ def tie_counts(monkeypatch):
     """The calls of NumPy's tie count during a test, as the number of arguments of each."""
     calls: list[int] = []
 
+    ties = helpers.HELPERS["ties"].numpy(np)
+
     def count(out, *args):
         calls.append(len(args))
-        return backends.count(out, *args)
-    monkeypatch.setitem(arrays.NUMPY, "count", count)
-    templates.rules.cache_clear()  # compiled rules keep the namespace they were compiled in
+        return ties(out, *args)
+    monkeypatch.setitem(rules.namespace("numpy"), "ties", count)
+    rules.forget()  # compiled rules keep the namespace they were compiled in
     yield calls
     monkeypatch.undo()
-    templates.rules.cache_clear()
+    rules.forget()
 
 
 def wide_max_and_min(n: int) -> tuple[list[str], arrays.Chunk]:
@@ -146,7 +148,7 @@ def test_a_wide_max_counts_its_ties_once_per_gate_and_block(tie_counts):
 
 
 def test_the_tie_count_check_catches_a_count_per_edge(tie_counts, monkeypatch):
-    monkeypatch.setattr(templates, "split_shared", lambda template: (template, ()))
+    monkeypatch.setattr(rules, "shared_parts", lambda rule: ())
     wide_max_and_min(50)
     assert len(tie_counts) == 100
 

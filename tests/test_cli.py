@@ -9,7 +9,7 @@ import math
 import pytest
 
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.core import rules
 
 SEED = ["grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
 
@@ -63,13 +63,13 @@ def test_perturb_method_implies_perturb(run):
 
 
 def test_mismatch_exits_1(run, monkeypatch):
-    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("{1}", "{0} + 1.0")))
-    templates.rules.cache_clear()
+    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("b", "a + 1.0")))
+    rules.forget()
     try:
         r = run(*SEED, "--perturb")
     finally:
         monkeypatch.undo()
-        templates.rules.cache_clear()
+        rules.forget()
     assert r.code == 1
     assert "mismatch" in r.out
     assert r.err.startswith("bpcli: error: the perturbation check disagrees with backprop for")

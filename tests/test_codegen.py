@@ -19,7 +19,7 @@ from bpcli.codegen import emit
 from bpcli.codegen import languages
 from bpcli.core import engine
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.core import rules
 from bpcli.core.graph import INPUT, Graph, Node
 from bpcli.api import compile_source, grad
 
@@ -30,9 +30,12 @@ def op_case(name: str, fan_out: bool) -> tuple[str, dict[str, float]]:
     """An expression of one gate over inputs a, b, c… at the op's sample point; with fan-out, times a."""
     op = primitives.OPS[name]
     names = [chr(ord("a") + i) for i in range(len(op.sample))]
-    source = templates.expand(op.display, names)
+    source = rules.spelled_gate(name, [rules.Operand(n) for n in names])
     return (f"({source})*a" if fan_out else source), dict(zip(names, op.sample))
 
+
+# The helpers each language has itself (the others its prelude defines).
+NATIVE = {"python": {"abs"}, "c": {"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "pow"}, "javascript": set()}
 
 OP_CASES = [op_case(name, fan) for name in primitives.OPS for fan in (False, True)]
 
@@ -54,14 +57,14 @@ MIXED = [
 ]
 
 NAMES = [
-    ("where*count + pow - math + lambda*grad + θ*double", dict(zip(
-        ["where", "count", "pow", "math", "lambda", "grad", "θ", "double"], [1.5, -2.0, 0.5, 3.0, 2.5, -1.0, 0.7, 4.0]))),
+    ("vmax*vmin + pow - math + lambda*grad + θ*double", dict(zip(
+        ["vmax", "vmin", "pow", "math", "lambda", "grad", "θ", "double"], [1.5, -2.0, 0.5, 3.0, 2.5, -1.0, 0.7, 4.0]))),
     ("dfdx*x + dfdx_", {"dfdx": 2.0, "x": 3.0, "dfdx_": 1.0}),
     ("grad_f = x*y; grad_f*2", {"x": 2.0, "y": 3.0}),
     ("int + linux + M_PI + __x + _X + bp_where + unix*i386", dict(zip(
         ["int", "linux", "M_PI", "__x", "_X", "bp_where", "unix", "i386"], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]))),
     ("f*x + f", {"f": 2.0, "x": 3.0}),
-    ("count_v*max(count_v, x, count_v_)", {"count_v": 2.0, "x": 3.0, "count_v_": 3.0}),
+    ("ties_v*max(ties_v, x, ties_v_)", {"ties_v": 2.0, "x": 3.0, "ties_v_": 3.0}),
     ("ﬁ*fi + ﬁ", {"ﬁ": 2.0, "fi": 3.0}),
     ("let*var + function*arguments + u03b8*θ", dict(zip(
         ["let", "var", "function", "arguments", "u03b8", "θ"], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))),
@@ -141,9 +144,9 @@ def test_python_matches_the_engine_at_random_points(source):
 def test_max_counts_its_ties_once_per_gate():
     text = emit.python(compile_source("max(x, y, z)"))
     body = [line.strip() for line in text.splitlines()[-6:-1]]
-    assert body == ["dfdf = 1.0", "count_f = count(f, x, y, z)", "dfdx = ((x == f) / count_f) * dfdf",
-                    "dfdy = ((y == f) / count_f) * dfdf", "dfdz = ((z == f) / count_f) * dfdf"]
-    assert "  const count_f = count(f, x, y, z);" in emit.javascript(compile_source("max(x, y, z)"))
+    assert body == ["dfdf = 1.0", "ties_f = ties(f, x, y, z)", "dfdx = (eq(x, f) / ties_f) * dfdf",
+                    "dfdy = (eq(y, f) / ties_f) * dfdf", "dfdz = (eq(z, f) / ties_f) * dfdf"]
+    assert "  const ties_f = ties(f, x, y, z);" in emit.javascript(compile_source("max(x, y, z)"))
 
 
 def test_ties_split_the_gradient_evenly():
@@ -151,8 +154,8 @@ def test_ties_split_the_gradient_evenly():
 
 
 def test_the_tie_count_never_takes_a_users_name():
-    text = emit.python(compile_source("count_v*max(count_v, x, count_v_)"))
-    assert "    count_v__ = count(v, count_v, x, count_v_)" in text.splitlines()
+    text = emit.python(compile_source("ties_v*max(ties_v, x, ties_v_)"))
+    assert "    ties_v__ = ties(v, ties_v, x, ties_v_)" in text.splitlines()
 
 
 def code_size_per_argument(n: int) -> float:
@@ -169,13 +172,13 @@ def test_wide_max_writes_code_linear_in_its_arguments():
 
 
 def test_the_size_check_catches_a_count_per_edge(monkeypatch):
-    monkeypatch.setattr(templates, "split_shared", lambda template: (template, ()))
+    monkeypatch.setattr(rules, "shared_parts", lambda rule: ())
     assert code_size_per_argument(300) > 400
 
 
 def test_keys_keep_the_users_names_while_identifiers_are_mangled():
     text = emit.python(compile_source(NAMES[0][0]))
-    assert "def grad_f(where_, count_, pow_, math_, lambda_, grad, θ, double):" in text
+    assert "def grad_f(vmax_, vmin_, pow_, math_, lambda_, grad, θ, double):" in text
     assert '"lambda": dfdlambda_' in text
 
 
@@ -187,11 +190,18 @@ def test_an_input_no_edge_reaches_gets_zero():
     assert "grad[1] = 0.0;" in emit.c(graph)
 
 
-def test_every_helper_a_template_calls_is_known_to_every_language():
-    for op in primitives.OPS.values():
-        for template in (op.forward, *op.partials):
-            for dialect in (languages.PYTHON, languages.C, languages.JAVASCRIPT):
-                emit._fill(template, ["a", "b", "c"], "out", 0, dialect)
+def test_every_helper_a_rule_calls_is_known_to_every_language():
+    for name, op in primitives.OPS.items():
+        operands = [rules.Operand(n) for n in "abc"]
+        leaves = {"a": operands[0], "b": operands[1], "c": operands[2], "out": rules.Operand("out"), "args": operands}
+        for dialect in (languages.PYTHON, languages.C, languages.JAVASCRIPT):
+            used: set[str] = set()
+            rules.spelled_gate(name, operands[:op.arity or 3], dialect.notation(used))
+            for rule in rules.parsed(name).partials:
+                rules.spelled(rule, leaves, dialect.notation(used))
+            for helper in used:
+                code = dialect.code(helper)
+                assert code.call in dialect.reserved and (code.define or helper in NATIVE[dialect.name]), helper
 
 
 # ---- deep graphs and a rule that is wrong ---------------------------------------------------------
@@ -221,16 +231,16 @@ def test_a_hundred_thousand_gates():
 def test_a_wrong_partial_is_caught(monkeypatch):
     source, point = LECTURE
     right = grad(source, point)
-    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("{0}", "{1}")))
+    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("a", "b")))
     try:
         wrong = run_python(compile_source(source), point)
         assert wrong[1]["x"] == 3.0 * (5.0 + 3.0 * 2.0)  # each product's partials swapped: x·u, not y·z
         with pytest.raises(AssertionError):
             assert wrong[1] == pytest.approx(right.gradient, rel=1e-12)
-        templates.rules.cache_clear()
+        rules.forget()
         agrees(source, point, *wrong)  # the engine reads the same (wrong) table: one source of truth
     finally:
-        templates.rules.cache_clear()
+        rules.forget()
 
 
 def test_the_comparison_itself_can_fail():

@@ -38,7 +38,7 @@ from bpcli.codegen import emit
 from bpcli.views import export
 from bpcli.language import parser
 from bpcli.points import readers
-from bpcli.core import templates
+from bpcli.core import rules
 from bpcli.cli.commands import cli
 from bpcli.errors import BpcliError, DomainError
 from bpcli.api import Perturb, Source, compile_source, evaluate, grad
@@ -483,12 +483,12 @@ def _max_of(n: int) -> str:
 
 
 def _wide_max(text: str) -> None:
-    templates.rules.cache_clear()  # compiling the gate's rules is part of the work (a fresh process has no cache)
+    rules.forget()  # compiling the gate's rules is part of the work (a fresh process has no cache)
     evaluate(text, {"x": 1.0})
 
 
 def _wide_max_json(text: str) -> None:
-    templates.rules.cache_clear()
+    rules.forget()
     names = text[4:-1].split(",")
     export.to_json(grad(text, {name: float(i % 3) for i, name in enumerate(names)}))
 
@@ -500,7 +500,7 @@ def _wide_max_code(text: str) -> None:
 
 
 def _wide_max_batch(text: str) -> None:
-    templates.rules.cache_clear()
+    rules.forget()
     names = text[4:-1].split(",")
     arrays.run(compile_source(text), {name: [float(i % 3)] * 300 for i, name in enumerate(names)}, names)
 

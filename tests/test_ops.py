@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.core import rules
 
 SMOOTH = [name for name in primitives.OPS]
 
@@ -23,11 +23,11 @@ def test_partials_match_central_difference(name):
     op = primitives.OPS[name]
     args = op.sample
     assert args and op.accepts(len(args)), f"{name} needs a sample point"
-    rules = templates.rules(name, len(args))
-    out = rules.forward(*args)
+    compiled = rules.rules(name, len(args))
+    out = compiled.forward(*args)
     for k in range(len(args)):
-        numeric = central(rules.forward, args, k)
-        analytic = rules.partials[k](*args, out)
+        numeric = central(compiled.forward, args, k)
+        analytic = compiled.partials[k](*args, out)
         assert analytic == pytest.approx(numeric, rel=1e-6, abs=1e-8), (name, k)
 
 
@@ -40,35 +40,51 @@ def test_forward_matches_python_math(name):
         "tan": math.tan, "tanh": math.tanh, "sigmoid": lambda a: 1 / (1 + math.exp(-a)),
         "softplus": lambda a: math.log(1 + math.exp(a)),
         "relu": lambda a: max(a, 0.0), "abs": abs, "max": max, "min": min,
+        "step": lambda a: float(a > 0), "sign": lambda a: math.copysign(1.0, a) if a else 0.0,
+        "eq": lambda a, b: float(a == b), "where": lambda c, a, b: a if c else b,
+        "ties": lambda out, *args: float(sum(a == out for a in args)),
     }[name]
     args = primitives.OPS[name].sample
-    assert templates.rules(name, len(args)).forward(*args) == pytest.approx(expected(*args), rel=1e-15)
+    assert rules.rules(name, len(args)).forward(*args) == pytest.approx(expected(*args), rel=1e-15)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
 def test_every_op_has_a_display_and_readable_partials(name):
     op = primitives.OPS[name]
-    n = len(op.sample)
-    names = [f"a{i}" for i in range(n)]
-    assert templates.expand(op.display, names)
-    for k in range(n):
-        shown = templates.readable(templates.expand(op.partial(k), names, out="v", k=k))
+    operands = [rules.Operand(f"a{i}") for i in range(len(op.sample))]
+    assert rules.spelled_gate(name, operands)
+    for k in range(len(operands)):
+        leaves = {**dict(zip("abc", operands)), "out": rules.Operand("v")}
+        if op.arity is None:  # a variadic gate's one rule is for the argument `a`, among all its `args`
+            leaves.update(a=operands[k], args=operands)
+        shown = rules.spelled(rules.parsed(name).partials[0 if op.arity is None else k], leaves)
         assert shown and ".0" not in shown and "{" not in shown
 
 
-def test_readable():
-    assert templates.readable("1.0 - v * v") == "1-v*v"
-    assert templates.readable("where(x > 0, 1.0, 0.0)") == "where(x > 0, 1, 0)"
-    assert templates.readable("x1 * 2.05") == "x1*2.05"
+def spelled(source: str, **values: float) -> str:
+    """A rule written out in the tables' notation, its names given values where `values` has them."""
+    leaves = {name: rules.Operand(name) for name in ("a", "b", "c", "v", "x", "y", "x1")}
+    leaves.update({name: rules.Operand(f"({v:g})" if v < 0 else f"{v:g}", v, True) for name, v in values.items()})
+    return rules.spelled(rules.parse(source), leaves)
+
+
+def test_rules_are_written_as_a_person_reads_them():
+    assert spelled("1.0 - v*v") == "1-v*v"
+    assert spelled("where(step(x), 1.0, 0.0)") == "where(step(x), 1, 0)"
+    assert spelled("x1 * 2.05") == "x1*2.05"
     # with constant arguments the rule folds to what a person would write
-    assert templates.readable("where(3.0 == 0, 0.0, 3.0 * pow(x, 3.0 - 1.0))") == "3*x^2"
-    assert templates.readable("where((-2) == 0, 0.0, (-2) * pow(x, (-2) - 1.0))") == "(-2)*x^(-3)"
-    assert templates.readable("where(y == 0, 0.0, y * pow(x, y - 1.0))") == "where(y == 0, 0, y*pow(x, y-1))"
+    pow_rule = primitives.OPS["pow"].partials[0]
+    assert spelled(pow_rule.replace("a", "x"), b=3.0) == "3*x^2"
+    assert spelled(pow_rule.replace("a", "x"), b=-2.0) == "(-2)*x^(-3)"
+    assert spelled(pow_rule.replace("a", "x").replace("b", "y")) == "where(eq(y, 0), 0, y*x^(y-1))"
+    assert spelled("-out/b".replace("out", "v")) == "-v/b"
+    assert spelled("a^b^c") == "a^b^c" and spelled("(a^b)^c") == "(a^b)^c" and spelled("a-(b-c)") == "a-(b-c)"
+    assert spelled("-1") == "-1" and spelled("x^1") == "x"
 
 
 def test_functions_are_the_table_entries_called_by_name():
     assert primitives.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu", "abs",
-                             "max", "min")
+                                    "max", "min", "step", "sign", "eq", "where", "ties")
 
 
 @pytest.mark.parametrize("name,x,expected", [
@@ -76,31 +92,31 @@ def test_functions_are_the_table_entries_called_by_name():
     ("abs", 0.0, 0.0), ("abs", 2.0, 1.0), ("abs", -2.0, -1.0),
 ])
 def test_kink_conventions_follow_pytorch(name, x, expected):
-    rules = templates.rules(name, 1)
-    assert rules.partials[0](x, rules.forward(x)) == expected
+    compiled = rules.rules(name, 1)
+    assert compiled.partials[0](x, compiled.forward(x)) == expected
 
 
 def test_max_min_ties_split_evenly():
     for name in ("max", "min"):
-        rules = templates.rules(name, 3)
-        out = rules.forward(1.0, 1.0, 1.0)
-        assert [p(1.0, 1.0, 1.0, out) for p in rules.partials] == [pytest.approx(1 / 3)] * 3
-        rules = templates.rules(name, 2)
-        assert [p(2.0, 2.0, 2.0) for p in rules.partials] == [0.5, 0.5]
+        compiled = rules.rules(name, 3)
+        out = compiled.forward(1.0, 1.0, 1.0)
+        assert [p(1.0, 1.0, 1.0, out) for p in compiled.partials] == [pytest.approx(1 / 3)] * 3
+        compiled = rules.rules(name, 2)
+        assert [p(2.0, 2.0, 2.0) for p in compiled.partials] == [0.5, 0.5]
 
 
 def test_sigmoid_is_stable_for_large_arguments():
-    rules = templates.rules("sigmoid", 1)
-    assert rules.forward(-800.0) == pytest.approx(0.0, abs=1e-300)
-    assert rules.forward(800.0) == 1.0
+    compiled = rules.rules("sigmoid", 1)
+    assert compiled.forward(-800.0) == pytest.approx(0.0, abs=1e-300)
+    assert compiled.forward(800.0) == 1.0
 
 
 def test_pow_conventions():
-    rules = templates.rules("pow", 2)
-    assert rules.forward(0.0, 0.0) == 1.0
-    assert rules.partials[0](0.0, 0.0, 1.0) == 0.0        # d/dbase of 0^0: PyTorch's 0
-    assert rules.forward(-3.0, 2.0) == 9.0
-    assert rules.partials[0](-2.0, 3.0, -8.0) == 12.0
+    compiled = rules.rules("pow", 2)
+    assert compiled.forward(0.0, 0.0) == 1.0
+    assert compiled.partials[0](0.0, 0.0, 1.0) == 0.0        # d/dbase of 0^0: PyTorch's 0
+    assert compiled.forward(-3.0, 2.0) == 9.0
+    assert compiled.partials[0](-2.0, 3.0, -8.0) == 12.0
 
 
 def test_the_table_knows_every_function_the_grammar_accepts():
@@ -112,6 +128,6 @@ def test_complex_backend_gives_complex_step_derivatives():
     for name in ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "tan", "cos"):
         x = primitives.OPS[name].sample[0]
         h = 1e-20
-        numeric = templates.rules(name, 1, "complex").forward(complex(x, h)).imag / h
-        real = templates.rules(name, 1)
+        numeric = rules.rules(name, 1, "complex").forward(complex(x, h)).imag / h
+        real = rules.rules(name, 1)
         assert numeric == pytest.approx(real.partials[0](x, real.forward(x)), rel=1e-12)

@@ -92,6 +92,6 @@ def test_no_correct_gradient_is_a_mismatch_at_tiny_or_huge_x():
 
 
 def test_the_probe_finds_a_wrong_rule(broken_rule):
-    broken_rule("sin", "cos({0}) * 1.001")
+    broken_rule("sin", "cos(a) * 1.001")
     false, _ = probe(seed=8, cases=300)
     assert any("sin" in text for text, *_ in false)

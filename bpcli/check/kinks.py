@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from bpcli.core import engine
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.core import rules
 from bpcli.errors import DomainError
 from bpcli.core.graph import Graph
 from bpcli.check.quotient import Nudge, Quotient
@@ -32,7 +32,7 @@ def _branches(graph: Graph, inputs: Mapping[str, float]) -> tuple | None:
     for i, node in enumerate(graph.nodes):
         if node.op in primitives.KINKED:
             args = [values[a] for a in node.args]
-            out.append(templates.rules(node.op, len(args)).kink(*args, values[i]))
+            out.append(rules.rules(node.op, len(args)).kink(*args, values[i]))
     return tuple(out)
 
 

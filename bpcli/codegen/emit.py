@@ -9,30 +9,30 @@
         dfdu = z * dfdf
         ...
 
-One assignment per live gate, from the gate's forward template in `primitives.OPS`; one line per edge of the
-backward pass, in the order `engine.backward` visits them: the edge's local partial (the gate's partial
-template, filled in with its arguments' names) times the upstream gradient, `=` for the first
-contribution to a gradient and `+=` for the next ones (fan-out). A part of a gate's partials that is
-the same for every argument (max/min's tie count, see templates.split_shared) gets one line of its own
+One assignment per live gate; one line per edge of the backward pass, in the order `engine.backward`
+visits them: the edge's local partial (the gate's parsed rule from bpcli.core.rules, written out over its
+arguments' names with constant parts folded) times the upstream gradient, `=` for the first
+contribution to a gradient and `+=` for the next ones (fan-out). A part of a variadic gate's partial that
+is the same for every argument (max/min's tie count, see rules.shared_parts) gets one line of its own
 before the gate's edges, which refer to it. No derivative rule is written here.
 
 The language only changes the spelling, which its `languages.Dialect` gives: names that would clash with
-a keyword or a helper get a `_` appended, template helpers are renamed (C's `abs` is `fabs`), and each
-target starts with the dialect's prelude, which defines the helpers the templates call.
+a keyword or a helper get a `_` appended, helpers take the language's names (C's `abs` is `fabs`), and
+each target starts with a prelude that defines the helpers the code calls.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bpcli.codegen import languages
 from bpcli import primitives
-from bpcli.core import templates
+from bpcli.codegen import languages
 from bpcli.codegen.languages import Dialect
+from bpcli.core import rules
 from bpcli.core.graph import CONST, INPUT, Graph
+from bpcli.core.rules import Notation, Operand
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,11 @@ class Plan:
     value: str                         # the output's value
     gradients: list[str]               # per input: its gradient variable, or "0.0" when no edge reaches it
     constants: frozenset[str]          # named constants (pi, e) the code uses
+    helpers: frozenset[str] = frozenset()   # the helpers the code calls, which its prelude defines
+
+    def prelude(self, dialect: Dialect) -> str:
+        """What the code starts with: the helpers it calls and the constants it uses, defined."""
+        return dialect.prelude(self.helpers, self.constants)
 
 
 class _Namer:
@@ -75,38 +80,41 @@ class _Namer:
         return name
 
 
-
 # ---- planning: the language-independent walk over the graph -------------------------------------
 
 def plan(graph: Graph, dialect: Dialect) -> Plan:
     """The forward and backward steps of `graph`, spelled for `dialect`."""
     namer = _Namer(dialect.reserved)
+    used: set[str] = set()
+    notation = dialect.notation(used)
     names = _value_names(graph, dialect, namer)
     out = graph.nodes[graph.output]
-    stem = "f" if out.op == CONST else names[graph.output]
-    grads = [f"d{stem}d{n}" if n is not None else None for n in names]
+    stem = "f" if out.op == CONST else names[graph.output].text
+    grads = [f"d{stem}d{n.text}" if n is not None else None for n in names]
     grads = [namer.claim(g) if d and g else None for g, d in zip(grads, graph.depends)]
-    backward = _backward(graph, names, grads, dialect, namer)
+    backward = _backward(graph, names, grads, notation, namer)
     assigned = {step.target for step in backward}
     return Plan(
         name=f"grad_{stem}",
-        inputs=[(graph.nodes[i].name, names[i]) for i in graph.inputs],
-        forward=_forward(graph, names, dialect),
+        inputs=[(graph.nodes[i].name, names[i].text) for i in graph.inputs],
+        forward=_forward(graph, names, notation),
         backward=backward,
-        value=names[graph.output],
+        value=names[graph.output].text,
         gradients=[grads[i] if grads[i] in assigned else "0.0" for i in graph.inputs],
         constants=frozenset(n.name for n, live in zip(graph.nodes, graph.live) if live and n.name in primitives.CONSTANTS),
+        helpers=frozenset(used),
     )
 
 
-def _value_names(graph: Graph, dialect: Dialect, namer: _Namer) -> list[str | None]:
+def _value_names(graph: Graph, dialect: Dialect, namer: _Namer) -> list[Operand | None]:
     """Per node, how the code refers to its value: an identifier, a literal or pi/e; None when dead."""
-    names: list[str | None] = []
+    names: list[Operand | None] = []
     for node, live in zip(graph.nodes, graph.live):
         if node.op == CONST:
-            names.append(node.name if node.name in primitives.CONSTANTS else _literal(node.const))
+            named = node.name in primitives.CONSTANTS
+            names.append(Operand(node.name if named else _literal(node.const), node.const, not named))
         elif node.op == INPUT or live:
-            names.append(namer.claim(dialect.legal(node.name)))
+            names.append(Operand(namer.claim(dialect.legal(node.name))))
         else:
             names.append(None)
     return names
@@ -117,21 +125,20 @@ def _literal(value: float) -> str:
     return f"({value!r})" if value < 0 else repr(value)
 
 
-def _forward(graph: Graph, names: list[str | None], dialect: Dialect) -> list[Step]:
+def _forward(graph: Graph, names: list, notation: Notation) -> list[Step]:
     steps = []
     for i, node in enumerate(graph.nodes):
         if node.is_gate and graph.live[i]:
-            args = [names[a] for a in node.args]
-            steps.append(Step(names[i], _fill(primitives.OPS[node.op].forward, args, names[i], 0, dialect)))
+            steps.append(Step(names[i].text, rules.spelled_gate(node.op, [names[a] for a in node.args], notation)))
     return steps
 
 
-def _backward(graph: Graph, names: list, grads: list, dialect: Dialect, namer: _Namer) -> list[Step]:
+def _backward(graph: Graph, names: list, grads: list, notation: Notation, namer: _Namer) -> list[Step]:
     """One step per edge, in engine.backward's order: grads[a] (+)= local × upstream.
 
-    A part of the partials that is the same for every argument (templates.split_shared: max/min's tie
-    count) gets one step before the gate's first edge, `count_f = count(f, x, y, z)`, which each edge names;
-    spelled out in each of n edges it would be n² code.
+    A part of a variadic gate's partial that is the same for every argument (rules.shared_parts: max/min's
+    tie count) gets one step before the gate's first edge, `ties_f = ties(f, x, y, z)`, which each edge
+    names; spelled out in each of n edges it would be n² code.
     """
     steps: list[Step] = []
     if graph.depends[graph.output]:
@@ -141,64 +148,30 @@ def _backward(graph: Graph, names: list, grads: list, dialect: Dialect, namer: _
         node = graph.nodes[i]
         if not (node.is_gate and graph.depends[i] and graph.live[i]):
             continue
-        args = [names[a] for a in node.args]
-        kept: dict[str, str] = {}  # this gate's shared parts → the variables holding them
+        op = primitives.OPS[node.op]
+        operands = [names[a] for a in node.args]
+        kept: dict[int, str] = {}  # this gate's shared parts → the variables holding them
         for k, a in enumerate(node.args):
             if graph.depends[a]:
-                local, shared = _partial(primitives.OPS[node.op], k, args, names[i], dialect, namer, kept)
-                steps += shared
-                steps.append(Step(grads[a], f"{_group(local)} * {grads[i]}", grads[a] not in seen))
+                rule = rules.parsed(node.op).partials[0 if op.arity is None else k]
+                leaves = _leaves(op, operands, k, names[i])
+                if op.arity is None:
+                    for part in rules.shared_parts(rule):
+                        if part not in kept:
+                            kept[part] = namer.claim(f"{rule.nodes[part].op}_{names[i].text}")
+                            steps.append(Step(kept[part], rules.spelled(rules.Rule(rule.source, rule.nodes[:part + 1]),
+                                                                        leaves, notation), edge=False))
+                local = rules.spelled(rule, leaves, notation, kept, grouped=True)
+                steps.append(Step(grads[a], f"{local} * {grads[i]}", grads[a] not in seen))
                 seen.add(grads[a])
     return steps
 
 
-def _partial(op: primitives.Op, k: int, args: list[str], out: str, dialect: Dialect, namer: _Namer,
-             kept: dict[str, str]) -> tuple[str, list[Step]]:
-    """The code of the gate's partial for argument k, and a step for each shared part not yet `kept`
-    (named after its helper and the gate: `count_f`)."""
-    template, calls = templates.split_shared(op.partial(k))
-    steps = []
-    for call in calls:
-        if call not in kept:
-            kept[call] = namer.claim(f"{call[:call.index('(')]}_{out}")
-            steps.append(Step(kept[call], _fill(call, args, out, k, dialect), edge=False))
-    return _fill(template, args, out, k, dialect, [kept[call] for call in calls]), steps
-
-
-def _group(code: str) -> str:
-    """Parenthesise a local partial unless it is one name, number or call, so × applies to all of it."""
-    if re.fullmatch(r"-?[\w.]+|\(-[\w.]+\)", code) or re.match(r"\w+\(", code) and _closes_at_end(code):
-        return code
-    return f"({code})"
-
-
-def _closes_at_end(code: str) -> bool:
-    """Whether the first '(' is closed by the last character (so `cos(x)` is one call, `f(a) - g(b)` not)."""
-    depth = 0
-    for i, ch in enumerate(code):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and ch == ")":
-            return i == len(code) - 1
-    return False
-
-
-_CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
-
-
-def _fill(template: str, args: list[str], out: str, k: int, dialect: Dialect, shared: list[str] | None = None) -> str:
-    """A template from ops, its helper calls respelled for the dialect, filled in with names (and the
-    variables holding its shared parts, see templates.split_shared)."""
-    def call(m: re.Match) -> str:
-        helper = m.group(1)
-        if helper not in dialect.calls:
-            raise ValueError(f"ops uses {helper}(), which the {dialect.name} prelude does not define")
-        counted = f"{len(args)}, " if helper in dialect.counted else ""
-        return f"{dialect.calls[helper]}({counted}"
-    code = _CALL.sub(call, template)
-    if dialect.name != "python" and re.search(r"\*\*|\b(and|or|not)\b", code):
-        raise ValueError(f"ops template {template!r} uses Python-only syntax; teach codegen to translate it")
-    return templates.expand(code, args, out=out, k=k, shared=shared or ())
-
+def _leaves(op: primitives.Op, operands: list[Operand], k: int, out: Operand) -> dict:
+    """A rule's leaves bound to a gate's operands: a, b, … (or the argument k and `args`) and `out`."""
+    if op.arity is None:
+        return {primitives.ARGUMENTS[0]: operands[k], primitives.ALL: operands, primitives.OUT: out}
+    return {**dict(zip(primitives.ARGUMENTS, operands)), primitives.OUT: out}
 
 
 # ---- printing a plan in each language ------------------------------------------------------------
@@ -216,7 +189,7 @@ def python(graph: Graph) -> str:
     lines.append("    # backward pass")
     lines += [f"    {s.target} {'=' if s.first else '+='} {s.code}" for s in p.backward]
     lines.append(f"    return {p.value}, {{{_gradient_pairs(p)}}}")
-    return languages.PYTHON.prelude + "\n\n" + "\n".join(lines) + "\n"
+    return p.prelude(languages.PYTHON) + "\n\n" + "\n".join(lines) + "\n"
 
 
 def c(graph: Graph) -> str:
@@ -234,12 +207,7 @@ def c(graph: Graph) -> str:
     lines += [f"    {'double ' if s.first else ''}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
     lines += [f"    grad[{i}] = {g};" for i, g in enumerate(p.gradients)]
     lines += [f"    return {p.value};", "}"]
-    return languages.C.prelude + _c_constants(p.constants) + "\n" + "\n".join(lines) + "\n"
-
-
-def _c_constants(used: frozenset[str]) -> str:
-    # Only the ones used, so -Wall stays quiet; repr round-trips the double exactly.
-    return "".join(f"\nstatic const double {n} = {primitives.CONSTANTS[n]!r};" for n in sorted(used)) + ("\n" if used else "")
+    return p.prelude(languages.C) + "\n" + "\n".join(lines) + "\n"
 
 
 def javascript(graph: Graph) -> str:
@@ -250,7 +218,7 @@ def javascript(graph: Graph) -> str:
     lines.append("  // backward pass")
     lines += [f"  {_js_declare(s)}{s.target} {'=' if s.first else '+='} {s.code};" for s in p.backward]
     lines += [f"  return [{p.value}, {{{_gradient_pairs(p)}}}];", "}"]
-    return languages.JAVASCRIPT.prelude + "\n" + "\n".join(lines) + "\n"
+    return p.prelude(languages.JAVASCRIPT) + "\n" + "\n".join(lines) + "\n"
 
 
 def _js_declare(s: Step) -> str:

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bpcli.core import templates
+from bpcli.core import advice
+from bpcli.core import rules as rule_forms
 from bpcli.errors import DomainError, listed
 from bpcli.core.graph import CONST, INPUT, Graph
 from bpcli.numfmt import fmt
@@ -45,10 +46,10 @@ class Backward:
     needed: tuple[bool, ...]
 
 
-def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") -> list:
+def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "float") -> list:
     """Values of every node, in forward order. `inputs` must hold every input variable."""
     values: list = [0.0] * len(graph.nodes)
-    scalar, isfinite, value_of = backend == "scalar", math.isfinite, values.__getitem__
+    scalar, isfinite, value_of = backend == "float", math.isfinite, values.__getitem__
     all_rules = graph.rules if scalar else None
     for i, node in enumerate(graph.nodes):
         op = node.op
@@ -74,8 +75,8 @@ def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "scalar") 
 
 def _gate_value(graph: Graph, i: int, args: list, backend: str):
     node = graph.nodes[i]
-    rules = templates.rules(node.op, len(args), backend)
-    if backend != "scalar":
+    rules = rule_forms.rules(node.op, len(args), backend)
+    if backend != "float":
         return rules.forward(*args)  # the point was checked on real numbers already
     for check, reason in rules.checks:
         if not check(*args):
@@ -83,30 +84,8 @@ def _gate_value(graph: Graph, i: int, args: list, backend: str):
     out = rules.forward(*args)
     if not math.isfinite(out):
         what = "overflows double precision" if math.isinf(out) else "is undefined"
-        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}{_stable_form(graph, i)}")
+        raise DomainError(f"{_describe(graph, i)} {what}{_at(graph, i, args)}{advice.stable_form(graph, i)}")
     return out
-
-
-def _stable_form(graph: Graph, i: int) -> str:
-    """Where an overflowing exp sits in log(1 + exp(a)) or 1/(1 + exp(-a)): the function that does not
-    overflow there. One pass over the later nodes (users come after what they use), on the error path."""
-    nodes = graph.nodes
-    if nodes[i].op != "exp":
-        return ""
-
-    def is_one(k: int) -> bool:
-        return nodes[k].op == CONST and nodes[k].const == 1.0
-
-    sums = set()   # the gates 1 + exp(…)
-    for j in range(i + 1, len(nodes)):
-        node = nodes[j]
-        if node.op == "add" and i in node.args and any(is_one(k) for k in node.args if k != i):
-            sums.add(j)
-        elif sums and node.op == "log" and node.args[0] in sums:
-            return "; log(1+exp(a)) is softplus(a), which does not overflow"
-        elif sums and node.op == "div" and node.args[1] in sums and is_one(node.args[0]):
-            return "; 1/(1+exp(-a)) is sigmoid(a), which does not overflow"
-    return ""
 
 
 def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = None, edges: bool = True) -> Backward:
@@ -117,7 +96,9 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge).
     """
     nodes = graph.nodes
-    grads = [0.0] * len(nodes)
+    # -0.0 is the identity of IEEE addition (0.0 is not: 0.0 + -0.0 is 0.0), so each gradient is its first
+    # contribution exactly, then sums, as in the batch path and generated code: ∂cos(x)/∂x at 0 is -0.0.
+    grads = [-0.0] * len(nodes)
     grads[graph.output] = 1.0
     flows: list[Edge] = []
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
@@ -150,7 +131,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     return Backward(grads, flows, depends)
 
 
-def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: templates.Rules) -> float:
+def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: rule_forms.Rules) -> float:
     for kk, check, reason in rules.grad_checks:
         if kk == k and not check(*args):
             raise DomainError(f"{_describe(graph, i)} has no derivative{_at(graph, i, args)}: {reason}")

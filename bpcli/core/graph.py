@@ -7,42 +7,15 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
 
 from bpcli import primitives
-from bpcli.language import syntax
-from bpcli.core import templates
+from bpcli.core import rules as rule_forms
+from bpcli.core.nodes import CONST, INPUT, Node, make_node
 
-INPUT = "input"
-CONST = "const"
-
-
-class Node(NamedTuple):
-    """One node: a leaf (op 'input' or 'const') or a gate (a key of primitives.OPS) over earlier nodes.
-
-    A NamedTuple, not a frozen dataclass: a graph may have 10⁶ nodes, and a tuple is made about
-    four times faster (frozen dataclasses set each field through object.__setattr__).
-    """
-
-    name: str
-    op: str
-    args: tuple[int, ...]
-    span: syntax.Span
-    const: float | None = None
-
-    @property
-    def is_gate(self) -> bool:
-        """True for a primitive gate, False for an input or a constant."""
-        return self.op not in (INPUT, CONST)
-
-
-# Node((name, op, args, span, const)) without a Python-level __new__: lowering makes one per node of a
-# graph of up to 10⁶, and this is about three times faster.
-make_node = functools.partial(tuple.__new__, Node)
+__all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,27 +76,31 @@ class Graph:
         node = self.nodes[i]
         if not node.is_gate:
             return node.name
-        operands = self.operands
-        return templates.expand(primitives.OPS[node.op].display, [operands[a] for a in node.args], out=node.name)
+        return rule_forms.spelled_gate(node.op, [self.operands[a] for a in node.args])
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
         node = self.nodes[i]
-        rule = primitives.OPS[node.op].partial(k)
-        operands = self.operands
-        args = node.args
-        if len(args) > 8:  # max/min: each of n edges would repeat all n names (n² text for one gate)
-            shown = f"{', '.join(operands[a] for a in args[:3])}, …, {operands[args[-1]]}"
-            return templates.readable(rule.format(k=operands[args[k]], out=node.name, args=shown))
-        return templates.readable(templates.expand(rule, [operands[a] for a in args], out=node.name, k=k))
+        op = primitives.OPS[node.op]
+        rule = rule_forms.parsed(node.op).partials[0 if op.arity is None else k]
+        operands = [self.operands[a] for a in node.args]
+        leaves: dict = {primitives.OUT: rule_forms.Operand(node.name)}
+        if op.arity is None:
+            leaves[primitives.ALL] = operands
+            leaves[primitives.ARGUMENTS[0]] = operands[k]
+        else:
+            leaves.update(zip(primitives.ARGUMENTS, operands))
+        return rule_forms.spelled(rule, leaves)
 
     @cached_property
-    def operands(self) -> list[str]:
-        """Each node's name as it reads inside another gate's definition: negative constants in parentheses."""
-        return [f"({n.name})" if n.name.startswith("-") else n.name for n in self.nodes]
+    def operands(self) -> list[rule_forms.Operand]:
+        """Each node as it reads inside another gate's definition or rule: its name (negative constants in
+        parentheses), and a constant's value."""
+        return [rule_forms.Operand(f"({n.name})" if n.name.startswith("-") else n.name, n.const,
+                                   n.op == CONST and n.name not in primitives.CONSTANTS) for n in self.nodes]
 
     @cached_property
-    def rules(self) -> tuple[templates.Rules | None, ...]:
+    def rules(self) -> tuple[rule_forms.Rules | None, ...]:
         """Per node: its gate's compiled rules on Python floats (None for a leaf), looked up once for both passes."""
         found: dict = {}
         out = []
@@ -133,7 +110,7 @@ class Graph:
                 continue
             key = (node.op, len(node.args))
             if key not in found:
-                found[key] = templates.rules(*key)
+                found[key] = rule_forms.rules(*key)
             out.append(found[key])
         return tuple(out)
 

@@ -19,13 +19,11 @@ import math
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
 
-import numpy as np
+from bpcli.points.np_exact import np
 
-from bpcli.core import backends
 from bpcli.core import engine
-from bpcli.core import templates
+from bpcli.core import helpers, rules
 from bpcli.errors import BpcliError
 from bpcli.core.graph import CONST, Graph
 
@@ -34,33 +32,7 @@ CELLS = 1 << 21   # at most this many values (nodes × points) per block, 16 MiB
 MIN_BLOCK = 1 << 8
 
 
-def _sigmoid(a):
-    # ops' scalar rule with the same operations (so the same bits): 1/(1+z) where a >= 0, z/(1+z) where
-    # a < 0, z = exp(-|a|) never overflowing. Both quotients at once, in place: 7 passes, not 9.
-    z = np.exp(-np.abs(a))
-    if np.ndim(z) == 0:
-        return 1.0 / (1.0 + z) if a >= 0 else z / (1.0 + z)
-    above = np.where(a >= 0, 1.0, z)
-    return np.divide(above, np.add(z, 1.0, out=z), out=above)
-
-
-# max and min as Python's (and the generated code's) loop: the first of tied arguments wins, so max(-0.0, 0.0)
-# is -0.0 at one point and in a batch alike (np.maximum would pick 0.0, and is first-wins on neither order).
-def _later_if_greater(m, a):
-    return np.where(a > m, a, m)
-
-
-def _later_if_less(m, a):
-    return np.where(a < m, a, m)
-
-
-NUMPY: dict[str, object] = {
-    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "tanh": np.tanh, "sigmoid": _sigmoid, "softplus": lambda a: np.logaddexp(0.0, a), "abs": np.abs, "pow": np.power, "floor": np.floor,
-    "where": np.where, "vmax": lambda *a: reduce(_later_if_greater, a), "vmin": lambda *a: reduce(_later_if_less, a),
-    "count": backends.count,
-}
-backends.add_backend("numpy", NUMPY)
+rules.add_backend("numpy", helpers.numpy_namespace(np))
 
 
 @dataclass(frozen=True)
@@ -234,8 +206,8 @@ def _check(checks, args: list, failed: list) -> None:
 
 
 def _gate(i: int, node) -> _Gate:
-    rules = templates.rules(node.op, len(node.args), "numpy")
-    return _Gate(i, node.args, rules.forward, tuple(check for check, _ in rules.checks))
+    compiled = rules.rules(node.op, len(node.args), "numpy")
+    return _Gate(i, node.args, compiled.forward, tuple(check for check, _ in compiled.checks))
 
 
 def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edges]:
@@ -250,12 +222,12 @@ def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edges]:
         node = graph.nodes[i]
         if not (node.is_gate and depends[i] and live[i]):
             continue
-        rules = templates.rules(node.op, len(node.args), "numpy")
+        compiled = rules.rules(node.op, len(node.args), "numpy")
         # an edge into a constant part carries no gradient: no partial computed
         ks = tuple(k for k, a in enumerate(node.args) if depends[a])
-        checks = tuple(check for k, check, _ in rules.grad_checks if k in ks)
-        every = rules.all_partials if rules.shares else None
-        edges.append(_Edges(i, node.args, ks, rules.partials, every, checks))
+        checks = tuple(check for k, check, _ in compiled.grad_checks if k in ks)
+        every = compiled.all_partials if compiled.shares else None
+        edges.append(_Edges(i, node.args, ks, compiled.partials, every, checks))
     return edges
 
 

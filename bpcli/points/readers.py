@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-import numpy as np
+from bpcli.points.np_exact import np
 
 from bpcli.points import arrays
 from bpcli.points import bindings
