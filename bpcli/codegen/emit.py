@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bpcli import codegen
 from bpcli.codegen import languages
 from bpcli import primitives
 from bpcli.core import templates
@@ -258,4 +259,5 @@ def _js_declare(s: Step) -> str:
     return "const " if not s.edge else "let " if s.first else ""
 
 
-LANGUAGES: dict[str, Callable[[Graph], str]] = {"python": python, "c": c, "javascript": javascript}
+# Keyed by bpcli.codegen.LANGUAGES, which names the languages for the command line without importing this module.
+LANGUAGES: dict[str, Callable[[Graph], str]] = dict(zip(codegen.LANGUAGES, (python, c, javascript), strict=True))
