@@ -130,10 +130,15 @@ def explain(result: Gradients) -> list[chain_rule.Explanation]:
 def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None, lr: float,
          steps: int, target: float | None = None) -> descent.Descent:
     """Gradient descent on the chosen inputs (default: all) from the point `values`: the steps are computed
-    as the result is iterated (once), then its `final` and `diverged` say how the run ended."""
-    ev = evaluate(source, values)
+    as the result is iterated (once), then its `final` and `diverged` say how the run ended.
+
+    InputError, before anything is computed, unless `lr` is a positive finite number, `steps` a whole
+    number, 0 or more, `target` None or finite, and `wrt` None or not empty."""
     from bpcli.points import descent
 
+    wrt = None if wrt is None else list(wrt)
+    descent.check_settings(lr, steps, target, wrt)
+    ev = evaluate(source, values)
     return descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target, ev.graph.source, ev.warnings)
 
 

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from bpcli import codegen
 from bpcli.codegen import emit
 from bpcli.codegen import languages
 from bpcli.core import engine
@@ -357,8 +358,8 @@ def test_javascript_matches_the_engine(source, point, tmp_path):
 
 
 def test_languages_table():
-    assert set(emit.LANGUAGES) == {"python", "c", "javascript"}
-    assert emit.LANGUAGES["python"] is emit.python
+    assert tuple(emit.LANGUAGES) == codegen.LANGUAGES == ("python", "c", "javascript")
+    assert all(emit.LANGUAGES[name] is getattr(emit, name) for name in codegen.LANGUAGES)
 
 
 # ---- through the command line ---------------------------------------------------------------------

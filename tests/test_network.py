@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bpcli.api import compile_source, grad, step
+from bpcli.errors import InputError
 from bpcli.points.bindings import read_vars
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -78,6 +79,25 @@ def test_step_update_rule():
     run = step("x^2", {"x": 3}, None, lr=0.1, steps=1)
     assert not run.final and len(list(run)) == 2   # computed as it is read
     assert run.final == {"x": pytest.approx(3 - 0.1 * 6)}
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(lr=0.0), "--lr must be a positive number, not 0.0"),
+    (dict(lr=-1), "--lr must be a positive number, not -1"),
+    (dict(lr=math.inf), "--lr must be a positive number, not inf"),
+    (dict(lr=math.nan), "--lr must be a positive number, not nan"),
+    (dict(target=math.inf), "--target must be a finite number, not inf"),
+    (dict(target=math.nan), "--target must be a finite number, not nan"),
+    (dict(steps=-1), "--steps must be a whole number, 0 or more, not -1"),
+    (dict(steps=2.5), "--steps must be a whole number, 0 or more, not 2.5"),
+    (dict(wrt=[]), "--wrt needs at least one variable name"),
+])
+def test_step_refuses_bad_settings_before_it_parses(settings, message):
+    """The library checks what `bpcli step` checks, with the same messages, before the (bad) expression."""
+    given = {"wrt": None, "lr": 0.1, "steps": 1, "target": None, **settings}
+    with pytest.raises(InputError) as refused:
+        step("x^ +", {"x": 1}, given["wrt"], given["lr"], given["steps"], given["target"])
+    assert refused.value.message == message
 
 
 def test_cli_step_target(run):

@@ -21,13 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bpcli.core import engine
-from bpcli.check import kinks
+from bpcli.check import METHODS, kinks
 from bpcli import primitives
 from bpcli.errors import DomainError, InputError
 from bpcli.core.graph import Graph
 from bpcli.check.quotient import (
     EPS,
-    METHODS,
     Nudge,
     Quotient,
     complex_quotient,

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 EPS = 2.0 ** -52
-METHODS = ("central", "forward", "complex")
 COMPLEX_STEP = 1e-20
 SHRINKS = 12       # the default step tries h, h/10, …, h/10^12
 CONVERGED = 0.01   # a quotient whose estimated truncation is under 1% of it is in its asymptotic regime

@@ -1,7 +1,6 @@
-"""`bpcli grad --batch/--grid`: the command-line side of many points (files, stdin, progress bar), and the
-same row formats for one point.
+"""`bpcli grad --batch/--grid`: the command-line side of many points (files, stdin, progress bar).
 
-Part of the CLI layer (with cli.py, cli_options.py and cli_complete.py, the only modules that import click).
+Part of the CLI layer (bpcli.cli, the only package that imports click).
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ import contextlib
 import os
 import stat
 import sys
-import time
 
 import click
 
 from bpcli import files
 from bpcli.cli.options import say, waiting_for, warn
 from bpcli.errors import DomainError, InputError
+from bpcli.points import ROW_FORMATS
 
 
 def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, grid, on_error: str) -> None:
@@ -27,8 +26,9 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         raise InputError("give --batch or --grid, not both")
     if batch_file == "-" and source.origin == "<stdin>":
         raise InputError("the expression and --batch cannot both come from standard input")
-    if fmt in ("table", "json") and _given("fmt"):  # the default table means: the input's own format
-        raise InputError(f"--format {fmt} is for one point; with --batch or --grid use csv, tsv or jsonl")
+    if fmt not in ROW_FORMATS and _given("fmt"):  # the default table means: the input's own format
+        rows = f"{', '.join(ROW_FORMATS[:-1])} or {ROW_FORMATS[-1]}"
+        raise InputError(f"--format {fmt} is for one point; with --batch or --grid use {rows}")
     handle = None
     if batch_file and batch_file != "-":
         try:
@@ -48,7 +48,7 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
             in_fmt = batch_format or _format_of(batch_file) if batch_file else "csv"
             if in_fmt is None:
                 in_fmt, stream = _sniff(stream)
-            out_fmt = fmt if fmt in ("csv", "tsv", "jsonl") else (in_fmt if batch_file else "csv")
+            out_fmt = fmt if fmt in ROW_FORMATS else (in_fmt if batch_file else "csv")
             with _progress(stream, size) as (rows, points):
                 spec = api.Batch(rows, in_fmt, grid, out_fmt, on_error, points, warn)
                 _, failed = api.batch(source, values, wrt, spec, sys.stdout)  # warnings: told to `warn`
@@ -59,61 +59,6 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
         say(f"bpcli: error: {line}")
     if failed:
         raise DomainError(f"{len(failed)} row(s) could not be computed")
-
-
-def write_point(result, fmt: str) -> None:
-    """One point as a batch row: `value` and d_<name> (bpcli eval: `value` alone). As in a batch, inputs
-    given with -v are constants and are not repeated (only inputs that vary from row to row are); CSV/TSV
-    add a header line."""
-    from bpcli.points.writers import Writer
-
-    for warning in result.warnings:
-        warn(warning)
-    gradient = getattr(result, "gradient", {})
-    writer = Writer(sys.stdout, fmt, [], list(gradient))
-    writer.row([], result.value, gradient.values())
-    writer.flush()
-
-
-PACE = 0.1   # seconds: streamed output reaches its reader at least this often, with few writes
-
-
-class _Pace:
-    """Says when streamed output is due for a flush: once PACE has passed since the last one."""
-
-    def __init__(self) -> None:
-        self.due = time.monotonic() + PACE
-
-    def now(self) -> bool:
-        if time.monotonic() < self.due:
-            return False
-        self.due = time.monotonic() + PACE
-        return True
-
-
-def write_steps(run, fmt: str) -> None:
-    """Gradient descent as rows, one per step as it is computed: step, f, loss, each trained variable,
-    d_<name> of the loss."""
-    from bpcli.points.writers import Rows
-
-    rows = Rows(sys.stdout, fmt, ["step", "f", "loss", *run.wrt, *(f"d_{name}" for name in run.wrt)])
-    pace = _Pace()
-    for state in run:
-        rows.cells([state.step, state.f, state.loss, *state.values.values(), *state.gradient.values()])
-        if len(rows.buffer) >= 4096 or pace.now():
-            rows.flush()
-    rows.flush()
-
-
-def write_pieces(pieces) -> None:
-    """Text made piece by piece (a streamed JSON document), written as it comes and flushed every PACE."""
-    pace = _Pace()
-    for piece in pieces:
-        sys.stdout.write(piece)
-        if pace.now():
-            sys.stdout.flush()
-    sys.stdout.write("\n")
-    sys.stdout.flush()
 
 
 def _given(param: str) -> bool:

@@ -11,17 +11,15 @@ import sys
 
 import click
 
-from bpcli import __version__
+from bpcli import __version__, check, codegen
 from bpcli import files
-from bpcli.cli.batch import run_batch, write_pieces, write_point, write_steps
+from bpcli.cli import formats
+from bpcli.cli.batch import run_batch
 from bpcli.cli.complete import complete_names, script
 from bpcli.cli.options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, negative_perturb,
-                               perturbation, point_options, program_options, say, shown, split_names, warn)
+                               perturbation, point_options, program_options, say, split_names, warn)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError, listed
-
-
-PERTURB_METHODS = ("central", "forward", "complex")
-CODE_LANGUAGES = ("python", "c", "javascript")  # bpcli.codegen.emit.LANGUAGES; listed here to keep --help fast
+from bpcli.points import ROW_FORMATS
 
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
@@ -146,16 +144,16 @@ def completion(shell: str | None, folder: str | None) -> None:
 
 
 @cli.command(epilog=exit_statuses("grad"), short_help="Gradient of EXPR at a point, gate by gate.")
-@point_options
+@point_options(formats.GRAD)
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
 @click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
               help="Check every gradient numerically; STEP fixes the nudge (default: scaled to each input).")
-@click.option("--perturb-method", type=click.Choice(PERTURB_METHODS), default=None,
+@click.option("--perturb-method", type=click.Choice(check.METHODS), default=None,
               help="central (default), forward (the lecture's one-sided nudge) or complex (complex step). "
                    "Implies --perturb.")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
               help="Many points: one per row of FILE (CSV/TSV with a header, or JSON Lines); - is stdin.")
-@click.option("--batch-format", type=click.Choice(("csv", "tsv", "jsonl")), default=None,
+@click.option("--batch-format", type=click.Choice(ROW_FORMATS), default=None,
               help="The --batch input's format (default: from the file name's ending; stdin and other "
                    "names: jsonl if it starts with {, else csv).")
 @click.option("--grid", multiple=True, metavar="NAME=START:END:STEP",
@@ -183,27 +181,34 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     """
     from bpcli import api
 
+    _refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain))
+    if batch_file or grid:
+        return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
+    how = perturbation(perturb, perturb_method)
+    result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS)
+    _write(formats.GRAD, fmt, result, api.explain(result) if explain else None)
+    _verdict(result.check)
+
+
+def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool) -> None:
+    """InputError for grad's options that do not go together; `one_point`: --perturb or --explain is given."""
     if batch_format and not batch_file:
         raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
-    if batch_file or grid:
-        if perturb or perturb_method or explain:
-            raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
-        return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
-    if fmt in ("csv", "tsv", "jsonl"):
-        if perturb or perturb_method or explain:
-            raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
-        result = api.grad(source, values, split_names(wrt), edges=False)
-        return write_point(result, fmt)
-    check = perturbation(perturb, perturb_method)
-    result = api.grad(source, values, split_names(wrt), check)
-    _show(result, fmt, api.explain(result) if explain else None)
-    if result.check is not None and not result.check.ok:
-        bad = [r.name for r in result.check.rows if r.verdict == "mismatch"]
+    if one_point and (batch_file or grid):
+        raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
+    if one_point and fmt in ROW_FORMATS:
+        raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
+
+
+def _verdict(report) -> None:
+    """CheckFailed when the --perturb check disagrees with backprop (after the table that shows where)."""
+    if report is not None and not report.ok:
+        bad = [r.name for r in report.rows if r.verdict == "mismatch"]
         raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
 
 
 @cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")
-@point_options
+@point_options(formats.EVAL)
 def eval_(source, values: dict, fmt: str) -> None:
     """Forward pass only: the value of EXPR at a point, gate by gate.
 
@@ -212,15 +217,19 @@ def eval_(source, values: dict, fmt: str) -> None:
     """
     from bpcli import api
 
-    result = api.evaluate(source, values)
-    if fmt in ("csv", "tsv", "jsonl"):
-        return write_point(result, fmt)
-    _show(result, fmt)
+    _write(formats.EVAL, fmt, api.evaluate(source, values))
+
+
+def _write(table: dict, fmt: str, result, explanations=None) -> None:
+    """The point's warnings on stderr, then the result as `table` says `fmt` is written."""
+    for warning in result.warnings:
+        warn(warning)
+    table[fmt](result, fmt, explanations)
 
 
 @cli.command(epilog=exit_statuses("code"), short_help="The two passes as straight-line code.")
 @program_options
-@click.option("--lang", type=click.Choice(CODE_LANGUAGES), default="python", show_default=True,
+@click.option("--lang", type=click.Choice(codegen.LANGUAGES), default="python", show_default=True,
               help="The language to write.")
 def code(source, lang: str) -> None:
     """The forward and backward passes as straight-line code, as in the lecture's pseudo-code.
@@ -242,7 +251,7 @@ def code(source, lang: str) -> None:
 
 
 @cli.command(epilog=exit_statuses("graph"), short_help="The computational graph: tree, DOT, Mermaid.")
-@point_options(formats=("tree", "dot", "mermaid"))
+@point_options(formats.GRAPH)
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="FILE.svg|png|pdf",
               help="Draw the graph into FILE with Graphviz's dot (which must be installed).")
 def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
@@ -262,26 +271,16 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
         _not_read("--render", render_to, source, ("drawn", "draw into"), vars_too=True)
     result = api.grad(source, values) if values else None
     graph_ = result.graph if result else api.compile_source(source)
-    if render_to or fmt in ("dot", "mermaid"):
-        from bpcli.views import export
-
-        with shown():
-            text = export.mermaid(graph_, result) if fmt == "mermaid" and not render_to else export.dot(graph_, result)
-        if render_to:
-            export.render_with_dot(text, render_to, len(graph_.nodes))
-        else:
-            click.echo(text)
+    if render_to:
+        formats.render(graph_, result, render_to)
     else:
-        from bpcli.views import tables
-
-        with shown():
-            tables.show(tables.tree(graph_, result))
+        formats.GRAPH[fmt](graph_, result)
     for warning in result.warnings if result else graph_.unused:
         warn(warning)
 
 
 @cli.command(epilog=exit_statuses("step"), short_help="Gradient descent on the inputs.")
-@point_options
+@point_options(formats.STEP)
 @click.option("--lr", type=Number(), default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Train these inputs only (default: all).")
@@ -306,32 +305,21 @@ def step(source, values: dict, fmt: str, lr: float, steps: int, wrt: tuple[str, 
 
     if save:  # onto the --vars file is fine: `--vars s.vars --save s.vars` resumes training
         _not_read("--save", save, source, ("run", "save to"), vars_too=False)
-    if not (lr > 0 and lr < float("inf")):
-        raise InputError(f"--lr must be a positive number, not {lr}")
-    if target is not None and target != target or target in (float("inf"), float("-inf")):
-        raise InputError(f"--target must be a finite number, not {target}")
-    run = api.step(source, values, split_names(wrt), lr, steps, target)  # computed as it is written
-    if fmt == "json":
-        from bpcli.views.export import descent_json
-
-        write_pieces(descent_json(run))
-    elif fmt in ("csv", "tsv", "jsonl"):
-        write_steps(run, fmt)
-    else:
-        from bpcli.points import descent
-        from bpcli.views import tables
-
-        ends = descent.ends(run, tables.MAX_ROWS // 2)
-        with shown():
-            tables.show(tables.descent(run, ends))
-        if run.final:  # the new values as a -v argument, always the last line
-            click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
-    if save and run.final:
-        files.write_whole(save, "".join(f"{name} = {value!r}\n" for name, value in run.final.items()))
-    elif save:  # diverged at the start: no values to save, and the file keeps what it holds
-        warn(f"--save {save}: not written, as no step had a finite loss and gradient")
+    run = api.step(source, values, split_names(wrt, required=False), lr, steps, target)  # computed as written
+    formats.STEP[fmt](run, fmt)
+    if save:
+        _save(save, run.final)
     if run.diverged:
         raise DomainError(run.diverged)
+
+
+def _save(path: str, final: dict[str, float]) -> None:
+    """--save: the final values as `name = value` lines. A run that diverged at the start has none to save,
+    and the file keeps what it holds."""
+    if final:
+        files.write_whole(path, "".join(f"{name} = {value!r}\n" for name, value in final.items()))
+    else:
+        warn(f"--save {path}: not written, as no step had a finite loss and gradient")
 
 
 def _not_read(option: str, path: str, source, words: tuple[str, str], vars_too: bool) -> None:
@@ -347,21 +335,6 @@ def _not_read(option: str, path: str, source, words: tuple[str, str], vars_too: 
     for name, what in read:
         if files.same_file(path, name):
             raise InputError(f"{option} {path} is {what}: {instead} another file")
-
-
-def _show(result, fmt: str, explanations=None) -> None:
-    for warning in result.warnings:
-        warn(warning)
-    if fmt == "json":
-        from bpcli.views.export import to_json
-
-        click.echo(to_json(result, explanations))
-        return
-    from bpcli.views import tables
-
-    with shown():
-        tables.show(tables.gradients(result, explanations) if hasattr(result, "gradient")
-                    else tables.evaluation(result))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The CLI's shared options and input: the program (EXPR, -f, stdin), -v/--vars, --format, --quiet;
 and the values of --wrt and --perturb, as the library takes them.
 
-Part of the CLI layer (with cli.py, cli_batch.py and cli_complete.py, the only modules that import click).
+Part of the CLI layer (bpcli.cli, the only package that imports click).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import functools
 import re
 import shlex
 import sys
+from collections.abc import Iterable
 from itertools import pairwise
 
 import click
@@ -44,9 +45,6 @@ def exit_statuses(command: str = "bpcli") -> str:
 
 
 _BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
-
-FORMATS = ("table", "json", "csv", "tsv", "jsonl")   # csv/tsv/jsonl: with --batch or --grid
-
 
 LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
 
@@ -111,11 +109,13 @@ def program_options(command):
     return wrapper
 
 
-def point_options(command=None, formats: tuple[str, ...] = FORMATS):
-    """The options every command that evaluates at a point shares: the program, its inputs, --format."""
-    if command is None:
-        return functools.partial(point_options, formats=formats)
+def point_options(formats: Iterable[str]):
+    """The options every command that evaluates at a point shares: the program, its inputs, and --format,
+    which chooses among `formats` (bpcli.cli.formats: the first is the default)."""
+    return functools.partial(_point_options, formats=tuple(formats))
 
+
+def _point_options(command, formats: tuple[str, ...]):
     @program_options
     @click.option("-v", "--var", "var", multiple=True, metavar="NAME=VALUE[,…]", shell_complete=complete_values,
                   help="Input values, comma-separated and/or repeated; a value may be a constant "
@@ -175,12 +175,13 @@ def negative_perturb(option: str, args) -> bool:
     return plain_number(option) is not None and any(a == "--perturb" and b == option for a, b in pairwise(args))
 
 
-def split_names(items: tuple[str, ...]) -> list[str] | None:
-    """`--wrt a,b --wrt c` → [a, b, c]; None when not given; InputError when given but empty."""
+def split_names(items: tuple[str, ...], required: bool = True) -> list[str] | None:
+    """`--wrt a,b --wrt c` → [a, b, c]; None when not given. Given but empty: InputError, or [] with
+    required=False, where the library refuses it in turn with its other settings (api.step)."""
     if not items:
         return None
     names = [n.strip() for item in items for n in item.split(",") if n.strip()]
-    if not names:
+    if not names and required:
         raise InputError("--wrt needs at least one variable name")
     return names
 

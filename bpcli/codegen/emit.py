@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bpcli import primitives
+from bpcli import codegen, primitives
 from bpcli.codegen import languages
 from bpcli.codegen.languages import Dialect
 from bpcli.core import rules
@@ -226,4 +226,5 @@ def _js_declare(s: Step) -> str:
     return "const " if not s.edge else "let " if s.first else ""
 
 
-LANGUAGES: dict[str, Callable[[Graph], str]] = {"python": python, "c": c, "javascript": javascript}
+# Keyed by bpcli.codegen.LANGUAGES, which names the languages for the command line without importing this module.
+LANGUAGES: dict[str, Callable[[Graph], str]] = dict(zip(codegen.LANGUAGES, (python, c, javascript), strict=True))

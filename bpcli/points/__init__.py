@@ -2,3 +2,7 @@
 result rows, grids, descent steps, and the forward and backward passes over NumPy arrays.
 
 May import: bpcli.core, bpcli.language, bpcli.errors, bpcli.files. Only this package imports numpy."""
+
+# The row formats that readers read and writers write, named here: the command line lists them without
+# importing either.
+ROW_FORMATS = ("csv", "tsv", "jsonl")

@@ -12,12 +12,13 @@ keeps them (`ends`: the first and last few, all a table shows).
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bpcli.core import engine
-from bpcli.errors import DomainError
+from bpcli.errors import DomainError, InputError
 from bpcli.core.graph import Graph
 
 
@@ -78,8 +79,23 @@ class Descent:
 def descend(graph: Graph, inputs: Mapping[str, float], wrt: Sequence[str], lr: float, steps: int,
             target: float | None = None, source: str = "", warnings: Iterable[str] = ()) -> Descent:
     """Take `steps` steps of size `lr` (computed as the result is iterated); stop early (diverged) when f or
-    the loss becomes undefined."""
+    the loss becomes undefined. InputError for an `lr`, `steps` or `target` that `check_settings` refuses."""
+    check_settings(lr, steps, target)  # `wrt` here is the inputs chosen, and a graph may have none
     return Descent(graph, dict(inputs), list(wrt), lr, steps, target, source or graph.source, list(warnings))
+
+
+def check_settings(lr: float, steps: int, target: float | None = None, wrt: Sequence[str] | None = None) -> None:
+    """InputError unless `lr` is a positive finite number, `steps` a whole number, 0 or more, `target` None
+    or a finite number, and `wrt` None (every input) or not empty. The messages name the options of
+    `bpcli step`, which reports them."""
+    if not (isinstance(lr, numbers.Real) and 0 < lr < math.inf):
+        raise InputError(f"--lr must be a positive number, not {lr}")
+    if target is not None and not (isinstance(target, numbers.Real) and math.isfinite(target)):
+        raise InputError(f"--target must be a finite number, not {target}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise InputError(f"--steps must be a whole number, 0 or more, not {steps!r}")
+    if wrt is not None and not wrt:
+        raise InputError("--wrt needs at least one variable name")
 
 
 @dataclass(frozen=True)

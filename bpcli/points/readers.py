@@ -22,7 +22,6 @@ from bpcli.errors import DomainError, InputError, listed
 from bpcli.core.graph import Graph
 from bpcli.points.writers import Writer as _Writer
 
-FORMATS = ("csv", "tsv", "jsonl")
 csv.field_size_limit(records.MAX_LINE)  # a cell may be as long as a line may (the csv module stops at 128 KiB)
 GRID_CHUNK = 1 << 16
 MAX_POINTS = 10 ** 12      # a grid larger than this is surely a typo (and would not fit in int64 products)
