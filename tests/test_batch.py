@@ -183,6 +183,7 @@ def test_streams_before_the_input_ends(tmp_path):
         proc.kill()
 
 
+@pytest.mark.slow
 def test_many_rows_in_chunks(run):
     rows = "x\n" + "\n".join(str(i / 1000) for i in range(200_000)) + "\n"
     r = run("grad", "x*x", "--batch", "-", input=rows)
@@ -259,6 +260,7 @@ def test_duplicate_columns_header_only_and_cr_lines(run):
     assert run("grad", "x*y", "--batch", "-", input="x,y\r1,2\r").out.splitlines()[1] == "1.0,2.0,2.0,2.0,1.0"
 
 
+@pytest.mark.slow
 def test_grid_end_is_relative_to_the_step(run):
     assert csv_rows(run("grad", "x", "--grid", "x=0:2.9999999999:1").out)[-1][0] == "2.0"
     assert csv_rows(run("grad", "x", "--grid", "x=0:1000:1e-3", "--format", "csv").out)[-1][0] == "1000.0"

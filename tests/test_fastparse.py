@@ -121,6 +121,7 @@ def test_lark_can_be_forced(monkeypatch):
     assert isinstance(parser.parse("x+y"), syntax.Program) and calls == []
 
 
+@pytest.mark.slow
 def test_the_language_suite_passes_with_lark_alone():
     # The pure-Lark path stays whole: the language and lecture tests again, with the fast path off.
     here = Path(__file__).resolve().parent

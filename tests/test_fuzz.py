@@ -43,6 +43,8 @@ from bpcli.cli.commands import cli
 from bpcli.errors import BpcliError, DomainError
 from bpcli.api import Perturb, Source, compile_source, evaluate, grad
 
+pytestmark = pytest.mark.slow  # the quick tier fuzzes the parsers only (tests/test_fastparse.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

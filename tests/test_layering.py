@@ -28,6 +28,7 @@ def test_import_contracts_are_kept():
     assert "0 broken" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, line, broken", [
     ("core/graph.py", "import rich", "Only the views import rich"),
     ("core/engine.py", "import numpy", "Only the many-points package imports numpy"),

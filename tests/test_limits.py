@@ -126,6 +126,7 @@ def test_dot_that_fails_says_its_status(run, tmp_path, monkeypatch):
     assert r.code == 2 and r.err.strip().endswith(": no message (exit status 4)")
 
 
+@pytest.mark.slow
 def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
     from bpcli.views import export
 
@@ -137,6 +138,7 @@ def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
 
 # ---- an error at the end of a huge input costs no more than the valid input -----------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     ("(" * 100_001 + "x" + ")" * 100_000, "unclosed '(': a ')' is missing (column 1)"),
     ("x+" * 100_000, "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
@@ -255,6 +257,7 @@ def test_nan_in_vars_json_is_not_a_value(run, tmp_path):
     assert r.code == 2 and "NaN is not a value" in r.err and "too large" not in r.err
 
 
+@pytest.mark.slow
 def test_a_grid_never_passes_its_end(run):
     r = run("grad", "x", "--grid", "x=0:999999.9999999:1")
     last = r.out.splitlines()[-1]

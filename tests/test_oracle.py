@@ -485,12 +485,14 @@ def agrees(case: tuple[str, sympy.Expr], point: dict[str, float]) -> None:
     assert found == [], (text, point, found)
 
 
+@pytest.mark.slow
 @ORACLE
 @given(EXPRESSIONS, POINTS)
 def test_expressions_agree_with_the_oracle(case, point):
     agrees(case, point)
 
 
+@pytest.mark.slow
 @settings(ORACLE, max_examples=max(1, EXAMPLES // 2))
 @given(programs(), POINTS)
 def test_programs_agree_with_the_oracle(case, point):
@@ -504,6 +506,7 @@ ANY = st.one_of(st.floats(min_value=-40.0, max_value=40.0), st.floats(allow_nan=
 SMOOTH = sorted(name for name in primitives.OPS if name not in KINKED)
 
 
+@pytest.mark.slow
 @settings(ORACLE, max_examples=4 * EXAMPLES)
 @given(st.sampled_from(SMOOTH), st.lists(ANY, min_size=2, max_size=2))
 @example("pow", [2.1776362816256456e159, -2.0])  # a subnormal output times log(a): see rule_error
