@@ -192,8 +192,9 @@ def test_many_rows_in_chunks(run):
 
 
 def test_one_point_does_not_import_numpy():
-    out = subprocess.run([sys.executable, "-c", "import sys\nfrom bpcli.cli.commands import main\nsys.argv=['bpcli','grad',"
-                          "'x*y','-v','x=1,y=2']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+    out = subprocess.run([sys.executable, "-c", "import sys\nfrom bpcli.cli.commands import main\n"
+                          "sys.argv=['bpcli','grad','x*y','-v','x=1,y=2']\n"
+                          "try:\n    main()\nexcept SystemExit:\n    pass\n"
                           "print('numpy' in sys.modules, file=sys.stderr)"], capture_output=True, text=True)
     assert out.stderr.strip().endswith("False")
 
@@ -251,7 +252,8 @@ def test_hostile_rows_fail_one_by_one(run):
 
     from bpcli.cli.commands import cli
     out = CliRunner().invoke(cli, ["grad", "x", "--batch", "-", "--on-error", "skip"], input=b"x\n1\n\xe9\n2\n")
-    assert out.exit_code == 3 and "row 2:" in out.stderr and out.stdout.splitlines()[1:] == ["1.0,1.0,1.0", "2.0,2.0,1.0"]
+    assert out.exit_code == 3 and "row 2:" in out.stderr
+    assert out.stdout.splitlines()[1:] == ["1.0,1.0,1.0", "2.0,2.0,1.0"]
 
 
 def test_duplicate_columns_header_only_and_cr_lines(run):

@@ -1,4 +1,5 @@
-"""The benchmark scripts still run (at tiny sizes; their figures are measured by `benchmarks/run_all.py`, never asserted)."""
+"""The benchmark scripts still run (at tiny sizes; their figures are measured by `benchmarks/run_all.py`, never
+asserted)."""
 
 from __future__ import annotations
 

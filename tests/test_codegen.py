@@ -54,8 +54,8 @@ MIXED = [
 ]
 
 NAMES = [
-    ("where*count + pow - math + lambda*grad + θ*double", dict(zip(
-        ["where", "count", "pow", "math", "lambda", "grad", "θ", "double"], [1.5, -2.0, 0.5, 3.0, 2.5, -1.0, 0.7, 4.0]))),
+    ("where*count + pow - math + lambda*grad + θ*double",
+     {"where": 1.5, "count": -2.0, "pow": 0.5, "math": 3.0, "lambda": 2.5, "grad": -1.0, "θ": 0.7, "double": 4.0}),
     ("dfdx*x + dfdx_", {"dfdx": 2.0, "x": 3.0, "dfdx_": 1.0}),
     ("grad_f = x*y; grad_f*2", {"x": 2.0, "y": 3.0}),
     ("int + linux + M_PI + __x + _X + bp_where + unix*i386", dict(zip(

@@ -125,7 +125,8 @@ def test_lark_can_be_forced(monkeypatch):
 def test_the_language_suite_passes_with_lark_alone():
     # The pure-Lark path stays whole: the language and lecture tests again, with the fast path off.
     here = Path(__file__).resolve().parent
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here / "test_language.py"),
-                           str(here / "test_lecture.py")], env={**os.environ, "BPCLI_PARSER": "lark"},
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(here / "test_language.py"), str(here / "test_lecture.py")],
+                          env={**os.environ, "BPCLI_PARSER": "lark"},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -151,7 +151,7 @@ JUDGED = [  # every method can judge these, and says ok
     ("exp(50*x)", 1), ("exp(50*x)", 14), ("tan(x)", 1.5707963), ("tan(x)", 1.5707963267),  # steep
     ("tan(x)", 1.57079632679), ("1/x", 1e-8), ("sqrt(x)", 1e-10),
     ("tanh(x)", 50), ("tanh(x)", 20), ("tanh(50*x)", 1), ("sigmoid(x)", 40),           # flat: the slope rounds to 0
-    ("sin(1e10*x)", 1), ("x + 1e-10*sin(1e10*x)", 1),                                  # noisy: an oscillation below 1e-9
+    ("sin(1e10*x)", 1), ("x + 1e-10*sin(1e10*x)", 1),                      # noisy: an oscillation below 1e-9
 ]
 UNJUDGED = [  # real differences cannot judge these: unchecked, never a mismatch
     ("sin(x)", 1e15), ("sin(x)", 1e20),        # steps of a representable size span many periods
@@ -196,7 +196,8 @@ def test_the_complex_step_judges_what_real_differences_cannot():
     ("log", ("2.0 / {0}",), "log(x)", 1e-300), ("log", ("2.0 / {0}",), "log(x)", 1e-200),
     ("sqrt", ("0.6 / {out}",), "sqrt(x)", 1e-300), ("sin", ("cos({0}) * 1.001",), "sin(x)", 1e8),
     ("exp", ("{out} * 1.001",), "exp(50*x)", 1), ("exp", ("{out} * 1.001",), "exp(50*x)", 14),
-    ("tanh", ("1.01 - {out} * {out}",), "tanh(x)", 50), ("tan", ("1.001 + {out} * {out} * 1.001",), "tan(x)", 1.5707963),
+    ("tanh", ("1.01 - {out} * {out}",), "tanh(x)", 50),
+    ("tan", ("1.001 + {out} * {out} * 1.001",), "tan(x)", 1.5707963),
     ("pow", ("{1} * 1.001 * pow({0}, {1} - 1)", "{out} * log({0})"), "x^3", 1e100),
 ])
 def test_a_wrong_rule_is_still_caught_on_hard_cases(broken, op, partials, source, x, method):

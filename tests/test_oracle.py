@@ -557,8 +557,8 @@ REGRESSIONS = [
     ("tanh(x)*y", {"x": 20.0, "y": 1e17}),
     # Where SymPy was wrong (see exact_value): evalf(subs=…) gives `0.e-160` for 1.0 − 1.0 and 2.5e-178 for
     # sin(x - y) at x = y; with 60-digit Floats, ∂/∂x tanh(log x) is 0 at 2.3e-151 (bpcli's 9.35e-151 is
-    # right); evalf at exact rationals says log(1 + x) is 0 at x = 1.1e-308. And an oracle bug: a constant partial (1 for a + b) comes back from lambdify as an int,
-    # once taken for "undefined".
+    # right); evalf at exact rationals says log(1 + x) is 0 at x = 1.1e-308. And an oracle bug: a constant
+    # partial (1 for a + b) comes back from lambdify as an int, once taken for "undefined".
     ("y-z", {"y": 1.0, "z": 1.0}),
     ("cos(x-y)", {"x": 1.0, "y": 1.0}),
     ("tanh(log(x))", {"x": 2.3375135010322624e-151}),
