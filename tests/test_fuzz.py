@@ -27,6 +27,7 @@ import time
 import traceback
 from pathlib import Path
 
+import alphabet
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -97,6 +98,11 @@ def assert_finite_numbers(out: str, fmt: str) -> None:
             assert field.strip().lower().lstrip("+-") not in ("nan", "inf", "infinity"), out[:500]
 
 
+# A character of a token of the grammar (tests/alphabet.py), or one the command line must survive: NUL, DEL,
+# and a line separator that str.splitlines takes for a line end.
+INSERTED = st.one_of(alphabet.LANGUAGE.characters(), st.sampled_from(["\x00", "\x7f", "\u2028"]))
+
+
 def mutate(data, text: str) -> str:
     """Delete, duplicate or insert a character, one to four times."""
     for _ in range(data.draw(st.integers(1, 4))):
@@ -107,8 +113,7 @@ def mutate(data, text: str) -> str:
         elif kind == "duplicate" and text:
             text = text[:i] + text[i - 1:i] + text[i:]
         else:
-            inserted = data.draw(st.sampled_from(list("()+-*/^,;=# .e0123456789xyzθ\n\t\x00\x7f\u2028")))
-            text = text[:i] + inserted + text[i:]
+            text = text[:i] + data.draw(INSERTED) + text[i:]
     return text
 
 
