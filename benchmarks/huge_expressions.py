@@ -58,7 +58,8 @@ def figures(sizes: list[int], rounds: int, at: int = 100_000) -> list[dict]:
         results = [measure(shape, n, rounds) for n in sizes]
         for r in results:
             print(f"  {r['shape']:<5}{r['n']:>9}  bpcli {r['bpcli']:7.2f} s  reference {r['reference']:6.2f} s"
-                  f"  {r['bpcli'] / r['reference']:5.1f}x  {r['bpcli_mb'] or 0:6.0f} MB vs {r['reference_mb'] or 0:5.0f} MB",
+                  f"  {r['bpcli'] / r['reference']:5.1f}x"
+                  f"  {r['bpcli_mb'] or 0:6.0f} MB vs {r['reference_mb'] or 0:5.0f} MB",
                   file=sys.stderr)
         for r in results:
             if r["n"] == at:

@@ -1,7 +1,8 @@
 """The plain-Python reference for benchmarks/huge_expressions.py: an iterative shunting-yard parser and
 a tape, reading an expression on stdin and values from a file of name=value lines (the file given to
-bpcli's --vars), writing value and gradient as JSON. Only what the benchmark's expressions use: numbers, names, + - * / ^, unary -, parentheses,
-sin/cos/tanh/exp/log. No error handling: it is a yardstick, not a tool."""
+bpcli's --vars), writing value and gradient as JSON. Only what the benchmark's expressions use: numbers,
+names, + - * / ^, unary -, parentheses, sin/cos/tanh/exp/log. No error handling: it is a yardstick, not
+a tool."""
 
 import json
 import math

@@ -71,17 +71,17 @@ class InputError(BpcliError):
 
     def lines(self) -> list[str]:
         """The message, then the offending source line (windowed when long) with a caret under the column."""
-        where = self.line_col
-        if where is None:
+        line_col, source = self.line_col, self.source
+        if line_col is None or source is None:
             return [self.message]
-        line_no, col = where
-        text = self.source.split("\n")[line_no - 1] if "\n" in self.source else self.source
+        line_no, col = line_col
+        text = source.split("\n")[line_no - 1] if "\n" in source else source
         text, caret = _window(text, col - 1)   # first, so a huge line costs no more than a short one
         # Shown escaped, as every message is; the caret goes under the escaped character, so it counts the
         # characters the escapes before it add.
         text, caret = escaped(text), len(escaped(text[:caret]))
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
-        where = f"line {line_no}, column {col}" if "\n" in self.source or self.origin else f"column {col}"
+        where = f"line {line_no}, column {col}" if "\n" in source or self.origin else f"column {col}"
         if self.origin:
             where = f"{self.origin}, {where}"
         return [f"{self.message} ({where})", "  " + text, "  " + " " * caret + "^"]

@@ -1,6 +1,6 @@
 """Shared helpers: run the CLI through Click's CliRunner with stdout and stderr kept apart; swap in a
-broken derivative rule (every checker has a test that feeds it one); bpcli installed from a wheel; a real
-pseudo-terminal with a terminal emulator reading it."""
+broken derivative rule (every checker has a test that feeds it one); bpcli installed from a wheel (the tests
+that use it are marked slow); a real pseudo-terminal with a terminal emulator reading it."""
 
 from __future__ import annotations
 
@@ -129,6 +129,14 @@ def in_terminal(command: str, cols: int, cwd, *, env: dict | None = None, keys: 
     while visible and not visible[-1]:
         visible.pop()
     return Screen(code, _lines(data.decode("utf-8", "replace")), visible, data)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that runs the installed wheel is slow: the wheel is built and installed into a fresh virtual
+    environment (about ten seconds, once a session), and every run is a new process."""
+    for item in items:
+        if "installed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The benchmark scripts still run (at tiny sizes; their figures are measured by `benchmarks/run_all.py`, never asserted)."""
+"""The benchmark scripts still run (at tiny sizes; their figures are measured by `benchmarks/run_all.py`, never
+asserted)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script,args,expected", [
     ("batch_speed.py", ["--points", "2000", "--repeat", "1"], "backward/forward: bpcli"),
     ("huge_expressions.py", ["--sizes", "30,300", "--rounds", "1"], "t(10N)/t(N)"),
@@ -41,6 +43,7 @@ def test_batch_speed_figures_are_well_formed_rows():
         assert row["met"] is (row["ratio"] <= row["target"])
 
 
+@pytest.mark.slow
 def test_run_all_prints_every_figure_in_one_table():
     """The one benchmark command, at tiny sizes: every figure is a row with a target and a verdict."""
     done = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "--quick"], capture_output=True, text=True,

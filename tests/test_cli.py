@@ -251,7 +251,8 @@ def test_local_gradients_show_the_rule_folded(run):
     assert "3*x^2 = 12" in r.out
 
 
-@pytest.mark.parametrize("fmt,expected", [("csv", "value\n3.0\n"), ("tsv", "value\n3.0\n"), ("jsonl", '{"value": 3.0}\n')])
+@pytest.mark.parametrize("fmt,expected", [("csv", "value\n3.0\n"), ("tsv", "value\n3.0\n"),
+                                          ("jsonl", '{"value": 3.0}\n')])
 def test_eval_writes_a_row(run, fmt, expected):
     r = run("eval", "x+1", "-v", "x=2", "--format", fmt)
     assert r.code == 0 and r.out == expected

@@ -217,6 +217,7 @@ def test_deep_nesting_generates_without_recursion():
     assert emit.c(graph).count("cos(") == 2000 and emit.javascript(graph).count("cos(") == 2000
 
 
+@pytest.mark.slow
 def test_a_hundred_thousand_gates():
     n = 100_000
     graph = compile_source("tanh(" * n + "x" + ")" * n)
@@ -303,12 +304,14 @@ def test_lecture_example_in_c(tmp_path):
     assert run_compiled([build_c(graph, tmp_path)], graph, point) == (44.0, {"w": 4.0, "x": 8.0, "y": 12.0, "z": 11.0})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("source", "point"), CASES, ids=IDS)
 def test_c_matches_the_engine(source, point, tmp_path):
     graph = compile_source(source)
     agrees(source, point, *run_compiled([build_c(graph, tmp_path)], graph, point))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", SMOOTH)
 def test_c_matches_the_engine_at_random_points(source, tmp_path):
     rng = random.Random(source)
@@ -327,6 +330,7 @@ def test_variadic_max_with_many_arguments_in_c(tmp_path):
     agrees(source, point, *run_compiled([build_c(graph, tmp_path)], graph, point))
 
 
+@pytest.mark.slow
 def test_deep_nesting_compiles_in_c(tmp_path):
     source = "tanh(" * 2000 + "x" + ")" * 2000
     graph = compile_source(source)
@@ -351,6 +355,7 @@ def build_js(graph: Graph, folder) -> list[str]:
     return [node, str(folder / "grad.js")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("source", "point"), CASES, ids=IDS)
 def test_javascript_matches_the_engine(source, point, tmp_path):
     graph = compile_source(source)

@@ -74,8 +74,10 @@ def sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-SHELLS = [pytest.param(bash, marks=needs("bash"), id="bash"), pytest.param(zsh, marks=needs("zsh"), id="zsh"),
-          pytest.param(fish, marks=needs("fish"), id="fish")]
+# bash is the quick tier's shell; zsh and fish start slower and run with the slow tests.
+SHELLS = [pytest.param(bash, marks=needs("bash"), id="bash"),
+          pytest.param(zsh, marks=[needs("zsh"), pytest.mark.slow], id="zsh"),
+          pytest.param(fish, marks=[needs("fish"), pytest.mark.slow], id="fish")]
 
 
 @pytest.mark.parametrize("ask", SHELLS)

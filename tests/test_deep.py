@@ -33,6 +33,7 @@ def test_recursion_limit_is_the_default():
     assert sys.getrecursionlimit() <= 10_000  # the deep tests below mean something only then
 
 
+@pytest.mark.slow
 def test_nested_tanh_through_the_cli(run, nested_tanh):
     r = run("grad", "-", "-v", "x=0.5", "--format", "json", input=nested_tanh)
     assert r.code == 0, r.err
@@ -49,6 +50,7 @@ def test_nested_parentheses_through_the_cli(run):
     assert r.json()["gradient"] == {"x": 1.0}
 
 
+@pytest.mark.slow
 def test_wide_sum_through_the_cli(run):
     source = "+".join(f"x*{k}" for k in range(1, N + 1))
     r = run("grad", "-", "-v", "x=2", "--format", "json", input=source)
@@ -58,6 +60,7 @@ def test_wide_sum_through_the_cli(run):
     assert doc["value"] == N * (N + 1)
 
 
+@pytest.mark.slow
 def test_deep_right_nested_powers_and_table(run):
     # Right-associative power nests to the right: x^1^1^…^1, and the table renderer elides the middle.
     source = "x" + "^1" * N
@@ -66,6 +69,7 @@ def test_deep_right_nested_powers_and_table(run):
     assert "rows not shown: --format json has every row)" in r.out
 
 
+@pytest.mark.slow
 def test_deep_perturb(nested_tanh):
     r = grad(nested_tanh, {"x": 0.5}, perturb=Perturb())
     assert r.check.ok
@@ -83,6 +87,7 @@ def test_deep_syntax_error_has_a_short_caret_line(run):
     assert len(lines) == 3 and len(lines[1]) < 100
 
 
+@pytest.mark.slow
 def test_render_deep_graph_without_recursion(nested_tanh):
     from rich.console import Console
 
@@ -92,6 +97,7 @@ def test_render_deep_graph_without_recursion(nested_tanh):
     assert "Gradient" in console.file.getvalue()
 
 
+@pytest.mark.slow
 def test_many_variables(run, tmp_path):
     """10^5 distinct variables: every per-variable step must be linear (a set built once, not per name)."""
     n = 100_000

@@ -76,6 +76,7 @@ def test_every_path_product_sums_to_the_gradient():
         assert sum(t.product for t in ex.terms) == pytest.approx(r.gradient[ex.name], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_deep_chain_is_grouped(run):
     r = run("grad", "-", "-v", "x=0.5", "--explain", input="sin(" * 20000 + "x" + ")" * 20000)
     assert r.code == 0 and "(a path of 20000 links: grouped by the gates that use x)" in r.out
@@ -117,6 +118,7 @@ def test_cli_explain(run):
     assert doc["explain"]["x"]["terms"] == [{"chain": ["f", "u", "v", "x"], "factors": [4, 1, 2], "product": 8}]
 
 
+@pytest.mark.slow
 def test_path_counts_beyond_any_printable_number_are_capped(run):
     # 14 300 halvings of a sum: 2^14300 paths, a number Python will not print (over 4 300 digits)
     source = ";".join(["a0=x"] + [f"a{i}=(a{i-1}+a{i-1})/2" for i in range(1, 14300)])

@@ -1,9 +1,10 @@
 """The fast path for lone expressions (bpcli/fastparse.py) against Lark, the grammar's own parser.
 
-Two claims, on hand-picked and on random token sequences: where Lark builds a tree, the fast path
-builds the same one (every item and span) and does not decline a valid lone expression; where
-Lark fails, the fast path declines (returns None), or says where Lark fails (the text cut short, an
-operand right after an operand), and then the message parser.parse writes without Lark is exactly Lark's.
+Two claims, on hand-picked and on random token sequences (of the grammar's own terminals and the table's
+function names: tests/alphabet.py): where Lark builds a tree, the fast path builds the same one (every item
+and span) and does not decline a valid lone expression; where Lark fails, the fast path declines (returns
+None), or says where Lark fails (the text cut short, an operand right after an operand), and then the
+message parser.parse writes without Lark is exactly Lark's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import alphabet
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -80,12 +82,26 @@ def test_the_fast_path_builds_what_lark_builds_or_declines(text):
     agree(text)
 
 
-TOKENS = st.sampled_from(["x", "y", "θ", "2", "0.5", "1e3", ".5", "1.", "sin", "max", "+", "-", "*", "/", "^",
-                          "**", "(", ")", ",", " ", "\t", "=", ";", "\n", "#", "$", "e", "1e999"])
+def test_the_alphabet_has_every_literal_of_the_grammar():
+    missing = [text for text in alphabet.quoted(alphabet.GRAMMAR) if text not in alphabet.LANGUAGE.strings]
+    assert not missing, f"the grammar's {missing} are not fuzzed"
+
+
+def test_a_new_operator_in_the_grammar_joins_the_alphabet():
+    grammar = alphabet.GRAMMAR.replace('SLASH: "/"', 'SLASH: "/" | "÷"')
+    assert grammar != alphabet.GRAMMAR and "÷" in alphabet.quoted(grammar)
+    assert "÷" in alphabet.read(grammar).strings and "÷" not in alphabet.LANGUAGE.strings
+
+
+def test_the_alphabet_spells_out_finite_terminals_and_draws_from_the_others():
+    assert set(alphabet.LANGUAGE.literals["POW"]) == {"^", "**"}
+    assert {"NUMBER", "NAME"} <= set(alphabet.LANGUAGE.patterns)
+    assert alphabet.finite_language(r"(?:ab|[cd])e") == ("abe", "ce", "de")
+    assert alphabet.finite_language(r"[0-9]+") is None
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(TOKENS, max_size=24))
+@given(st.lists(alphabet.LANGUAGE.tokens(), max_size=24))
 def test_random_token_sequences(tokens):
     agree("".join(tokens))
 
@@ -121,10 +137,12 @@ def test_lark_can_be_forced(monkeypatch):
     assert isinstance(parser.parse("x+y"), syntax.Program) and calls == []
 
 
+@pytest.mark.slow
 def test_the_language_suite_passes_with_lark_alone():
     # The pure-Lark path stays whole: the language and lecture tests again, with the fast path off.
     here = Path(__file__).resolve().parent
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here / "test_language.py"),
-                           str(here / "test_lecture.py")], env={**os.environ, "BPCLI_PARSER": "lark"},
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(here / "test_language.py"), str(here / "test_lecture.py")],
+                          env={**os.environ, "BPCLI_PARSER": "lark"},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -27,6 +27,7 @@ import time
 import traceback
 from pathlib import Path
 
+import alphabet
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -42,6 +43,8 @@ from bpcli.core import rules
 from bpcli.cli.commands import cli
 from bpcli.errors import BpcliError, DomainError
 from bpcli.api import Perturb, Source, compile_source, evaluate, grad
+
+pytestmark = pytest.mark.slow  # the quick tier fuzzes the parsers only (tests/test_fastparse.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -95,6 +98,11 @@ def assert_finite_numbers(out: str, fmt: str) -> None:
             assert field.strip().lower().lstrip("+-") not in ("nan", "inf", "infinity"), out[:500]
 
 
+# A character of a token of the grammar (tests/alphabet.py), or one the command line must survive: NUL, DEL,
+# and a line separator that str.splitlines takes for a line end.
+INSERTED = st.one_of(alphabet.LANGUAGE.characters(), st.sampled_from(["\x00", "\x7f", "\u2028"]))
+
+
 def mutate(data, text: str) -> str:
     """Delete, duplicate or insert a character, one to four times."""
     for _ in range(data.draw(st.integers(1, 4))):
@@ -105,7 +113,7 @@ def mutate(data, text: str) -> str:
         elif kind == "duplicate" and text:
             text = text[:i] + text[i - 1:i] + text[i:]
         else:
-            text = text[:i] + data.draw(st.sampled_from(list("()+-*/^,;=# .e0123456789xyzθ\n\t\x00\x7f\u2028"))) + text[i:]
+            text = text[:i] + data.draw(INSERTED) + text[i:]
     return text
 
 
@@ -128,7 +136,8 @@ def test_arbitrary_bytes(data):
 def test_mutated_expressions(data, env):
     source = mutate(data, data.draw(st.sampled_from(VALID)))
     fmt = data.draw(st.sampled_from(["table", "json"]))
-    extra = data.draw(st.sampled_from([[], ["--perturb"], ["--explain"], ["--wrt", "x"], ["--perturb-method", "forward"]]))
+    extra = data.draw(st.sampled_from([[], ["--perturb"], ["--explain"], ["--wrt", "x"],
+                                       ["--perturb-method", "forward"]]))
     invoke(["grad", "-", "-v", POINT, "--format", fmt, *extra], stdin=source.encode("utf-8"), env=env)
 
 
@@ -167,7 +176,8 @@ def test_vars_files(folder, data):
     value = st.one_of(st.floats(), st.integers(), st.text(ALPHABET, max_size=8), st.none(), st.booleans(),
                       st.lists(st.integers(), max_size=2), st.sampled_from(HOSTILE))
     if kind == "json":
-        raw = json.dumps(data.draw(st.dictionaries(st.sampled_from(["x", "y", "z", "w", "pi", "θ", ""]), value))).encode()
+        keys = st.sampled_from(["x", "y", "z", "w", "pi", "θ", ""])
+        raw = json.dumps(data.draw(st.dictionaries(keys, value))).encode()
     elif kind == "lines":
         lines = data.draw(st.lists(st.tuples(st.sampled_from(["x", "y", "z", "w", "2x", "#"]), value), max_size=5))
         raw = "\n".join(f"{name} = {v}" for name, v in lines).encode("utf-8")
@@ -276,7 +286,8 @@ def test_random_headers_and_keys_are_echoed_safely(folder, name, where):
                         stdin=json.dumps({key: 1, "x": 2}).encode() + b"\n" + json.dumps({key: "x"}).encode())
     else:
         sep = b"," if where == "csv header" else b"\t"
-        result = invoke(["grad", "x*y", "--batch", "-", "--batch-format", where[:3]], stdin=name + b"\n1" + sep + b"2\n")
+        result = invoke(["grad", "x*y", "--batch", "-", "--batch-format", where[:3]],
+                        stdin=name + b"\n1" + sep + b"2\n")
     assert_safe_messages(result)
 
 
@@ -527,14 +538,16 @@ LINEAR = {
     "an open parenthesis, unclosed": (_compile, lambda n: "(" * n, 2_000),
     "sums with the error at the end": (_compile, lambda n: "x+" * n, 2_000),
     "sums with the error at the end, Lark": (_lark, lambda n: "x+" * n, 2_000),
-    "a program with the error at the end": (_compile, lambda n: "".join(f"a{i} = x*{i}\n" for i in range(n // 10)) + "a0 +* 1", 5_000),
+    "a program with the error at the end":
+        (_compile, lambda n: "".join(f"a{i} = x*{i}\n" for i in range(n // 10)) + "a0 +* 1", 5_000),
     "a -v number ending in a letter": (_bindings, lambda n: "x=" + "1" * n + "x", 1_000),
     "-v pairs": (_bindings, lambda n: ",".join(f"a{i}={i}" for i in range(n // 8)), 5_000),
     "max of n arguments": (_wide_max, lambda n: "max(" + "x," * n + "1)", 100),
     "max of n arguments, JSON": (_wide_max_json, _max_of, 300),
     "max of n arguments, code": (_wide_max_code, _max_of, 300),
     "max of n arguments, batch": (_wide_max_batch, _max_of, 100),
-    "an overflow under n sums of 1 + exp": (_overflow_message, lambda n: "t = exp(x); " + "+".join(["sin(t+1)"] * (n // 9)), 6_000),
+    "an overflow under n sums of 1 + exp":
+        (_overflow_message, lambda n: "t = exp(x); " + "+".join(["sin(t+1)"] * (n // 9)), 6_000),
     "a batch header of n columns": (_batch_header, lambda n: ",".join(f"x{i}" for i in range(n // 6)), 6_000),
     "completion after a long expression": (_complete, lambda n: "x*y+" * (n // 4) + "z", 2_000),
 }
@@ -559,7 +572,8 @@ def test_time_grows_linearly(family):
 
 # family: (a valid input of size n, the same input broken at its end); both compiled, error message included
 BROKEN_AT_THE_END = {
-    "an unclosed parenthesis after n nested ones": (lambda n: "(" * n + "x" + ")" * n, lambda n: "(" * (n + 1) + "x" + ")" * n),
+    "an unclosed parenthesis after n nested ones":
+        (lambda n: "(" * n + "x" + ")" * n, lambda n: "(" * (n + 1) + "x" + ")" * n),
     "a sum missing its last operand": (lambda n: "x+" * n + "x", lambda n: "x+" * n),
     "a call missing its ')'": (lambda n: "max(" + "x," * n + "x)", lambda n: "max(" + "x," * n + "x"),
     "two operands in a row at the end": (lambda n: "x+" * n + "x*y", lambda n: "x+" * n + "x y"),

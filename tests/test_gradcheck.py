@@ -151,7 +151,7 @@ JUDGED = [  # every method can judge these, and says ok
     ("exp(50*x)", 1), ("exp(50*x)", 14), ("tan(x)", 1.5707963), ("tan(x)", 1.5707963267),  # steep
     ("tan(x)", 1.57079632679), ("1/x", 1e-8), ("sqrt(x)", 1e-10),
     ("tanh(x)", 50), ("tanh(x)", 20), ("tanh(50*x)", 1), ("sigmoid(x)", 40),           # flat: the slope rounds to 0
-    ("sin(1e10*x)", 1), ("x + 1e-10*sin(1e10*x)", 1),                                  # noisy: an oscillation below 1e-9
+    ("sin(1e10*x)", 1), ("x + 1e-10*sin(1e10*x)", 1),                      # noisy: an oscillation below 1e-9
 ]
 UNJUDGED = [  # real differences cannot judge these: unchecked, never a mismatch
     ("sin(x)", 1e15), ("sin(x)", 1e20),        # steps of a representable size span many periods

@@ -19,7 +19,8 @@ def bpcli(bin_dir: Path, *args: str, input: str | None = None) -> subprocess.Com
 
 
 def test_grammar_comes_from_the_installed_wheel(installed):
-    out = subprocess.run([str(installed / "python"), "-c", "import bpcli.language.parser; print(bpcli.language.parser.grammar_path())"],
+    where = "import bpcli.language.parser; print(bpcli.language.parser.grammar_path())"
+    out = subprocess.run([str(installed / "python"), "-c", where],
                          capture_output=True, text=True, check=True, cwd=installed.parent.parent, env=ENV).stdout
     assert str(installed.parent) in out and "site-packages" in out
 

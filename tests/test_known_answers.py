@@ -145,7 +145,8 @@ def test_a_tie_splits_the_gradient_through_the_cli(run):
 @pytest.mark.parametrize("text,point,value,gradient", KINKS, ids=_ids(KINKS))
 def test_the_batch_path_keeps_the_kink_conventions(run, text, point, value, gradient):
     header = ",".join(point)
-    r = run("grad", text, "--batch", "-", "--format", "jsonl", input=f"{header}\n{','.join(map(str, point.values()))}\n")
+    row = ",".join(map(str, point.values()))
+    r = run("grad", text, "--batch", "-", "--format", "jsonl", input=f"{header}\n{row}\n")
     assert r.code == 0, r.err
     row = json.loads(r.out)
     assert row["value"] == value
@@ -252,5 +253,6 @@ def test_in_batch_the_row_and_the_node_are_named(run):
     assert r.code == 3
     assert r.out.splitlines()[1:] == ["1.0,2.718281828459045,4.077422742688568", "710.0,,", "0.0,,"]
     assert "nan" not in r.out.lower() and "inf" not in r.out.lower()
-    assert r.err.splitlines()[:2] == ["bpcli: error: row 2: v = exp(x) overflows double precision at x = 710",
-                                      "bpcli: error: row 3: u = sqrt(x) is not differentiable at x = 0: ∂u/∂x is infinite"]
+    assert r.err.splitlines()[:2] == [
+        "bpcli: error: row 2: v = exp(x) overflows double precision at x = 710",
+        "bpcli: error: row 3: u = sqrt(x) is not differentiable at x = 0: ∂u/∂x is infinite"]

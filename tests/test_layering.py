@@ -18,7 +18,8 @@ CONTRACTS = ROOT / "pyproject.toml"
 def lint_imports(package_parent: Path) -> subprocess.CompletedProcess:
     """Run import-linter on the contracts in pyproject.toml, against the bpcli package found in package_parent."""
     env = {**os.environ, "PYTHONPATH": str(package_parent)}
-    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())", "--config", str(CONTRACTS), "--no-cache"],
+    command = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", command, "--config", str(CONTRACTS), "--no-cache"],
                           capture_output=True, text=True, env=env, cwd=package_parent)
 
 
@@ -28,6 +29,7 @@ def test_import_contracts_are_kept():
     assert "0 broken" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, line, broken", [
     ("core/graph.py", "import rich", "Only the views import rich"),
     ("core/engine.py", "import numpy", "Only the many-points package imports numpy"),
@@ -63,7 +65,8 @@ def test_json_path_of_the_cli_does_not_import_rich_or_numpy():
             "'w=5,x=3,y=2,z=4', '--format', 'json']\ntry:\n    main()\nexcept SystemExit:\n    pass")
     loaded = modules_after(code)
     assert "rich" not in loaded and "numpy" not in loaded
-    assert "lark" not in loaded, "a lone expression is parsed by bpcli.language.fastparse; Lark is for programs and errors"
+    assert "lark" not in loaded, \
+        "a lone expression is parsed by bpcli.language.fastparse; Lark is for programs and errors"
 
 
 def test_completion_path_does_not_import_rich_or_numpy():

@@ -117,7 +117,8 @@ def test_render_draws_a_graph_at_the_limit(run, tmp_path):
 def test_a_crash_of_dot_is_reported_by_its_signal(run, tmp_path, monkeypatch):
     _fake_dot(monkeypatch, tmp_path, "kill -SEGV $$")
     r = run("graph", "x*y", "--render", str(tmp_path / "g.svg"))
-    assert r.code == 2 and r.err.strip() == f"bpcli: error: dot could not draw {tmp_path / 'g.svg'}: dot was killed by SIGSEGV"
+    drawn = tmp_path / "g.svg"
+    assert r.code == 2 and r.err.strip() == f"bpcli: error: dot could not draw {drawn}: dot was killed by SIGSEGV"
 
 
 def test_dot_that_fails_says_its_status(run, tmp_path, monkeypatch):
@@ -126,6 +127,7 @@ def test_dot_that_fails_says_its_status(run, tmp_path, monkeypatch):
     assert r.code == 2 and r.err.strip().endswith(": no message (exit status 4)")
 
 
+@pytest.mark.slow
 def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
     from bpcli.views import export
 
@@ -137,9 +139,11 @@ def test_dot_that_hangs_is_stopped(run, tmp_path, monkeypatch):
 
 # ---- an error at the end of a huge input costs no more than the valid input -----------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     ("(" * 100_001 + "x" + ")" * 100_000, "unclosed '(': a ')' is missing (column 1)"),
-    ("x+" * 100_000, "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
+    ("x+" * 100_000,
+     "unexpected end of expression: expected a number, a variable, a function call or '(' (column 200001)"),
     ("x+" * 100_000 + "x y", ("missing operator before 'y': implicit multiplication is not supported, write x*y "
                               "(column 200003)")),
 ], ids=["unclosed", "operand missing", "two operands"])
@@ -255,6 +259,7 @@ def test_nan_in_vars_json_is_not_a_value(run, tmp_path):
     assert r.code == 2 and "NaN is not a value" in r.err and "too large" not in r.err
 
 
+@pytest.mark.slow
 def test_a_grid_never_passes_its_end(run):
     r = run("grad", "x", "--grid", "x=0:999999.9999999:1")
     last = r.out.splitlines()[-1]

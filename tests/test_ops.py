@@ -13,8 +13,9 @@ SMOOTH = [name for name in primitives.OPS]
 
 
 def central(f, args, k, h=1e-6):
-    up = list(args); up[k] += h
-    down = list(args); down[k] -= h
+    up, down = list(args), list(args)
+    up[k] += h
+    down[k] -= h
     return (f(*up) - f(*down)) / (2 * h)
 
 
@@ -83,8 +84,8 @@ def test_rules_are_written_as_a_person_reads_them():
 
 
 def test_functions_are_the_table_entries_called_by_name():
-    assert primitives.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu", "abs",
-                                    "max", "min", "step", "sign", "eq", "where", "ties")
+    assert primitives.FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "relu",
+                                    "abs", "max", "min", "step", "sign", "eq", "where", "ties")
 
 
 @pytest.mark.parametrize("name,x,expected", [

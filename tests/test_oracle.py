@@ -500,12 +500,14 @@ def agrees(case: tuple[str, sympy.Expr], point: dict[str, float]) -> None:
     assert found == [], (text, point, found)
 
 
+@pytest.mark.slow
 @ORACLE
 @given(EXPRESSIONS, POINTS)
 def test_expressions_agree_with_the_oracle(case, point):
     agrees(case, point)
 
 
+@pytest.mark.slow
 @settings(ORACLE, max_examples=max(1, EXAMPLES // 2))
 @given(programs(), POINTS)
 def test_programs_agree_with_the_oracle(case, point):
@@ -519,6 +521,7 @@ ANY = st.one_of(st.floats(min_value=-40.0, max_value=40.0), st.floats(allow_nan=
 SMOOTH = sorted(name for name in primitives.OPS if name not in KINKED)
 
 
+@pytest.mark.slow
 @settings(ORACLE, max_examples=4 * EXAMPLES)
 @given(st.sampled_from(SMOOTH), st.lists(ANY, min_size=2, max_size=2))
 @example("pow", [2.1776362816256456e159, -2.0])  # a subnormal output times log(a): see rule_error
@@ -570,8 +573,8 @@ REGRESSIONS = [
     ("tanh(x)*y", {"x": 20.0, "y": 1e17}),
     # Where SymPy was wrong (see exact_value): evalf(subs=…) gives `0.e-160` for 1.0 − 1.0 and 2.5e-178 for
     # sin(x - y) at x = y; with 60-digit Floats, ∂/∂x tanh(log x) is 0 at 2.3e-151 (bpcli's 9.35e-151 is
-    # right); evalf at exact rationals says log(1 + x) is 0 at x = 1.1e-308. And an oracle bug: a constant partial (1 for a + b) comes back from lambdify as an int,
-    # once taken for "undefined".
+    # right); evalf at exact rationals says log(1 + x) is 0 at x = 1.1e-308. And an oracle bug: a constant
+    # partial (1 for a + b) comes back from lambdify as an int, once taken for "undefined".
     ("y-z", {"y": 1.0, "z": 1.0}),
     ("cos(x-y)", {"x": 1.0, "y": 1.0}),
     ("tanh(log(x))", {"x": 2.3375135010322624e-151}),
@@ -626,7 +629,7 @@ def test_the_oracle_catches_a_wrong_or_careless_rule(broken_rule, name, rule, te
 def test_the_oracle_checks_the_batch_backend_too(monkeypatch):
     import numpy as np
 
-    from bpcli.points import arrays
+    from bpcli.points import arrays  # noqa: F401 - makes the numpy backend the test patches
 
     case, point = _case("tanh(x)*y"), {"x": 0.5, "y": 2.0}
     assert disagreements(*case, point) == []  # control

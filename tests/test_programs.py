@@ -158,6 +158,7 @@ def test_bare_statements_that_are_not_used_are_reported(run):
     assert "is assigned but the output does not use it" in run("code", "a = x*x; b = y*3; a").err
 
 
+@pytest.mark.slow
 def test_many_unused_statements_are_linear():
     import time
     program = "\n".join(f"a{i} = x*{i}" for i in range(20000)) + "\nx+1"

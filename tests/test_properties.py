@@ -307,12 +307,14 @@ def agrees_with_sympy(expr: Expr, point: dict[str, float]) -> None:
     assert found == [], (expr.text, point, found)
 
 
+@pytest.mark.slow
 @FAST
 @given(EXPRESSIONS, POINTS)
 def test_backprop_agrees_with_the_perturbation_check(expr, point):
     agrees_with_the_perturbation_check(expr, point)
 
 
+@pytest.mark.slow
 @FAST
 @given(EXPRESSIONS, POINTS)
 def test_value_and_gradient_agree_with_sympy(expr, point):

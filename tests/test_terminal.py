@@ -128,8 +128,8 @@ def test_no_bar_when_the_rows_go_to_the_terminal(installed, points):
 
 
 def test_ctrl_c_ends_a_batch_with_130_and_whole_rows(installed, tmp_path):
-    slow = f"{sys.executable} -c \"import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\nprint('x,y')\nfor i in range(10**6):\n" \
-           f"    print(f'{{i}},{{i}}', flush=True); time.sleep(0.0005)\""
+    slow = f"{sys.executable} -c \"import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n" \
+           f"print('x,y')\nfor i in range(10**6):\n    print(f'{{i}},{{i}}', flush=True); time.sleep(0.0005)\""
     screen = in_terminal(f"{slow} | {_bpcli(installed)} grad 'x*y' --batch - > out.csv", 80, tmp_path,
                          env={"BPCLI_PROGRESS_AFTER": "0"}, interrupt_after=2.5)
     rows = (tmp_path / "out.csv").read_text().splitlines()

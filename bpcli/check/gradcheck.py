@@ -92,7 +92,7 @@ def check(graph: Graph, inputs: Mapping[str, float], grads: Mapping[str, float],
         kinked = sorted({n.op for n in graph.nodes if n.op in primitives.KINKED})
         raise InputError(f"--perturb-method complex needs a smooth expression; this one uses {', '.join(kinked)} "
                          "(use central or forward)")
-    f_x = _value(graph, dict(inputs))
+    f_x = engine.forward(graph, dict(inputs))[graph.output]  # defined: the gradients were taken here
     # `noise` counts every node's rounding, the inputs' own too; but the nudged points are exact (the
     # default steps are exactly representable) and the other inputs are held fixed, so only the gates'
     # rounding is noise here (tan(x) near pi/2: x·tan'(x) is 10^10 times tan(x)).
@@ -129,7 +129,7 @@ def _row(graph: Graph, inputs: Mapping[str, float], name: str, analytic: float, 
     steps = smaller_steps(method, x, h) if step is None and not kink else []
     q = nudge.best_step(q, steps, RTOL) if steps else q
     if q is None or not math.isfinite(q.error):
-        return _row_of(name, x, analytic, f_x, "unchecked", h=h)
+        return _unchecked_row(name, x, analytic, f_x, h)
     if kink:
         verdict, tol = kinks.between_the_sides(nudge, q, analytic, RTOL)
         return _row_of(name, x, analytic, f_x, verdict, q, tol, kink=True)
@@ -213,7 +213,7 @@ def _complex_row(graph: Graph, inputs: Mapping[str, float], name: str, analytic:
     slope = functools.partial(_complex_slope, graph, inputs, name)
     q, finer = _complex_steps(slope, x, h, step is None)
     if q is None:
-        return _row_of(name, x, analytic, f_x, "unchecked", h=h)
+        return _unchecked_row(name, x, analytic, f_x, h)
     # Backprop's own rounding: real arithmetic cannot resolve a slope below f's rounding over the central
     # step (where tanh(20) rounds to 1, backprop's 1 − tanh² is 0; the true slope is 1.7e-17).
     floor = 8 * max(noise, EPS * abs(f_x), sys.float_info.min) / default_step("central", x)
@@ -257,12 +257,14 @@ def _complex_slope(graph: Graph, inputs: Mapping[str, float], name: str, h: floa
     return value.imag / h if cmath.isfinite(value) and not lost else math.nan
 
 
-def _row_of(name: str, x: float, analytic: float, f_x: float, verdict: str, q: Quotient | None = None,
-            tol: float | None = None, h: float | None = None, kink: bool = False) -> Row:
-    """The row for the quotient judged (None: no step gave one; h is the step tried); the one-sided
-    slopes are shown only where the step crosses a kink."""
-    if q is None:
-        return Row(name, x, h, analytic, None, None, None, verdict, False, f_x, None, None, None, None, tol)
+def _unchecked_row(name: str, x: float, analytic: float, f_x: float, h: float) -> Row:
+    """The row where no step gave a quotient; h is the step tried."""
+    return Row(name, x, h, analytic, None, None, None, "unchecked", False, f_x, None, None, None, None, None)
+
+
+def _row_of(name: str, x: float, analytic: float, f_x: float, verdict: str, q: Quotient, tol: float,
+            kink: bool = False) -> Row:
+    """The row for the quotient judged; the one-sided slopes are shown only where the step crosses a kink."""
     abs_error = abs(analytic - q.numeric)
     rel_error = abs_error / max(abs(analytic), abs(q.numeric)) if abs_error else 0.0
     left, right = (q.left, q.right) if kink else (None, None)

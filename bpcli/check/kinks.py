@@ -32,7 +32,9 @@ def _branches(graph: Graph, inputs: Mapping[str, float]) -> tuple | None:
     for i, node in enumerate(graph.nodes):
         if node.op in primitives.KINKED:
             args = [values[a] for a in node.args]
-            out.append(rules.rules(node.op, len(args)).kink(*args, values[i]))
+            kink = rules.rules(node.op, len(args)).kink
+            assert kink is not None, f"{node.op} is kinked but has no kink rule"
+            out.append(kink(*args, values[i]))
     return tuple(out)
 
 

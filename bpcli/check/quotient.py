@@ -115,11 +115,14 @@ class Nudge:
         f_plus, f_minus = self.f(h), (self.f(-h) if self.two_sided else None)
         right = None if f_plus is None else _slope(f_plus - self.f_x, h)
         left = None if f_minus is None else _slope(self.f_x - f_minus, h)
-        if left is None and right is None:
+        if left is not None and right is not None and self.method == "central":
+            numeric, side = _mean(left, right), 0
+        elif right is not None:
+            numeric, side = right, 1
+        elif left is not None:
+            numeric, side = left, -1
+        else:
             return None
-        central = self.method == "central" and left is not None and right is not None
-        numeric = _mean(left, right) if central else (right if right is not None else left)
-        side = 0 if central else (1 if right is not None else -1)
         size = max(abs(v) for v in (self.f_x, f_plus, f_minus) if v is not None)
         # f is known to about noise (rounding in every gate), to EPS·|f|, and near 0 no better than the
         # smallest normal double (below it, products underflow).
@@ -145,6 +148,7 @@ class Nudge:
     def one_sided(self, q: Quotient, side: int) -> Quotient:
         """q's left (side -1) or right (+1) slope as a quotient of its own, with its own truncation."""
         slope = q.right if side > 0 else q.left
+        assert slope is not None, "a one-sided quotient of a side where f is undefined"
         return dataclasses.replace(q, numeric=slope, truncation=self.truncation(q.h, side, slope))
 
     def descend(self, q: Quotient | None, steps: list[float]) -> Iterator[Quotient | None]:

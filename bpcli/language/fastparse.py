@@ -67,6 +67,7 @@ def expression(text: str) -> syntax.Program | str | Collision | None:
     # Stop before trailing blanks: a search that fails there would be retried from each blank (quadratic).
     for m in _TOKEN.finditer(text, 0, len(text.rstrip(" \t\f\r"))):
         kind = m.lastindex
+        assert kind is not None  # the last group takes any character the others do not
         start, end = span = m.span(kind)
         if operand:
             if kind == _NUMBER:

@@ -123,14 +123,14 @@ def parse(source: str) -> syntax.Program:
     if os.environ.get("BPCLI_PARSER") != "lark":
         tree = fastparse.expression(text)
         if tree in (fastparse.OPERAND_MISSING, fastparse.UNCLOSED):
-            err = _ends_too_soon(source, _EXPECT_OPERAND if tree == fastparse.OPERAND_MISSING else None)
+            err = _ends_too_soon(source, _EXPECT_OPERAND) if tree == fastparse.OPERAND_MISSING else _unclosed(source)
             if err is not None:
                 raise err
         elif isinstance(tree, fastparse.Collision):
             err = _collision(source, tree.pos, tree.token, tree.type)
             if err is not None:
                 raise err
-        elif tree is not None:
+        elif isinstance(tree, syntax.Program):
             return tree
     return parse_with_lark(source, text)
 
@@ -188,8 +188,9 @@ def _friendly(source: str, err) -> InputError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     if isinstance(err, UnexpectedCharacters):
-        char = source[err.pos_in_stream]
-        return InputError(f"unexpected character {char!r}", source, err.pos_in_stream)
+        pos = err.pos_in_stream
+        assert pos is not None, "Lark's lexer says where it stopped"
+        return InputError(f"unexpected character {source[pos]!r}", source, pos)
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     if tok.type == "$END":
@@ -222,15 +223,16 @@ def _collision(source: str, pos: int, tok: str, kind: str) -> InputError | None:
 _EXPECT_OPERAND = "expected a number, a variable, a function call or '('"
 
 
-def _ends_too_soon(source: str, expected: str | None) -> InputError | None:
-    """The error for a source that ends too soon: an unclosed '(', else the end where `expected` was due
-    (None: only an unclosed '(' is known to be the error)."""
+def _unclosed(source: str) -> InputError | None:
+    """The error for a source that ends with a '(' open, or None."""
     unclosed = _unclosed_paren(source)
-    if unclosed is not None:
-        return InputError("unclosed '(': a ')' is missing", source, unclosed)
-    if expected is None:
-        return None
-    return InputError(f"unexpected end of expression: {expected}", source, len(source.rstrip()))
+    return None if unclosed is None else InputError("unclosed '(': a ')' is missing", source, unclosed)
+
+
+def _ends_too_soon(source: str, expected: str) -> InputError:
+    """The error for a source that ends too soon: an unclosed '(', else the end where `expected` was due."""
+    return _unclosed(source) or InputError(f"unexpected end of expression: {expected}", source,
+                                           len(source.rstrip()))
 
 
 def _expected(err) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
@@ -39,8 +40,9 @@ def parse_grid(text: str) -> arrays.Grid:
     """`x=0:10:0.1` → Grid(x, 0, 0.1, 101, 10); the end is included when it lies on the grid."""
     name, eq, spec = text.partition("=")
     parts = spec.split(":")
-    numbers = [bindings.plain_number(p) for p in parts] if eq and len(parts) == 3 else [None]
-    if None in numbers or not bindings.is_name(name.strip()):
+    given = [bindings.plain_number(p) for p in parts] if eq and len(parts) == 3 else []
+    numbers = [v for v in given if v is not None]
+    if len(numbers) != 3 or not bindings.is_name(name.strip()):
         raise InputError(f"--grid {text!r}: expected NAME=START:END:STEP, e.g. x=0:10:0.1")
     start, end, step = numbers
     if not all(math.isfinite(v) for v in (start, end, step)) or step == 0 or (end - start) * step < 0:
@@ -108,8 +110,9 @@ def _process(graph, columns, constants, wrt, problems: list[str | None], writer,
     good = [i for i, p in enumerate(problems) if p is None]
     result = arrays.run(graph, {**constants, **{k: v[good] for k, v in columns.items()}}, wrt) if good else None
     errors = list(problems)
-    for j, i in enumerate(good):
-        errors[i] = result.errors[j]
+    if result is not None:
+        for j, i in enumerate(good):
+            errors[i] = result.errors[j]
     position = {i: j for j, i in enumerate(good)}
     for i, error in enumerate(errors):
         outcome.rows += 1
@@ -122,6 +125,7 @@ def _process(graph, columns, constants, wrt, problems: list[str | None], writer,
                 writer.row([_cell(columns, k, i) for k in writer.inputs], None, None)
             continue
         j = position[i]
+        assert result is not None  # the row was read, so it was computed
         writer.row([_cell(columns, k, i) for k in writer.inputs], result.value[j],
                    [result.gradient[n][j] for n in wrt])
     writer.flush()
@@ -159,6 +163,8 @@ class _Rows:
     def plain(self, block: bytes):
         """ASCII CSV/TSV of plain numbers (the usual case), checked and converted by NumPy in C without
         splitting lines in Python; None when any line needs care."""
+        if self.header is None or self.columns is None:
+            return None
         if not block.isascii() or any(c in block for c in _CAREFUL[self.fmt]):
             return None
         if b"\r" in block:  # a block of CRLF lines ends with the \r of the \r\n it was cut at
@@ -202,7 +208,7 @@ class _Rows:
 
     def fast(self, lines: list[str]):
         """Plain numeric CSV/TSV (the usual case) in one NumPy conversion; None if any line needs care."""
-        if self.fmt == "jsonl" or self.header is None or any('"' in line for line in lines):
+        if self.fmt == "jsonl" or self.header is None or self.columns is None or any('"' in line for line in lines):
             return None
         width, sep = len(self.header), self.delimiter
         if any(line.count(sep) != width - 1 for line in lines):
@@ -232,8 +238,7 @@ class _Rows:
             raise InputError(f"the batch header has no column for {listed(missing)} (it has: "
                              f"{listed(self.header)}); give it a column or a value with -v")
         self.told([n for n in self.constants if n in present])
-        seen: set[str] = set()
-        twice = sorted({h for h in self.header if h in needed and (h in seen or seen.add(h))})
+        twice = sorted(h for h, n in Counter(h for h in self.header if h in needed).items() if n > 1)
         if twice:
             raise InputError(f"the batch header names {twice[0]} twice")
         # Where each needed column is, found once: header.index per column and block is n² for n columns
@@ -259,22 +264,26 @@ class _Rows:
             return [math.nan] * len(self.columns or []), str(err)
 
     def csv_row(self, line: str) -> list[float]:
+        header, columns = self.header, self.columns
+        assert header is not None and columns is not None, "rows are read after the header"
         fields = next(csv.reader([line], delimiter=self.delimiter))
-        if len(fields) != len(self.header):
-            raise ValueError(f"{len(fields)} fields where the header has {len(self.header)}")
-        cells = dict(zip(self.header, fields))
-        return [_number(cells[name], name) for name in self.columns]
+        if len(fields) != len(header):
+            raise ValueError(f"{len(fields)} fields where the header has {len(header)}")
+        cells = dict(zip(header, fields))
+        return [_number(cells[name], name) for name in columns]
 
     def jsonl_row(self, line: str) -> list[float]:
         # The rule --vars reads a JSON object by (bindings.json_object, json_value): one place for both.
+        columns = self.columns
+        assert columns is not None, "JSON Lines rows name the inputs themselves"
         try:
             obj = dict(bindings.json_object(line))
             if self.constants:
                 self.told([n for n in self.constants if n in obj])
-            missing = [n for n in self.columns if n not in obj]
+            missing = [n for n in columns if n not in obj]
             if missing:
                 raise ValueError(f"no value for {listed(missing)}")
-            return [bindings.json_value(name, obj[name]) for name in self.columns]
+            return [bindings.json_value(name, obj[name]) for name in columns]
         except InputError as err:
             raise ValueError(err.message.replace("not valid JSON", "not a JSON object")
                              .replace("expected a JSON object of name → value", "not a JSON object")) from None

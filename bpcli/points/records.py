@@ -11,14 +11,14 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from bpcli.errors import InputError
 
 READ_SIZE = 1 << 16
 MAX_LINE = 1 << 24         # 16 MiB: a longer line is not a row of numbers
 
-_SPECIAL = {bytes: re.compile(b'["\r\n]'), str: re.compile('["\r\n]')}
+_SPECIAL: dict[type, re.Pattern[Any]] = {bytes: re.compile(b'["\r\n]'), str: re.compile('["\r\n]')}
 
 
 class Records:

@@ -299,7 +299,8 @@ def _check(result: Gradients) -> RenderableType:
     rows = [_check_row(row, apart if forward else None, kinks) for row in check.rows]
     notes = []
     if forward and check.rows:
-        notes.append(Text(f"{out}(x) = {fmt(check.rows[0].f_x, apart)} at the point; numeric = ({out}(x+h) − {out}(x))/h"))
+        notes.append(Text(f"{out}(x) = {fmt(check.rows[0].f_x, apart)} at the point; "
+                          f"numeric = ({out}(x+h) − {out}(x))/h"))
     layouts = []
     spare = [c for c in columns if c in _SPARE or c == f"{out}(x+h)"]
     spare.sort(key=lambda c: _SPARE.index(c if c in _SPARE else "f(x+h)"))
