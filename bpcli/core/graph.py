@@ -86,7 +86,9 @@ class Graph:
         operands = [self.operands[a] for a in node.args]
         leaves: dict = {primitives.OUT: rule_forms.Operand(node.name)}
         if op.arity is None:
-            leaves[primitives.ALL] = operands
+            # the argument list as its first three, …, its last: all n on each of n edges is n² text
+            shown = operands if len(operands) <= 8 else operands[:3] + [rule_forms.Operand("…")] + operands[-1:]
+            leaves[primitives.ALL] = shown
             leaves[primitives.ARGUMENTS[0]] = operands[k]
         else:
             leaves.update(zip(primitives.ARGUMENTS, operands))

@@ -322,14 +322,13 @@ class Notation:
     number: Callable[[float], str]                # a non-negative number
     call: Callable[[str, int], tuple[str, str]]   # helper, number of arguments → (function, leading arguments)
     operator_space: str = ""                      # around binary operators
-    elide: bool = False                           # write a long argument list as its first three, …, its last
 
 
 def _bpcli_number(value: float) -> str:
     return f"{value:.12g}"
 
 
-BPCLI = Notation(_bpcli_number, lambda helper, n: (helper, ""), "", elide=True)
+BPCLI = Notation(_bpcli_number, lambda helper, n: (helper, ""), "")
 
 # Precedence, loosest first: the grammar's layers (grammar/bpcli.lark), which Python, C and JavaScript share
 # for these operators.
@@ -353,30 +352,37 @@ def spelled(rule: Rule, leaves: Mapping[str, Operand | Sequence[Operand]], notat
     """The rule written out with its leaves filled in and folded where constant: `3*x^2` for pow's
     partial at x^3. `shared` gives the names that hold parts computed once per gate. `grouped`: in
     parentheses unless one name, number or call, to be multiplied as a whole."""
-    terms = {name: _leaf(leaf, notation) if isinstance(leaf, Operand) else [_leaf(o, notation) for o in leaf]
-             for name, leaf in leaves.items()}
-    top = _spell(rule, terms, notation, shared)
+    def leaf(name: str) -> Any:
+        given = leaves[name]
+        return _leaf(given, notation) if isinstance(given, Operand) else [_leaf(o, notation) for o in given]
+
+    top = _spell(rule, leaf, notation, shared)
     if top.value is not None and top.literal and top.value < 0:
         return "-" + notation.number(-top.value)
     return top.operand(_ATOM) if grouped else top.text
 
 
-def _spell(rule: Rule, leaves: Mapping[str, Any], notation: Notation,
+def _spell(rule: Rule, leaf: Callable[[str], Any], notation: Notation,
            shared: Mapping[int, str] | None = None) -> _Term:
+    """The rule's value as a term. A leaf is looked up only where a gate that is written out uses it, so a
+    variadic gate's `args` held in a shared part costs nothing per edge."""
     terms: list[Any] = []
     for i, node in enumerate(rule.nodes):
         if shared and i in shared:
             terms.append(_Term(shared[i], _ATOM))
         elif node.op == INPUT:
-            terms.append(leaves[node.name])
+            terms.append(None)   # looked up on use
         elif node.op == CONST:
             terms.append(_number(node.const, notation, literal=True))
         else:
             args: list[_Term] = []
             for a in node.args:
+                if terms[a] is None:
+                    terms[a] = leaf(rule.nodes[a].name)
                 args += terms[a] if isinstance(terms[a], list) else [terms[a]]
             terms.append(_gate_term(node.op, args, notation))
-    return terms[rule.root]
+    top = terms[rule.root]
+    return leaf(rule.nodes[rule.root].name) if top is None else top
 
 
 def spelled_gate(name: str, operands: Sequence[Operand], notation: Notation = BPCLI) -> str:
@@ -408,7 +414,7 @@ def _gate_term(name: str, args: list[_Term], notation: Notation, fold: bool = Tr
         return args[0]
     known = _value(name, values) if all(v is not None for v in values) else None
     if op.forward and notation is not BPCLI:   # code has no function of that name: its formula, inline
-        return _spell(_parsed(op).forward, _bind(op, args), notation)
+        return _spell(_parsed(op).forward, _bind(op, args).__getitem__, notation)
     if name in _SYMBOLS:
         symbol, level = _SYMBOLS[name]
         space = notation.operator_space
@@ -420,8 +426,6 @@ def _gate_term(name: str, args: list[_Term], notation: Notation, fold: bool = Tr
         return _Term(f"{args[0].operand(_ATOM)}^{args[1].operand(_POWER)}", _POWER, known)
     function, leading = notation.call(name, len(args))
     texts = [a.text for a in args]
-    if notation.elide and op.arity is None and len(texts) > 8:
-        texts = texts[:3] + ["…", texts[-1]]
     return _Term(f"{function}({leading}{', '.join(texts)})", _ATOM, known)
 
 
