@@ -101,7 +101,8 @@ def plan(graph: Graph, dialect: Dialect) -> Plan:
         backward=backward,
         value=names[graph.output].text,
         gradients=[grads[i] if grads[i] in assigned else "0.0" for i in graph.inputs],
-        constants=frozenset(n.name for n, live in zip(graph.nodes, graph.live) if live and n.name in primitives.CONSTANTS),
+        constants=frozenset(n.name for n, live in zip(graph.nodes, graph.live)
+                            if live and n.name in primitives.CONSTANTS),
         helpers=frozenset(used),
     )
 
