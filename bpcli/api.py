@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from bpcli.core import engine
 from bpcli.errors import LIST_LIMIT, InputError, listed
@@ -124,6 +124,7 @@ def explain(result: Gradients) -> list[chain_rule.Explanation]:
     """The chain rule, path by path, for every input in the result's gradient."""
     from bpcli.core import explain as chain_rule
 
+    assert result.backward is not None   # grad always runs the backward pass
     return chain_rule.explain(result.graph, result.backward, list(result.gradient))
 
 
@@ -146,13 +147,15 @@ def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
 class Batch:
     """Many points: rows from a stream (`rows`, in `rows_format`) or the product of `grids` (NAME=A:B:STEP)."""
 
-    rows: object = None            # a binary stream
+    rows: BinaryIO | None = None   # a binary stream
     rows_format: str = "csv"
     grids: tuple[str, ...] = ()
     out_format: str = "csv"
     on_error: str = "stop"
-    progress: object = None        # called as progress(points done, of total) after each grid chunk
-    warn: object = None            # called with each warning as soon as it is known (else they are returned)
+    # called as progress(points done, of total) after each grid chunk
+    progress: Callable[[int, int], None] | None = None
+    # called with each warning as soon as it is known (else they are returned)
+    warn: Callable[[str], None] | None = None
 
 
 def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Iterable[str] | None,
@@ -179,6 +182,7 @@ def batch(source: str | Source | Graph, constants: Mapping[str, float], wrt: Ite
         outcome = readers.run_grid(graph, grids, values, chosen, out, spec.out_format, spec.on_error,
                                   spec.progress)
     else:
+        assert spec.rows is not None   # no grid: the points are the rows
         what = "key" if spec.rows_format == "jsonl" else "column"
         outcome = readers.run_rows(graph, spec.rows, spec.rows_format, values, chosen, out, spec.out_format,
                                   spec.on_error, lambda name: tell(f"-v {name}: takes precedence over the {name} "

@@ -170,7 +170,8 @@ def test_a_new_primitive_runs_in_every_target_language(softsign, tmp_path):
 
     if shutil.which("gcc"):
         c = tmp_path / "g.c"
-        c.write_text(emit.c(graph) + '#include <stdio.h>\nint main(void) { double g[2]; double v = grad_f(-1.5, 2.0, g);'
+        c.write_text(emit.c(graph) + '#include <stdio.h>\n'
+                     'int main(void) { double g[2]; double v = grad_f(-1.5, 2.0, g);'
                      ' printf("%a %a %a\\n", v, g[0], g[1]); return 0; }\n')
         subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-o", str(tmp_path / "g"), str(c), "-lm"], check=True)
         out = subprocess.run([str(tmp_path / "g")], capture_output=True, text=True, check=True).stdout.split()

@@ -36,7 +36,8 @@ def op_case(name: str, fan_out: bool) -> tuple[str, dict[str, float]]:
 
 
 # The helpers each language has itself (the others its prelude defines).
-NATIVE = {"python": {"abs"}, "c": {"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "pow"}, "javascript": set()}
+NATIVE = {"python": {"abs"}, "c": {"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "pow"},
+          "javascript": set()}
 
 OP_CASES = [op_case(name, fan) for name in primitives.OPS for fan in (False, True)]
 

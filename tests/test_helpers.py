@@ -18,7 +18,8 @@ The C and JavaScript versions run in one program each, compiled / started once p
 `gcc -O0` and again with `-O2` (never -ffast-math), JavaScript with node. Their inputs are exact (C hex
 floats, JavaScript's round-tripping repr) and read from a volatile / runtime array, so that the compiler
 cannot fold a call on constants (GCC folds exp(2.5) at compile time with MPFR, correctly rounded, which may
-not be what glibc computes at run time, and is not what generated code meets). Each result comes back as the hex of its bits.
+not be what glibc computes at run time, and is not what generated code meets). Each result comes back as the
+hex of its bits.
 
 The float and complex versions are called as the engine calls them, through bpcli.core.rules._ieee (an
 OverflowError from math is inf, a ValueError NaN); generated Python is called as it is, since generated code

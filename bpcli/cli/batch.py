@@ -35,6 +35,7 @@ def run_batch(source, values: dict, wrt, fmt: str, batch_file, batch_format, gri
             handle = open(batch_file, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise InputError(f"cannot read {batch_file}: {err.strerror}") from None
+    stream: files.Reading | _Replay | None
     if batch_file == "-":
         waiting_for("the batch's rows")
         stream = files.Reading(sys.stdin.buffer, "standard input")
@@ -108,7 +109,9 @@ def _size(stream) -> int | None:
 
 def _format_of(path: str) -> str | None:
     """The format a file name's ending names: .csv, .tsv, .jsonl…; None for stdin and other names."""
-    ending = path.rsplit(".", 1)[-1].lower() if "." in path else None
+    if "." not in path:
+        return None
+    ending = path.rsplit(".", 1)[-1].lower()
     return {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ending)
 
 

@@ -145,7 +145,8 @@ def completion(shell: str | None, folder: str | None) -> None:
 
 @cli.command(epilog=exit_statuses("grad"), short_help="Gradient of EXPR at a point, gate by gate.")
 @point_options(formats.GRAD)
-@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Show the gradient for these inputs only.")
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names,
+              help="Show the gradient for these inputs only.")
 @click.option("--perturb", "perturb", is_flag=False, flag_value="auto", default=None, metavar="[STEP]",
               help="Check every gradient numerically; STEP fixes the nudge (default: scaled to each input).")
 @click.option("--perturb-method", type=click.Choice(check.METHODS), default=None,
@@ -283,7 +284,8 @@ def graph(source, values: dict, fmt: str, render_to: str | None) -> None:
 @point_options(formats.STEP)
 @click.option("--lr", type=Number(), default=0.1, show_default=True, help="Learning rate: x ← x − lr·∂loss/∂x.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="How many steps.")
-@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names, help="Train these inputs only (default: all).")
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names,
+              help="Train these inputs only (default: all).")
 @click.option("--target", type=Number(), default=None,
               help="Minimise ½(f − T)² instead of f: bring f to the target T.")
 @click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
@@ -360,4 +362,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -164,6 +164,7 @@ def script(cli: click.Command, shell: str) -> str:
     from click.shell_completion import get_completion_class
 
     cls = get_completion_class(shell)
+    assert cls is not None   # bash, zsh and fish are all registered
     return cls(cli, {}, "bpcli", "_BPCLI_COMPLETE").source()
 
 

@@ -103,6 +103,7 @@ def program_options(command):
             return command(Source(read_stdin(), output, "<stdin>"), **kwargs)
         if file is not None:
             return command(Source(read_file(file), output, file), **kwargs)
+        assert expression is not None   # exactly one of EXPR and FILE, checked above
         stdin = expression == "-"
         return command(Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
                        **kwargs)
@@ -266,7 +267,7 @@ def read_file(path: str) -> str:
     return _text(files.read_path(path), path)
 
 
-def _text(data: bytes, where: str) -> str:
+def _text(data: bytes | bytearray, where: str) -> str:
     try:
         return data.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as err:

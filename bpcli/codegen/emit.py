@@ -89,19 +89,20 @@ def plan(graph: Graph, dialect: Dialect) -> Plan:
     notation = dialect.notation(used)
     names = _value_names(graph, dialect, namer)
     out = graph.nodes[graph.output]
-    stem = "f" if out.op == CONST else names[graph.output].text
-    grads = [f"d{stem}d{n.text}" if n is not None else None for n in names]
+    stem = "f" if out.op == CONST else _text(names, graph.output)
+    grads: list[str | None] = [f"d{stem}d{n.text}" if n is not None else None for n in names]
     grads = [namer.claim(g) if d and g else None for g, d in zip(grads, graph.depends)]
     backward = _backward(graph, names, grads, notation, namer)
     assigned = {step.target for step in backward}
     return Plan(
         name=f"grad_{stem}",
-        inputs=[(graph.nodes[i].name, names[i].text) for i in graph.inputs],
+        inputs=[(graph.nodes[i].name, _text(names, i)) for i in graph.inputs],
         forward=_forward(graph, names, notation),
         backward=backward,
-        value=names[graph.output].text,
-        gradients=[grads[i] if grads[i] in assigned else "0.0" for i in graph.inputs],
-        constants=frozenset(n.name for n, live in zip(graph.nodes, graph.live) if live and n.name in primitives.CONSTANTS),
+        value=_text(names, graph.output),
+        gradients=[g if (g := grads[i]) in assigned else "0.0" for i in graph.inputs],
+        constants=frozenset(n.name for n, live in zip(graph.nodes, graph.live)
+                            if live and n.name in primitives.CONSTANTS),
         helpers=frozenset(used),
     )
 
@@ -111,6 +112,7 @@ def _value_names(graph: Graph, dialect: Dialect, namer: _Namer) -> list[Operand 
     names: list[Operand | None] = []
     for node, live in zip(graph.nodes, graph.live):
         if node.op == CONST:
+            assert node.const is not None   # a constant node carries its value
             named = node.name in primitives.CONSTANTS
             names.append(Operand(node.name if named else _literal(node.const), node.const, not named))
         elif node.op == INPUT or live:
@@ -118,6 +120,13 @@ def _value_names(graph: Graph, dialect: Dialect, namer: _Namer) -> list[Operand 
         else:
             names.append(None)
     return names
+
+
+def _text(names: list[Operand | None], i: int) -> str:
+    """How the code refers to node i, an input or the output: both are always named."""
+    name = names[i]
+    assert name is not None
+    return name.text
 
 
 def _literal(value: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bpcli.core import advice
 from bpcli.core import rules as rule_forms
@@ -46,11 +46,13 @@ class Backward:
     needed: tuple[bool, ...]
 
 
-def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "float") -> list:
-    """Values of every node, in forward order. `inputs` must hold every input variable."""
-    values: list = [0.0] * len(graph.nodes)
+def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = "float") -> list[Any]:
+    """Values of every node, in forward order. `inputs` must hold every input variable.
+
+    Floats on the "float" backend; the numbers of another backend (complex for the complex step) on it."""
+    values: list[Any] = [0.0] * len(graph.nodes)
     scalar, isfinite, value_of = backend == "float", math.isfinite, values.__getitem__
-    all_rules = graph.rules if scalar else None
+    all_rules = graph.rules if scalar else ()
     for i, node in enumerate(graph.nodes):
         op = node.op
         if op == INPUT:
@@ -59,8 +61,8 @@ def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "float") -
             values[i] = node.const
         else:
             args = list(map(value_of, node.args))
-            rules = all_rules[i] if scalar else None
-            if scalar and not rules.checks:
+            rules = all_rules[i] if scalar else None   # a gate's rules on floats are never None
+            if rules is not None and not rules.checks:
                 # the common case in one call; anything unusual goes the long way, which explains it
                 try:
                     out = rules.forward_raw(*args)
@@ -73,7 +75,7 @@ def forward(graph: Graph, inputs: Mapping[str, float], backend: str = "float") -
     return values
 
 
-def _gate_value(graph: Graph, i: int, args: list, backend: str):
+def _gate_value(graph: Graph, i: int, args: list[Any], backend: str) -> Any:
     node = graph.nodes[i]
     rules = rule_forms.rules(node.op, len(args), backend)
     if backend != "float":

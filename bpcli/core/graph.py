@@ -104,8 +104,8 @@ class Graph:
     @cached_property
     def rules(self) -> tuple[rule_forms.Rules | None, ...]:
         """Per node: its gate's compiled rules on Python floats (None for a leaf), looked up once for both passes."""
-        found: dict = {}
-        out = []
+        found: dict[tuple[str, int], rule_forms.Rules] = {}
+        out: list[rule_forms.Rules | None] = []
         for node in self.nodes:
             if node.op in (INPUT, CONST):
                 out.append(None)

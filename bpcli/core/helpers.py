@@ -218,14 +218,16 @@ static inline double bp_{name}(int n, ...)
 HELPERS: dict[str, Helper] = {h.name: h for h in [
     Helper("exp", math.exp, cmath.exp, lambda np: np.exp,
            _py("exp", "def exp(a):\n    # inf where it overflows, as in C and JavaScript, not OverflowError\n    try:\n"
-                      "        return math.exp(a)\n    except OverflowError:\n        return math.inf"), Code("exp"), Code("exp", "const exp = Math.exp;")),
+                      "        return math.exp(a)\n    except OverflowError:\n        return math.inf"),
+           Code("exp"), Code("exp", "const exp = Math.exp;")),
     Helper("log", _log, _clog, lambda np: np.log,
            _py("log", "def log(a):\n    # log(0) = -inf and log(a < 0) = nan instead of an exception\n"
                       "    return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan"),
            Code("log"), Code("log", "const log = Math.log;")),
     Helper("sqrt", math.sqrt, _csqrt, lambda np: np.sqrt,
            _py("sqrt", "def sqrt(a):\n    # nan below 0, as in C and JavaScript, not ValueError\n"
-                       "    return math.sqrt(a) if a >= 0 else math.nan"), Code("sqrt"), Code("sqrt", "const sqrt = Math.sqrt;")),
+                       "    return math.sqrt(a) if a >= 0 else math.nan"),
+           Code("sqrt"), Code("sqrt", "const sqrt = Math.sqrt;")),
     Helper("sin", math.sin, cmath.sin, lambda np: np.sin,
            _py("sin", "def sin(a):\n    return math.sin(a) if math.isfinite(a) else math.nan   # sin(inf) is nan"),
            Code("sin"), Code("sin", "const sin = Math.sin;")),
@@ -245,7 +247,8 @@ HELPERS: dict[str, Helper] = {h.name: h for h in [
            Code("sigmoid", "function sigmoid(a) {\n  if (a >= 0) return 1.0 / (1.0 + Math.exp(-a));\n"
                            "  const z = Math.exp(a);\n  return z / (1.0 + z);\n}")),
     Helper("softplus", _softplus, _csoftplus, _np_softplus,
-           _py("softplus", "def softplus(a):\n    # log(1 + exp(a)) without overflow for large a or cancellation for very "
+           _py("softplus", "def softplus(a):\n"
+                           "    # log(1 + exp(a)) without overflow for large a or cancellation for very "
                            "negative a\n    if a > 0:\n        return a + math.log1p(math.exp(-a))\n"
                            "    return math.log1p(math.exp(a))"),
            _c_unary("softplus", "    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));"),
@@ -256,10 +259,12 @@ HELPERS: dict[str, Helper] = {h.name: h for h in [
            _py("relu", "def relu(a):\n    return a if a > 0 else 0.0"),
            _c_unary("relu", "    return a > 0 ? a : 0.0;"),
            Code("relu", "function relu(a) { return a > 0 ? a : 0.0; }")),
-    Helper("abs", abs, lambda z: _sign(z.real) * z if z.real else complex(abs(z.real)), lambda np: np.abs,
+    Helper("abs", abs, lambda z: _sign(z.real) * z if z.real else complex(abs(z.real)),
+           lambda np: np.abs,
            Code("abs"), Code("fabs"), Code("abs", "const abs = Math.abs;")),
     Helper("pow", _pow, _cpow, _np_pow,
-           _py("pow", "def pow(a, b):\n    # a float always, as C's pow: 0 ** -1 is inf, (-0.0) ** -1 is -inf, a negative base to a "
+           _py("pow", "def pow(a, b):\n"
+                      "    # a float always, as C's pow: 0 ** -1 is inf, (-0.0) ** -1 is -inf, a negative base to a "
                       "fractional power\n    # is nan (not complex)\n    try:\n        r = float(a) ** b\n"
                       "    except (ZeroDivisionError, OverflowError):\n"
                       "        odd = b == math.floor(b) and math.fmod(b, 2.0) != 0\n"
@@ -267,15 +272,17 @@ HELPERS: dict[str, Helper] = {h.name: h for h in [
                       "    return math.nan if isinstance(r, complex) else r"),
            Code("pow"),
            Code("pow", "// C's pow: 1 for 1 to any power and for ±1 to ±Infinity (Math.pow gives NaN)\n"
-                       "function pow(a, b) { return a === 1 || b === 0 || (Math.abs(a) === 1 && Math.abs(b) === Infinity)"
-                       " ? 1.0 : Math.pow(a, b); }")),
+                       "function pow(a, b) { return a === 1 || b === 0 "
+                       "|| (Math.abs(a) === 1 && Math.abs(b) === Infinity) ? 1.0 : Math.pow(a, b); }")),
     Helper("max", max, lambda *z: max(z, key=_real), lambda np: _np_first_wins(np, np.greater),
            Code("vmax", "vmax = max"), Code("bp_max", _C_VARIADIC.format(name="max", cmp=">"), counted=0),
            Code("vmax", "// Python's max: the first of tied arguments wins (Math.max prefers +0 to -0, spreads NaN)\n"
-                        "function vmax(...args) { let m = args[0]; for (const a of args) if (a > m) m = a; return m; }")),
+                        "function vmax(...args) { let m = args[0]; "
+                        "for (const a of args) if (a > m) m = a; return m; }")),
     Helper("min", min, lambda *z: min(z, key=_real), lambda np: _np_first_wins(np, np.less),
            Code("vmin", "vmin = min"), Code("bp_min", _C_VARIADIC.format(name="min", cmp="<"), counted=0),
-           Code("vmin", "function vmin(...args) { let m = args[0]; for (const a of args) if (a < m) m = a; return m; }")),
+           Code("vmin", "function vmin(...args) { let m = args[0]; "
+                        "for (const a of args) if (a < m) m = a; return m; }")),
     Helper("step", lambda a: 1.0 if a > 0 else 0.0, lambda z: 1.0 if z.real > 0 else 0.0,
            lambda np: lambda a: np.where(a > 0, 1.0, 0.0),
            _py("step", "def step(a):\n    # 1 above 0, else 0 (so step(0) = 0)\n    return 1.0 if a > 0 else 0.0"),

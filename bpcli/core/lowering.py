@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from typing import Any
 
 from bpcli.language import names
 from bpcli import primitives
@@ -57,14 +58,14 @@ class _Lowering:
             if st.name is not None:
                 if st.name in primitives.CONSTANTS or st.name in primitives.FUNCTIONS:
                     kind = "a constant" if st.name in primitives.CONSTANTS else "a function"
-                    raise InputError(f"cannot assign to {st.name}: it is {kind}", self.source, st.name_span[0])
+                    raise InputError(f"cannot assign to {st.name}: it is {kind}", self.source, _name_start(st))
                 if st.name in found:
                     raise InputError(f"{st.name} is assigned twice (first at {self.where(found[st.name])})",
-                                     self.source, st.name_span[0])
+                                     self.source, _name_start(st))
                 found[st.name] = st
         return found
 
-    def where(self, st) -> str:
+    def where(self, st: syntax.Statement) -> str:
         """`line 3` in a program of several lines, `column 9` in a one-line program."""
         start = st.span[0]
         if "\n" in self.source:
@@ -78,7 +79,7 @@ class _Lowering:
 
     def run(self, output: str | None) -> Graph:
         root = 0
-        self.bare: list[tuple[object, int]] = []  # expression statements and their top references
+        self.bare: list[tuple[syntax.Statement, int]] = []  # expression statements and their top references
         for st in self.program.statements:
             if st.name is not None:
                 root = self.statement(st)
@@ -95,6 +96,7 @@ class _Lowering:
 
     def statement(self, st: syntax.Statement) -> int:
         """Lower `name = value`: the value's new top gate takes the name; otherwise the name is an alias."""
+        assert st.name is not None   # called for assignments only
         before = len(self.gates)
         ref = self.expression(st.items)
         if ref >= before and ref not in self.gate_names:
@@ -178,12 +180,12 @@ class _Lowering:
             where[j] = k
         at = where.__getitem__
         nodes = leaves
-        table = self.gates
+        table: list[Any] = self.gates   # each gate becomes None once its node is made
         for j, name in zip(gates, self.names(gates, root, leaves)):
             op, args, span = table[j]
             table[j] = None  # consumed as the nodes are made, so both are not held whole at once
             nodes.append(make_node((name, op, tuple(map(at, args)), span, None)))
-        assigned = {name: st.name_span[0] for name, st in self.assigned.items()}
+        assigned = {name: _name_start(st) for name, st in self.assigned.items()}
         return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate), pruned=True)
 
     def reachable(self, root: int) -> tuple[list[bool], list[bool]]:
@@ -226,6 +228,12 @@ class _Lowering:
                 out.append(f"{self.where(st)}: this expression is not the output and nothing uses it; "
                            "it is not evaluated")
         return tuple(out)
+
+
+def _name_start(st: syntax.Statement) -> int:
+    """Where an assignment's name starts in the source (every assignment has its name's span)."""
+    assert st.name_span is not None
+    return st.name_span[0]
 
 
 # What other tools call functions that bpcli writes another way (only names bpcli lacks).

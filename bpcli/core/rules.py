@@ -174,8 +174,8 @@ class Rules:
     checks: tuple[tuple[Callable[..., Any], str], ...]             # each (*args)
     grad_checks: tuple[tuple[int, Callable[..., Any], str], ...]   # each (*args)
     kink: Callable[..., Any] | None                # (*args, out)
-    all_partials: Callable[..., tuple] | None = None   # (*args, out) → every partial at once; may raise
-    forward_raw: Callable[..., Any] | None = None      # (*args), as forward but may raise
+    all_partials: Callable[..., tuple[Any, ...]]   # (*args, out) → every partial at once; may raise
+    forward_raw: Callable[..., Any]                # (*args), as forward but may raise
     checked: frozenset[int] = frozenset()              # the argument positions that have grad_checks
     # The partials share a per-gate part (shared_parts): all_partials computes it once and each of
     # `partials` again, so a caller that wants several of them calls all_partials.
@@ -373,6 +373,7 @@ def _spell(rule: Rule, leaf: Callable[[str], Any], notation: Notation,
         elif node.op == INPUT:
             terms.append(None)   # looked up on use
         elif node.op == CONST:
+            assert node.const is not None   # a constant node carries its value
             terms.append(_number(node.const, notation, literal=True))
         else:
             args: list[_Term] = []
@@ -414,7 +415,9 @@ def _gate_term(name: str, args: list[_Term], notation: Notation, fold: bool = Tr
         return args[0]
     known = _value(name, values) if all(v is not None for v in values) else None
     if op.forward and notation is not BPCLI:   # code has no function of that name: its formula, inline
-        return _spell(_parsed(op).forward, _bind(op, args).__getitem__, notation)
+        forward = _parsed(op).forward
+        assert forward is not None   # parsed from op.forward
+        return _spell(forward, _bind(op, args).__getitem__, notation)
     if name in _SYMBOLS:
         symbol, level = _SYMBOLS[name]
         space = notation.operator_space

@@ -18,7 +18,7 @@ SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 def explain(explanations, graph) -> RenderableType:
     """One equation per input, ∂f/∂x = links = locals (= each path's product) = total, and notes under it."""
-    lines = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
+    lines: list[RenderableType] = [Text("Chain rule, path by path (--explain)", style="bold"), Text("")]
     gates = _gates_if_taken_twice(explanations, graph)
     for ex in explanations:
         lines.append(_equation(ex, graph.output_name))
@@ -73,8 +73,8 @@ def _use_notes(ex, graph, gates: dict[str, int]) -> list[str]:
     """`(x₁, x₂: x as the 1st and 2nd argument of v = x*x)`, one line per meaning of the subscripts, naming at
     most three gates (x*x + x*x + … may have 10⁴ of them)."""
     same: dict[tuple[str, tuple[int, ...]], list[str]] = {}
-    for (gate, node), places in _places(ex).items():
-        same.setdefault((node, tuple(places)), []).append(gate)
+    for (gate, node), positions in _places(ex).items():
+        same.setdefault((node, tuple(positions)), []).append(gate)
     notes = []
     for (node, places), users in same.items():
         marked = ", ".join(node + str(p).translate(SUBSCRIPT) for p in places)

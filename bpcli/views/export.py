@@ -15,6 +15,7 @@ from bpcli import files
 from bpcli.errors import InputError
 from bpcli.numfmt import fmt
 from bpcli.api import Evaluation, Gradients
+from bpcli.core.engine import Backward
 
 
 def to_json(result: Evaluation, explanations=None) -> str:
@@ -73,12 +74,14 @@ def to_dict(result: Evaluation) -> dict:
         "value": result.value,
         "inputs": result.inputs,
     }
-    grads = result.backward.grads if isinstance(result, Gradients) else None
-    if grads is not None:
+    backward = None
+    if isinstance(result, Gradients):
+        assert result.backward is not None   # grad always runs the backward pass
+        backward = result.backward
         doc["gradient"] = result.gradient
-    doc["nodes"] = [_node(result, i, grads) for i in range(len(graph.nodes))]
-    if grads is not None:
-        doc["backward"] = [_edge(graph, e) for e in result.backward.edges]
+    doc["nodes"] = [_node(result, i, backward) for i in range(len(graph.nodes))]
+    if backward is not None:
+        doc["backward"] = [_edge(graph, e) for e in backward.edges]
     if isinstance(result, Gradients) and result.check is not None:
         check = result.check
         doc["perturb"] = {"method": check.method, "step": check.step, "ok": check.ok,
@@ -208,14 +211,14 @@ def _finite(row: dict) -> dict:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
-def _node(result: Evaluation, i: int, grads: list[float] | None) -> dict:
+def _node(result: Evaluation, i: int, backward: Backward | None) -> dict:
     graph = result.graph
     node = graph.nodes[i]
     entry = {"name": node.name, "op": node.op, "expr": graph.definition(i),
              "args": [graph.nodes[a].name for a in node.args], "value": result.values[i]}
-    if grads is not None:
+    if backward is not None:
         # Parts of the expression that depend on no differentiated input carry no gradient.
-        entry["grad"] = grads[i] if result.backward.needed[i] else None
+        entry["grad"] = backward.grads[i] if backward.needed[i] else None
     return entry
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:  # imported where used: the bar is made only once work takes longer than the delay
+    from rich.progress import Progress, TaskID
 
 
 class Meter:
@@ -22,7 +26,8 @@ class Meter:
         self.console = console or Console(stderr=True)
         self.done = 0
         self.started = time.monotonic()
-        self.bar = None
+        self.bar: Progress | None = None
+        self.task: TaskID   # set with the bar
 
     def advance(self, n: int, total: int | None = None) -> None:
         """Count `n` more bytes or points (of `total`, when the caller knows it only now); show the bar
@@ -35,14 +40,15 @@ class Meter:
             self.bar = self._start()
         self.bar.update(self.task, completed=self.done)
 
-    def _start(self):
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+    def _start(self) -> Progress:
+        from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, \
+            TimeElapsedColumn, TimeRemainingColumn
 
         count = TextColumn("{task.fields[count]}")
         what = "rows" if self.unit == "bytes" else "grid"
-        columns = ([what, BarColumn(), TaskProgressColumn(), count, TimeRemainingColumn()] if self.total
-                   else [what, count, TimeElapsedColumn()])
+        columns: list[str | ProgressColumn] = (
+            [what, BarColumn(), TaskProgressColumn(), count, TimeRemainingColumn()] if self.total
+            else [what, count, TimeElapsedColumn()])
         bar = Progress(*columns, console=self.console, transient=True, redirect_stdout=False,
                        redirect_stderr=False)
         self.task = bar.add_task("batch", total=self.total or None, count=_Count(self))

@@ -10,6 +10,7 @@ import io
 import os
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -20,6 +21,9 @@ from bpcli.core.graph import CONST, INPUT
 from bpcli.numfmt import digits_apart, fmt, operand
 from bpcli.api import Evaluation, Gradients
 from bpcli.views.explain_table import SUBSCRIPT
+
+if TYPE_CHECKING:  # the check is imported only when asked for (start-up time)
+    from bpcli.check.gradcheck import Report
 
 MAX_ROWS = 200  # longer tables show their first and last rows; --format json has every row
 
@@ -36,9 +40,10 @@ def show(renderable: RenderableType) -> None:
         console.print(renderable)
         return
     width = console.width if console.is_terminal else _columns()
-    plain = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    buffer = io.StringIO()
+    plain = Console(file=buffer, width=width, color_system=None, highlight=False)
     plain.print(renderable)
-    sys.stdout.write("\n".join(line.rstrip() for line in plain.file.getvalue().split("\n")))
+    sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().split("\n")))
 
 
 def _columns() -> int:
@@ -133,7 +138,8 @@ class _Uses:
     nodes have shown their total already."""
 
     def __init__(self, graph, grads: list[float], edges: dict, count: list[int]) -> None:
-        self.graph, self.grads, self.edges, self.count, self.totalled = graph, grads, edges, count, set()
+        self.graph, self.grads, self.edges, self.count = graph, grads, edges, count
+        self.totalled: set[int] = set()
 
     @classmethod
     def of(cls, graph, result) -> "_Uses":
@@ -244,6 +250,7 @@ def _backward(result: Gradients) -> RenderableType:
     graph, out = result.graph, result.graph.output_name
     reached: set[int] = set()
     repeated: dict[int, set[int]] = {}   # gate → the arguments it takes more than once
+    assert result.backward is not None   # grad always runs the backward pass
     edges = []
     for e in result.backward.edges:
         node, to = graph.nodes[e.node].name, graph.nodes[e.to].name
@@ -273,7 +280,8 @@ def _gradient(result: Gradients) -> Table:
     out = result.graph.output_name
     table = _table(f"Gradient of {out}", "input", "value", f"∂{out}/∂input",
                    right=("value", f"∂{out}/∂input"))
-    rows = [(name, fmt(result.inputs[name]), fmt(g)) for name, g in result.gradient.items()]
+    rows: list[tuple[str | Text, str, str]] = [(name, fmt(result.inputs[name]), fmt(g))
+                                               for name, g in result.gradient.items()]
     if not rows:
         rows = [(Text("(no variables: the gradient is empty)", style="dim"), "", "")]
     return _rows(table, rows, 3)
@@ -289,6 +297,7 @@ _SPARE = ("abs err", "h", "x", "f(x+h)")
 
 def _check(result: Gradients) -> RenderableType:
     check, out = result.check, result.graph.output_name
+    assert check is not None   # shown only when the check ran
     forward = check.method == "forward"
     kinks = any(row.kink for row in check.rows)
     columns = ["input", "x", "h"] + ([f"{out}(x+h)"] if forward else []) + \
@@ -311,7 +320,7 @@ def _check(result: Gradients) -> RenderableType:
         note = [Text(f"(hidden at this width: {', '.join(sorted(spare[:k], key=columns.index))})", style="dim")
                 ] if k else []
         layouts.append(Group(_rows(table, [tuple(row[i] for i in keep) for row in rows], len(keep)), *note))
-    return Group(Fitted(*layouts), *notes, _verdict(result))
+    return Group(Fitted(*layouts), *notes, _verdict(check))
 
 
 def _check_row(row, forward: int | None, kinks: bool) -> tuple:
@@ -326,8 +335,8 @@ def _check_row(row, forward: int | None, kinks: bool) -> tuple:
                  + ([f"{fmt(row.left)} / {fmt(row.right)}" if row.kink else ""] if kinks else []))
 
 
-def _verdict(result: Gradients) -> Text:
-    rows = result.check.rows
+def _verdict(check: Report) -> Text:
+    rows = check.rows
     bad = [r.name for r in rows if r.verdict == "mismatch"]
     if bad:
         return Text(f"mismatch: backprop disagrees with the perturbation for {', '.join(bad)}", style="bold red")
