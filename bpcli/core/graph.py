@@ -83,15 +83,17 @@ class Graph:
         node = self.nodes[i]
         op = primitives.OPS[node.op]
         rule = rule_forms.parsed(node.op).partials[0 if op.arity is None else k]
-        operands = [self.operands[a] for a in node.args]
+        operands, args = self.operands, node.args
         leaves: dict = {primitives.OUT: rule_forms.Operand(node.name)}
         if op.arity is None:
-            # the argument list as its first three, …, its last: all n on each of n edges is n² text
-            shown = operands if len(operands) <= 8 else operands[:3] + [rule_forms.Operand("…")] + operands[-1:]
-            leaves[primitives.ALL] = shown
-            leaves[primitives.ARGUMENTS[0]] = operands[k]
+            # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
+            shown = args if len(args) <= 8 else args[:3] + args[-1:]
+            leaves[primitives.ALL] = [operands[a] for a in shown]
+            if len(args) > 8:
+                leaves[primitives.ALL].insert(3, rule_forms.Operand("…"))
+            leaves[primitives.ARGUMENTS[0]] = operands[args[k]]
         else:
-            leaves.update(zip(primitives.ARGUMENTS, operands))
+            leaves.update(zip(primitives.ARGUMENTS, (operands[a] for a in args)))
         return rule_forms.spelled(rule, leaves)
 
     @cached_property
