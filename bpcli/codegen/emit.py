@@ -168,7 +168,7 @@ def _backward(graph: Graph, names: list, grads: list, notation: Notation, namer:
                     for part in rules.shared_parts(rule):
                         if part not in kept:
                             kept[part] = namer.claim(f"{rule.nodes[part].op}_{names[i].text}")
-                            steps.append(Step(kept[part], rules.spelled(rules.Rule(rule.source, rule.nodes[:part + 1]),
+                            steps.append(Step(kept[part], rules.spelled(rules.part(rule, part),
                                                                         leaves, notation), edge=False))
                 local = rules.spelled(rule, leaves, notation, kept, grouped=True)
                 steps.append(Step(grads[a], f"{local} * {grads[i]}", grads[a] not in seen))

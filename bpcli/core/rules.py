@@ -182,7 +182,6 @@ class Rules:
     shares: bool = False
 
 
-BACKENDS = ("float", "complex", "numpy")
 _NAMESPACES: dict[str, dict[str, Any]] = {}
 
 
@@ -265,7 +264,7 @@ def _variadic_rules(name: str, forms: Parsed, n: int, space: dict[str, Any], iee
     names = {i: _name(f"_s{k}") for k, i in enumerate(parts)}
     each = _generator(for_argument(partial, _name("j"), names), n)
     holding = ast.Call(ast.Lambda(_plain([f"_s{k}" for k in range(len(parts))]), each),
-                       [_expression(_part(partial, i), {A: _item("v", 0), OUT: out, ALL: [every]}) for i in parts],
+                       [_expression(part(partial, i), {A: _item("v", 0), OUT: out, ALL: [every]}) for i in parts],
                        [])
     forward = _function([], _gate_expression(name, [every]), space, star="v")
     kink = (_function([], _generator(for_argument(forms.kink, _name("j")), n), space, star="v")
@@ -283,7 +282,7 @@ def _variadic_rules(name: str, forms: Parsed, n: int, space: dict[str, Any], iee
     )
 
 
-def _part(rule: Rule, i: int) -> Rule:
+def part(rule: Rule, i: int) -> Rule:
     """The subexpression of `rule` whose value is node i, as a rule of its own."""
     return Rule(rule.source, rule.nodes[:i + 1])
 
