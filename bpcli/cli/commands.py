@@ -6,6 +6,7 @@ The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stder
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 
@@ -74,7 +75,8 @@ class _Bpcli(click.Group):
             say(f"bpcli: error: {err.format_message()}")
             code = err.exit_code
         except MemoryError:  # a 10⁶-variable JSON document under a memory limit, say
-            say("bpcli: error: not enough memory for this input")
+            # written as it is, with no allocation: the frames the error holds still hold the memory
+            os.write(2, b"bpcli: error: not enough memory for this input\n")
             code = InputError.exit_code
         except click.Abort as err:  # Click turns Ctrl-C into Abort; 130 is 128 + SIGINT, as shells report it
             if not isinstance(err.__cause__, KeyboardInterrupt):
