@@ -220,10 +220,10 @@ def c_literal(x: float) -> str:
     return x.hex()
 
 
-def c_call(code: Code, args: list[str]) -> str:
-    """How generated C calls a helper: a counted variadic one passes its count after the first `counted`."""
-    prefix = [] if code.counted is None else [str(len(args) - code.counted)]
-    return f"{code.call}({', '.join(prefix + args)})"
+def c_call(name: str, args: list[str]) -> str:
+    """How generated C calls a helper: as the C dialect writes the call (a counted variadic one passes its count)."""
+    function, leading = languages.C.notation(set()).call(name, len(args))
+    return f"{function}({leading}{', '.join(args)})"
 
 
 def every_case() -> list[tuple[str, int, tuple[float, ...]]]:
@@ -242,7 +242,7 @@ def build_and_run_c(tmp: pytest.TempPathFactory) -> dict[str, dict[tuple[str, in
     inputs = [x for _, _, args in all_cases for x in args]
     lines, k = [], 0
     for name, _, args in all_cases:
-        lines.append(f"    show({c_call(languages.C.code(name), [f'IN[{k + i}]' for i in range(len(args))])});")
+        lines.append(f"    show({c_call(name, [f'IN[{k + i}]' for i in range(len(args))])});")
         k += len(args)
     program = (
         languages.C.prelude(list(HELPERS), [])

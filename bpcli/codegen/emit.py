@@ -163,7 +163,7 @@ def _backward(graph: Graph, names: list, grads: list, notation: Notation, namer:
         for k, a in enumerate(node.args):
             if graph.depends[a]:
                 rule = rules.parsed(node.op).partials[0 if op.arity is None else k]
-                leaves = _leaves(op, operands, k, names[i])
+                leaves = rules.bound(op, operands, names[i], operands[k] if op.arity is None else None)
                 if op.arity is None:
                     for part in rules.shared_parts(rule):
                         if part not in kept:
@@ -174,13 +174,6 @@ def _backward(graph: Graph, names: list, grads: list, notation: Notation, namer:
                 steps.append(Step(grads[a], f"{local} * {grads[i]}", grads[a] not in seen))
                 seen.add(grads[a])
     return steps
-
-
-def _leaves(op: primitives.Op, operands: list[Operand], k: int, out: Operand) -> dict:
-    """A rule's leaves bound to a gate's operands: a, b, … (or the argument k and `args`) and `out`."""
-    if op.arity is None:
-        return {primitives.ARGUMENTS[0]: operands[k], primitives.ALL: operands, primitives.OUT: out}
-    return {**dict(zip(primitives.ARGUMENTS, operands)), primitives.OUT: out}
 
 
 # ---- printing a plan in each language ------------------------------------------------------------

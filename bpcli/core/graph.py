@@ -84,16 +84,14 @@ class Graph:
         op = primitives.OPS[node.op]
         rule = rule_forms.parsed(node.op).partials[0 if op.arity is None else k]
         operands, args = self.operands, node.args
-        leaves: dict = {primitives.OUT: rule_forms.Operand(node.name)}
         if op.arity is None:
             # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
-            shown = args if len(args) <= 8 else args[:3] + args[-1:]
-            leaves[primitives.ALL] = [operands[a] for a in shown]
+            shown = [operands[a] for a in (args if len(args) <= 8 else args[:3] + args[-1:])]
             if len(args) > 8:
-                leaves[primitives.ALL].insert(3, rule_forms.Operand("…"))
-            leaves[primitives.ARGUMENTS[0]] = operands[args[k]]
+                shown.insert(3, rule_forms.Operand("…"))
+            leaves = rule_forms.bound(op, shown, rule_forms.Operand(node.name), operands[args[k]])
         else:
-            leaves.update(zip(primitives.ARGUMENTS, (operands[a] for a in args)))
+            leaves = rule_forms.bound(op, [operands[a] for a in args], rule_forms.Operand(node.name))
         return rule_forms.spelled(rule, leaves)
 
     @cached_property

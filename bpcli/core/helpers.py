@@ -195,10 +195,6 @@ def _np_ties(np):
 
 # ---- generated code -----------------------------------------------------------------------------
 
-def _py(name: str, body: str) -> Code:
-    return Code(name, body)
-
-
 def _c_unary(name: str, body: str) -> Code:
     return Code(f"bp_{name}", f"static inline double bp_{name}(double a)\n{{\n{body}\n}}")
 
@@ -217,59 +213,59 @@ static inline double bp_{name}(int n, ...)
 
 HELPERS: dict[str, Helper] = {h.name: h for h in [
     Helper("exp", math.exp, cmath.exp, lambda np: np.exp,
-           _py("exp", "def exp(a):\n    # inf where it overflows, as in C and JavaScript, not OverflowError\n    try:\n"
-                      "        return math.exp(a)\n    except OverflowError:\n        return math.inf"),
+           Code("exp", "def exp(a):\n    # inf where it overflows, as in C and JavaScript, not OverflowError\n"
+                       "    try:\n        return math.exp(a)\n    except OverflowError:\n        return math.inf"),
            Code("exp"), Code("exp", "const exp = Math.exp;")),
     Helper("log", _log, _clog, lambda np: np.log,
-           _py("log", "def log(a):\n    # log(0) = -inf and log(a < 0) = nan instead of an exception\n"
-                      "    return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan"),
+           Code("log", "def log(a):\n    # log(0) = -inf and log(a < 0) = nan instead of an exception\n"
+                       "    return math.log(a) if a > 0 else -math.inf if a == 0 else math.nan"),
            Code("log"), Code("log", "const log = Math.log;")),
     Helper("sqrt", math.sqrt, _csqrt, lambda np: np.sqrt,
-           _py("sqrt", "def sqrt(a):\n    # nan below 0, as in C and JavaScript, not ValueError\n"
-                       "    return math.sqrt(a) if a >= 0 else math.nan"),
+           Code("sqrt", "def sqrt(a):\n    # nan below 0, as in C and JavaScript, not ValueError\n"
+                        "    return math.sqrt(a) if a >= 0 else math.nan"),
            Code("sqrt"), Code("sqrt", "const sqrt = Math.sqrt;")),
     Helper("sin", math.sin, cmath.sin, lambda np: np.sin,
-           _py("sin", "def sin(a):\n    return math.sin(a) if math.isfinite(a) else math.nan   # sin(inf) is nan"),
+           Code("sin", "def sin(a):\n    return math.sin(a) if math.isfinite(a) else math.nan   # sin(inf) is nan"),
            Code("sin"), Code("sin", "const sin = Math.sin;")),
     Helper("cos", math.cos, cmath.cos, lambda np: np.cos,
-           _py("cos", "def cos(a):\n    return math.cos(a) if math.isfinite(a) else math.nan   # cos(inf) is nan"),
+           Code("cos", "def cos(a):\n    return math.cos(a) if math.isfinite(a) else math.nan   # cos(inf) is nan"),
            Code("cos"), Code("cos", "const cos = Math.cos;")),
     Helper("tan", math.tan, cmath.tan, lambda np: np.tan,
-           _py("tan", "def tan(a):\n    return math.tan(a) if math.isfinite(a) else math.nan   # tan(inf) is nan"),
+           Code("tan", "def tan(a):\n    return math.tan(a) if math.isfinite(a) else math.nan   # tan(inf) is nan"),
            Code("tan"), Code("tan", "const tan = Math.tan;")),
     Helper("tanh", math.tanh, cmath.tanh, lambda np: np.tanh,
            Code("tanh", "tanh = math.tanh"), Code("tanh"), Code("tanh", "const tanh = Math.tanh;")),
     Helper("sigmoid", _sigmoid, _csigmoid, _np_sigmoid,
-           _py("sigmoid", "def sigmoid(a):\n    # two branches so that neither overflows\n    if a >= 0:\n"
-                          "        return 1.0 / (1.0 + math.exp(-a))\n    z = math.exp(a)\n    return z / (1.0 + z)"),
+           Code("sigmoid", "def sigmoid(a):\n    # two branches so that neither overflows\n    if a >= 0:\n"
+                           "        return 1.0 / (1.0 + math.exp(-a))\n    z = math.exp(a)\n    return z / (1.0 + z)"),
            _c_unary("sigmoid", "    if (a >= 0) return 1.0 / (1.0 + exp(-a));\n    double z = exp(a);\n"
                                "    return z / (1.0 + z);"),
            Code("sigmoid", "function sigmoid(a) {\n  if (a >= 0) return 1.0 / (1.0 + Math.exp(-a));\n"
                            "  const z = Math.exp(a);\n  return z / (1.0 + z);\n}")),
     Helper("softplus", _softplus, _csoftplus, _np_softplus,
-           _py("softplus", "def softplus(a):\n"
-                           "    # log(1 + exp(a)) without overflow for large a or cancellation for very "
-                           "negative a\n    if a > 0:\n        return a + math.log1p(math.exp(-a))\n"
-                           "    return math.log1p(math.exp(a))"),
+           Code("softplus", "def softplus(a):\n"
+                            "    # log(1 + exp(a)) without overflow for large a or cancellation for very "
+                            "negative a\n    if a > 0:\n        return a + math.log1p(math.exp(-a))\n"
+                            "    return math.log1p(math.exp(a))"),
            _c_unary("softplus", "    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));"),
            Code("softplus", "function softplus(a) { return a > 0 ? a + Math.log1p(Math.exp(-a)) "
                             ": Math.log1p(Math.exp(a)); }")),
     Helper("relu", lambda a: a if a > 0 else 0.0, lambda z: z if z.real > 0 else 0j,
            lambda np: lambda a: np.where(a > 0, a, 0.0),
-           _py("relu", "def relu(a):\n    return a if a > 0 else 0.0"),
+           Code("relu", "def relu(a):\n    return a if a > 0 else 0.0"),
            _c_unary("relu", "    return a > 0 ? a : 0.0;"),
            Code("relu", "function relu(a) { return a > 0 ? a : 0.0; }")),
     Helper("abs", abs, lambda z: _sign(z.real) * z if z.real else complex(abs(z.real)),
            lambda np: np.abs,
            Code("abs"), Code("fabs"), Code("abs", "const abs = Math.abs;")),
     Helper("pow", _pow, _cpow, _np_pow,
-           _py("pow", "def pow(a, b):\n"
-                      "    # a float always, as C's pow: 0 ** -1 is inf, (-0.0) ** -1 is -inf, a negative base to a "
-                      "fractional power\n    # is nan (not complex)\n    try:\n        r = float(a) ** b\n"
-                      "    except (ZeroDivisionError, OverflowError):\n"
-                      "        odd = b == math.floor(b) and math.fmod(b, 2.0) != 0\n"
-                      "        return -math.inf if odd and math.copysign(1.0, a) < 0 else math.inf\n"
-                      "    return math.nan if isinstance(r, complex) else r"),
+           Code("pow", "def pow(a, b):\n"
+                       "    # a float always, as C's pow: 0 ** -1 is inf, (-0.0) ** -1 is -inf, a negative base to a "
+                       "fractional power\n    # is nan (not complex)\n    try:\n        r = float(a) ** b\n"
+                       "    except (ZeroDivisionError, OverflowError):\n"
+                       "        odd = b == math.floor(b) and math.fmod(b, 2.0) != 0\n"
+                       "        return -math.inf if odd and math.copysign(1.0, a) < 0 else math.inf\n"
+                       "    return math.nan if isinstance(r, complex) else r"),
            Code("pow"),
            Code("pow", "// C's pow: 1 for 1 to any power and for ±1 to ±Infinity (Math.pow gives NaN)\n"
                        "function pow(a, b) { return a === 1 || b === 0 "
@@ -285,30 +281,30 @@ HELPERS: dict[str, Helper] = {h.name: h for h in [
                         "for (const a of args) if (a < m) m = a; return m; }")),
     Helper("step", lambda a: 1.0 if a > 0 else 0.0, lambda z: 1.0 if z.real > 0 else 0.0,
            lambda np: lambda a: np.where(a > 0, 1.0, 0.0),
-           _py("step", "def step(a):\n    # 1 above 0, else 0 (so step(0) = 0)\n    return 1.0 if a > 0 else 0.0"),
+           Code("step", "def step(a):\n    # 1 above 0, else 0 (so step(0) = 0)\n    return 1.0 if a > 0 else 0.0"),
            _c_unary("step", "    return a > 0 ? 1.0 : 0.0;"),
            Code("step", "function step(a) { return a > 0 ? 1.0 : 0.0; }")),
     Helper("sign", _sign, lambda z: _sign(z.real), _np_sign,
-           _py("sign", "def sign(a):\n    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0"),
+           Code("sign", "def sign(a):\n    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0"),
            _c_unary("sign", "    return a > 0 ? 1.0 : a < 0 ? -1.0 : 0.0;"),
            Code("sign", "function sign(a) { return a > 0 ? 1.0 : a < 0 ? -1.0 : 0.0; }")),
     Helper("eq", lambda a, b: 1.0 if a == b else 0.0, lambda a, b: 1.0 if _real(a) == _real(b) else 0.0,
            lambda np: lambda a, b: np.where(a == b, 1.0, 0.0),
-           _py("eq", "def eq(a, b):\n    return 1.0 if a == b else 0.0"),
+           Code("eq", "def eq(a, b):\n    return 1.0 if a == b else 0.0"),
            Code("bp_eq", "static inline double bp_eq(double a, double b) { return a == b ? 1.0 : 0.0; }"),
            Code("eq", "function eq(a, b) { return a === b ? 1.0 : 0.0; }")),
     # Both branches are evaluated, as in the interpreter: log(0) and pow(0, -1) give -inf and inf.
     Helper("where", lambda c, a, b: a if c != 0 else b, lambda c, a, b: a if _real(c) != 0 else b,
            lambda np: lambda c, a, b: np.where(c != 0, a, b),
-           _py("where", "def where(c, a, b):\n    # both branches are evaluated, as in the interpreter\n"
-                        "    return a if c != 0 else b"),
+           Code("where", "def where(c, a, b):\n    # both branches are evaluated, as in the interpreter\n"
+                         "    return a if c != 0 else b"),
            Code("bp_where", "static inline double bp_where(double c, double a, double b) { return c != 0 ? a : b; }"),
            Code("where", "// both branches are evaluated, as in the interpreter (log(0) is -Infinity, not an error)\n"
                          "function where(c, a, b) { return c !== 0 ? a : b; }")),
     # How many of the arguments after the first equal it: max/min's tied winners, which share the gradient.
     Helper("ties", _ties, lambda out, *z: float(sum(_real(a) == _real(out) for a in z)), _np_ties,
-           _py("ties", "def ties(out, *args):\n    # how many arguments tie with out: they share the gradient evenly\n"
-                       "    return float(sum(a == out for a in args))"),
+           Code("ties", "def ties(out, *args):\n    # how many arguments tie with out: they share the gradient evenly\n"
+                        "    return float(sum(a == out for a in args))"),
            Code("bp_ties", "static inline double bp_ties(int n, double out, ...)\n{\n    va_list ap;\n"
                            "    double ties = 0.0;\n    va_start(ap, out);\n"
                            "    for (int i = 0; i < n; i++) ties += va_arg(ap, double) == out;\n"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import builtins
 import math
-import operator
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ A, OUT, ALL = primitives.ARGUMENTS[0], primitives.OUT, primitives.ALL
 # The operators, on every kind of number: how Python spells each, and how it computes one on floats.
 _AST_OPS: dict[str, ast.operator | ast.unaryop] = {"add": ast.Add(), "sub": ast.Sub(), "mul": ast.Mult(),
                                                    "div": ast.Div(), "neg": ast.USub()}
-_FLOAT_OPS: dict[str, Callable[..., float]] = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                                               "div": operator.truediv, "neg": operator.neg}
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -135,15 +132,19 @@ def _gate_expression(name: str, args: list[ast.expr]) -> ast.expr:
         return ast.BinOp(args[0], symbol, args[1])
     own = parsed(name).forward
     if own is not None:
-        return _expression(own, _bind(op, args))
+        return _expression(own, bound(op, args))
     return ast.Call(ast.Name(name, ast.Load()), args, [])
 
 
-def _bind(op: primitives.Op, args: list[Any]) -> dict[str, Any]:
-    """A gate's rule leaves bound to its arguments (a, b, … or, for a variadic gate, `args`)."""
-    if op.arity is None:
-        return {ALL: list(args)}
-    return dict(zip(primitives.ARGUMENTS, args))
+def bound(op: primitives.Op, args: Sequence[Any], out: Any = None, argument: Any = None) -> dict[str, Any]:
+    """A gate's rule leaves bound: its arguments (a, b, … or, for a variadic gate, `args` and `argument`, the
+    one a partial is for, as `a`), and its output when given."""
+    leaves: dict[str, Any] = {ALL: list(args)} if op.arity is None else dict(zip(primitives.ARGUMENTS, args))
+    if argument is not None:
+        leaves[A] = argument
+    if out is not None:
+        leaves[OUT] = out
+    return leaves
 
 
 def _name(name: str) -> ast.Name:
@@ -416,7 +417,7 @@ def _gate_term(name: str, args: list[_Term], notation: Notation, fold: bool = Tr
     if op.forward and notation is not BPCLI:   # code has no function of that name: its formula, inline
         forward = _parsed(op).forward
         assert forward is not None   # parsed from op.forward
-        return _spell(forward, _bind(op, args).__getitem__, notation)
+        return _spell(forward, bound(op, args).__getitem__, notation)
     if name in _SYMBOLS:
         symbol, level = _SYMBOLS[name]
         space = notation.operator_space
@@ -434,11 +435,6 @@ def _gate_term(name: str, args: list[_Term], notation: Notation, fold: bool = Tr
 def _value(name: str, values: list) -> float | None:
     """A gate's value on floats, computed as the interpreter does; None where it is undefined."""
     try:
-        if name in _FLOAT_OPS:
-            return _FLOAT_OPS[name](*values)
-        op = primitives.OPS[name]
-        if op.forward:
-            return rules(name, len(values)).forward(*values)
-        return helpers.HELPERS[name].float(*values)
+        return rules(name, len(values)).forward_raw(*values)
     except (ArithmeticError, ValueError):
         return None
