@@ -100,13 +100,18 @@ def program_options(command):
         if (expression is None) == (file is None):
             raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
         if file == "-":
-            return command(Source(read_stdin(), output, "<stdin>"), **kwargs)
-        if file is not None:
-            return command(Source(read_file(file), output, file), **kwargs)
-        assert expression is not None   # exactly one of EXPR and FILE, checked above
-        stdin = expression == "-"
-        return command(Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None),
-                       **kwargs)
+            source = Source(read_stdin(), output, "<stdin>")
+        elif file is not None:
+            source = Source(read_file(file), output, file)
+        else:
+            assert expression is not None   # exactly one of EXPR and FILE, checked above
+            stdin = expression == "-"
+            source = Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None)
+        try:
+            return command(source, **kwargs)
+        except MemoryError:
+            pass   # leaving this block drops the error and the frames it holds, and with them the memory
+        raise InputError("not enough memory for this input")
     return wrapper
 
 
