@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none
     from bpcli.points import descent
     from bpcli.check import gradcheck
     from bpcli.core import explain as chain_rule
+    from bpcli.symbolic.reverse import Derivation
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,65 @@ class Gradients(Evaluation):
     backward: engine.Backward | None = None
     gradient: dict[str, float] = field(default_factory=dict)
     check: gradcheck.Report | None = None
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """`bpcli diff`: every derivative of the output up to `order` as formulas, and the program they share.
+
+    Keys are tuples of input names in the order of differentiation: ("x",) for ∂f/∂x, ("x", "y") for
+    ∂²f/∂x∂y. A derivative whose formula written out whole is at most `inline` characters is `whole`, and
+    its formula is that; another one's formula is its last line in `program`, over the program's names.
+    With a point (`inputs`), `values` holds every derivative there and `gradient` bpcli grad's numbers.
+    """
+
+    graph: Graph
+    derivation: Derivation
+    order: int
+    wrt: list[str]
+    formulas: dict[tuple[str, ...], str]
+    whole: dict[tuple[str, ...], bool]
+    conditions: list[str]   # what simplifying cancelled (x/x): the formulas hold where each is not 0
+    inline: int
+    inputs: dict[str, float] | None = None
+    values: dict[tuple[str, ...], float] | None = None
+    gradient: dict[str, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.graph.output_name
+
+    def program(self, keys: Iterable[tuple[str, ...]] | None = None, latex: bool = False) -> list[str]:
+        """The steps the derivatives `keys` (default: all) need, one `name = formula` line each, the
+        derivatives' own lines last."""
+        from bpcli.symbolic import text
+
+        notation = text.LATEX if latex else text.BPCLI
+        chosen = list(self.formulas if keys is None else keys)
+        holders = [self.derivation.derivatives[k] for k in chosen]
+        needed = self.derivation.needed(holders)
+        last = set(holders)
+        ordered = [s for s in needed if s.name not in last] + [self.derivation.step(h) for h in holders]
+        return [f"{notation.name(s.name)} = {text.written(s.expr, notation)}" for s in ordered]
+
+    def alone(self, key: tuple[str, ...]) -> str:
+        """One derivative as bpcli input: its formula when whole, else the program that computes it."""
+        return self.formulas[key] if self.whole[key] else "\n".join(self.program([key]))
+
+    def latex(self, key: tuple[str, ...]) -> str:
+        """One derivative's formula in LaTeX (over the program's names when it is not whole)."""
+        from bpcli.symbolic import reverse, text
+
+        step = self.derivation.step(self.derivation.derivatives[key])
+        if self.whole[key]:
+            (found,) = reverse.expand(self.derivation, [step.expr], _FOREVER)
+            assert found is not None   # it was whole at the limit
+            return text.written(found, text.LATEX)
+        return text.written(step.expr, text.LATEX)
+
+
+_FOREVER = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -118,6 +178,50 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
         noise = gradcheck.rounding_noise(ev.values, backward.grads)
         check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
+
+
+INLINE = 120   # characters: a derivative longer than this written out is shown as a program
+
+
+def diff(source: str | Source | Graph, values: Mapping[str, float] | None = None,
+         wrt: Iterable[str] | None = None, order: int = 1, inline: int = INLINE) -> Derivatives:
+    """Every derivative of the output up to `order` (1 or more) for the inputs `wrt` (default: all), as
+    formulas; with `values` (which must name every variable) also their values there, beside the gradient
+    of `grad`. A formula longer than `inline` characters is given as a program of named steps."""
+    from bpcli.symbolic import evaluate, reverse, text
+
+    if order < 1:
+        raise InputError(f"--order must be 1 or more, not {order}")
+    if inline < 0:
+        raise InputError(f"--inline must be 0 or more characters, not {inline}")
+    point = None
+    if values:
+        result = grad(source, values, wrt)
+        graph, point, gradient, warnings = result.graph, result.inputs, result.gradient, result.warnings
+    else:
+        graph = source if isinstance(source, Graph) else compile_source(source)
+        gradient, warnings = None, list(graph.unused)
+    chosen = _wrt(graph, wrt)
+    with _gc_paused():
+        derivation = reverse.derive(graph, chosen, order)
+        keys = [k for k in derivation.derivatives if len(k) == order]
+        holders = {k: derivation.derivatives[k] for k in keys}
+        whole = reverse.expand(derivation, [derivation.step(h).expr for h in holders.values()], 2 * inline + 16)
+        bases = list({b.id: b for b in derivation.algebra.conditions}.values())
+        conditions = [text.written(b if e is None else e)
+                      for b, e in zip(bases, reverse.expand(derivation, bases, 2 * inline + 16))]
+    formulas: dict[tuple[str, ...], str] = {}
+    is_whole: dict[tuple[str, ...], bool] = {}
+    for (key, holder), found in zip(holders.items(), whole):
+        written = text.written(found) if found is not None else ""
+        is_whole[key] = found is not None and len(written) <= inline
+        formulas[key] = written if is_whole[key] else text.written(derivation.step(holder).expr)
+    numbers = None
+    if point is not None:
+        found_values = evaluate.at(derivation, point, holders.values())
+        numbers = {k: found_values[h] for k, h in holders.items()}
+    return Derivatives(graph, derivation, order, chosen, formulas, is_whole, conditions, inline, point, numbers,
+                       gradient, warnings)
 
 
 def explain(result: Gradients) -> list[chain_rule.Explanation]:
