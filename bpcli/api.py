@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from bpcli.core import engine
-from bpcli.errors import LIST_LIMIT, InputError, listed
+from bpcli.errors import LIST_LIMIT, DomainError, InputError, listed
 from bpcli.core.graph import Graph
 from bpcli.core.lowering import lower
 from bpcli.language.parser import parse
@@ -220,6 +220,14 @@ def diff(source: str | Source | Graph, values: Mapping[str, float] | None = None
     if point is not None:
         found_values = evaluate.at(derivation, point, holders.values())
         numbers = {k: found_values[h] for k, h in holders.items()}
+        undefined = [k for k, v in numbers.items() if not math.isfinite(v)]
+        if undefined:
+            from bpcli.numfmt import fmt
+
+            at = listed([f"{n} = {fmt(v)}" for n, v in point.items()])
+            what = "infinite" if math.isinf(numbers[undefined[0]]) else "undefined"
+            raise DomainError(f"{text.partial(graph.output_name, undefined[0])} = {formulas[undefined[0]]} is "
+                              f"{what} at {at}")
     return Derivatives(graph, derivation, order, chosen, formulas, is_whole, conditions, inline, point, numbers,
                        gradient, warnings)
 

@@ -46,7 +46,7 @@ class _Bpcli(click.Group):
 
     command_class = NoRepeats
 
-    ORDER = ("grad", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
+    ORDER = ("grad", "diff", "eval", "step", "graph", "code", "completion")  # as a newcomer needs them
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The commands in ORDER (for --help and completion), then any others by name."""
@@ -188,7 +188,12 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     if batch_file or grid:
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     how = perturbation(perturb, perturb_method)
-    result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS)
+    try:
+        result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS)
+    except InputError as err:
+        if not values and err.message.startswith("no value for"):   # no point at all: the formula, perhaps
+            err.message += "; or for the derivative as a formula: bpcli diff EXPR"
+        raise
     _write(formats.GRAD, fmt, result, api.explain(result) if explain else None)
     _verdict(result.check)
 
@@ -208,6 +213,35 @@ def _verdict(report) -> None:
     if report is not None and not report.ok:
         bad = [r.name for r in report.rows if r.verdict == "mismatch"]
         raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
+
+
+@cli.command(epilog=exit_statuses("diff"), short_help="Derivatives of EXPR as formulas, to any order.")
+@point_options(formats.DIFF)
+@click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names,
+              help="Differentiate for these inputs only.")
+@click.option("--order", type=click.IntRange(min=1, max=8), default=1, show_default=True, metavar="N",
+              help="Derivatives of order N: 2 gives every second partial (mixed ones once).")
+@click.option("--inline", type=click.IntRange(min=0), default=120, show_default=True, metavar="CHARS",
+              help="Write a derivative whole when it is at most CHARS characters; longer ones are a "
+                   "program of named steps.")
+def diff(source, values: dict, fmt: str, wrt: tuple[str, ...], order: int, inline: int) -> None:
+    """Derivatives of EXPR as formulas, built by the backward pass, to any order.
+
+    \b
+      bpcli diff "x^2*sin(x)"
+      bpcli diff "(w+x*y)*z" --format plain --wrt x
+      bpcli diff "x^2*y^3" --order 2 --format latex
+      bpcli grad "$(bpcli diff 'x^3' --format plain)" -v x=2
+
+    With -v, each formula's value at the point too, beside bpcli grad's.
+    Every formula and program printed is bpcli input.
+    """
+    from bpcli import api
+
+    result = api.diff(source, values, split_names(wrt), order, inline)
+    if not result.wrt:
+        warn(f"{result.output} has no variables: there is nothing to differentiate")
+    _write(formats.DIFF, fmt, result)
 
 
 @cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")

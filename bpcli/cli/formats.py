@@ -54,6 +54,36 @@ GRAD = {"table": _gradient_table, "json": _point_json, **dict.fromkeys(ROW_FORMA
 EVAL = {"table": _evaluation_table, "json": _point_json, **dict.fromkeys(ROW_FORMATS, write_point)}
 
 
+def _derivatives_table(result, fmt: str, explanations=None) -> None:
+    from bpcli.views import derivatives
+
+    with shown():
+        from bpcli.views import tables
+
+        tables.show(derivatives.table(result))
+
+
+def _derivatives_text(result, fmt: str, explanations=None) -> None:
+    """plain and latex: text for another program (a shell, a slide), so what cancelled goes to stderr."""
+    from bpcli.cli.options import warn
+    from bpcli.views import derivatives
+
+    click.echo(derivatives.plain(result) if fmt == "plain" else derivatives.latex(result))
+    note = derivatives.conditions_note(result)
+    if note:
+        warn(note)
+
+
+def _derivatives_json(result, fmt: str, explanations=None) -> None:
+    from bpcli.views import derivatives, export
+
+    click.echo(export.document(derivatives.to_dict(result)))
+
+
+DIFF = {"table": _derivatives_table, "plain": _derivatives_text, "json": _derivatives_json,
+        "latex": _derivatives_text}
+
+
 PACE = 0.1   # seconds: streamed output reaches its reader at least this often, with few writes
 
 

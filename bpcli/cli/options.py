@@ -20,16 +20,17 @@ from bpcli.errors import InputError, escaped
 
 # Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
 # all); a command's --help shows its own rows.
-_EVERY = "bpcli grad eval step graph code completion"
+_EVERY = "bpcli grad diff eval step graph code completion"
 EXIT_STATUSES = (
     (0, _EVERY, "success"),
     (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
-    (2, "bpcli grad eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
+    (2, "bpcli grad diff eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
     (2, "code", "bad input: syntax error, unknown function, bad option, unreadable file"),
     (2, "completion", "bad option or argument, or DIR cannot be written"),
     (3, "bpcli", "a value or derivative is undefined or overflows (step: or diverges)"),
     (3, "grad", "a value or derivative is undefined or overflows at the point or a row"),
     (3, "eval", "a value is undefined or overflows at the point"),
+    (3, "diff", "with -v: a value or derivative is undefined or overflows at the point"),
     (3, "step", "a value or derivative is undefined or overflows (the descent diverged)"),
     (3, "graph", "with -v: a value or derivative is undefined or overflows at the point"),
     (74, _EVERY, "standard output could not be written (disk full, closed, I/O error)"),

@@ -27,13 +27,14 @@ from bpcli.core import rules as rule_forms
 from bpcli.core.nodes import CONST, INPUT
 
 NUM, SYM, SUM, PROD, GATE = "num", "sym", "sum", "prod", "gate"
+Q = Fraction | int   # an exact number: whole ones are ints
 SIZE_CAP = 1 << 40   # sizes saturate here: a shared graph's tree can be exponentially large
 
 
 class Expr:
     """One expression. Made only by an Algebra, which makes each distinct expression once.
 
-    kind NUM: `num` is its value (a Fraction). SYM: `name` (an input, a program's step, or pi/e with
+    kind NUM: `num` is its value (a Q). SYM: `name` (an input, a program's step, or pi/e with
     `value`). SUM: `num` + Σ coefs[i]·args[i]. PROD: `num` · Π args[i]^coefs[i]. GATE: primitive `name`
     over `args`; `raw` when it is a user's gate kept as written (operators too).
     `size` is the number of nodes of the expression written out as a tree (saturating at SIZE_CAP).
@@ -42,7 +43,7 @@ class Expr:
     __slots__ = ("id", "kind", "name", "args", "coefs", "num", "value", "raw", "size")
 
     def __init__(self, id_: int, kind: str, name: str = "", args: tuple[Expr, ...] = (),
-                 coefs: tuple[Fraction, ...] = (), num: Fraction = Fraction(0), value: float | None = None,
+                 coefs: tuple[Q, ...] = (), num: Q = 0, value: float | None = None,
                  raw: bool = False) -> None:
         self.id = id_
         self.kind = kind
@@ -52,7 +53,8 @@ class Expr:
         self.num = num
         self.value = value
         self.raw = raw
-        self.size: int = min(SIZE_CAP, 1 + sum(a.size for a in args) + len(args) * (kind in (SUM, PROD)))
+        self.size: int = 1 if not args else min(SIZE_CAP, 1 + sum([a.size for a in args])
+                                                 + len(args) * (kind is SUM or kind is PROD))
 
     @property
     def atomic(self) -> bool:
@@ -63,52 +65,58 @@ class Expr:
         return f"Expr#{self.id}({self.kind} {self.name or self.num})"
 
 
-def exact(value: float) -> Fraction:
+def exact(value: float) -> Q:
     """The number a float literal stands for, as the user typed it: 0.1 is 1/10, not the nearest double."""
-    return Fraction(repr(float(value)))
+    q = Fraction(repr(float(value)))
+    return q.numerator if q.denominator == 1 else q
 
 
 # Values of functions at constants that are exact, so folded (sin(2) stays sin(2)).
-_EXACT_AT: dict[tuple[str, Fraction | int], Fraction | int] = {
+_EXACT_AT: dict[tuple[str, Q | int], Q | int] = {
     ("exp", 0): 1, ("log", 1): 0, ("sin", 0): 0, ("cos", 0): 1, ("tan", 0): 0, ("tanh", 0): 0,
              ("sigmoid", 0): Fraction(1, 2), ("relu", 0): 0, ("abs", 0): 0}
 
 
-def _rational_sqrt(q: Fraction) -> Fraction | None:
+def _magnitude(q: Q) -> Q:
+    """|q|, typed as exact (abs() of a union of int and Fraction is not, to the type checker)."""
+    return -q if q < 0 else q
+
+
+def _rational_sqrt(q: Q) -> Q | None:
     if q < 0:
         return None
     p, d = math.isqrt(q.numerator), math.isqrt(q.denominator)
     return Fraction(p, d) if p * p == q.numerator and d * d == q.denominator else None
 
 
-def _exact_gate(name: str, values: list[Fraction]) -> Fraction | None:
+def _exact_gate(name: str, values: list[Q]) -> Q | None:
     """The exact value of a gate at constant arguments, where it is rational; None where it is not (or is
     undefined)."""
     if len(values) == 1 and (name, values[0]) in _EXACT_AT:
-        return Fraction(_EXACT_AT[name, values[0]])
+        return _EXACT_AT[name, values[0]]
     v = values
     if name == "abs":
-        return abs(v[0])
+        return _magnitude(v[0])
     if name == "relu":
-        return max(v[0], Fraction(0))
+        return max(v[0], 0)
     if name == "step":
-        return Fraction(int(v[0] > 0))
+        return int(v[0] > 0)
     if name == "sign":
-        return Fraction((v[0] > 0) - (v[0] < 0))
+        return (v[0] > 0) - (v[0] < 0)
     if name == "eq":
-        return Fraction(int(v[0] == v[1]))
+        return int(v[0] == v[1])
     if name == "max":
         return max(v)
     if name == "min":
         return min(v)
     if name == "ties":
-        return Fraction(sum(1 for x in v[1:] if x == v[0]))
+        return sum(1 for x in v[1:] if x == v[0])
     if name == "sqrt":
         return _rational_sqrt(v[0])
     return None
 
 
-_BIG = 1 << 256   # exact powers of constants stay written as powers past this size
+_FACTORED = 8   # sums of up to this many terms are tried for a common factor
 
 
 class Algebra:
@@ -122,19 +130,21 @@ class Algebra:
 
     # ---- the leaves ----------------------------------------------------------------------------
 
-    def _make(self, key: tuple, **fields) -> Expr:
+    def _make(self, key: tuple, kind: str, name: str = "", args: tuple[Expr, ...] = (), coefs: tuple[Q, ...] = (),
+              num: Q = 0, value: float | None = None, raw: bool = False) -> Expr:
         found = self._made.get(key)
         if found is None:
-            found = self._made[key] = Expr(len(self._made), **fields)
+            found = self._made[key] = Expr(len(self._made), kind, name, args, coefs, num, value, raw)
         return found
 
-    def number(self, value: Fraction | int) -> Expr:
-        value = Fraction(value)
-        return self._make((NUM, value), kind=NUM, num=value)
+    def number(self, value: Q) -> Expr:
+        if isinstance(value, Q) and value.denominator == 1:
+            value = value.numerator    # whole numbers as ints: most coefficients are, and ints are faster
+        return self._make((NUM, value), NUM, num=value)
 
     def symbol(self, name: str, value: float | None = None) -> Expr:
         """A name: an input, a program's step, or a named constant (pi, e) with its value."""
-        return self._make((SYM, name), kind=SYM, name=name, value=value)
+        return self._make((SYM, name), SYM, name, value=value)
 
     def constant(self, name: str, value: float) -> Expr:
         """A constant of a user's graph: a named one (pi, e) stays a name, a literal is its exact value."""
@@ -151,7 +161,7 @@ class Algebra:
 
     def total(self, parts: Iterable[Expr]) -> Expr:
         """The sum of many expressions, made once (adding them one by one would copy the sum each time)."""
-        constant = Fraction(0)
+        constant: Q = 0
         terms: dict[int, list] = {}
         for x in parts:
             if x.kind == NUM:
@@ -165,15 +175,46 @@ class Algebra:
                     held[1] += k
             if x.kind == SUM:
                 constant += x.num
-        return self._sum(constant, [(t, k) for t, k in terms.values() if k != 0])
+        kept = [(t, k) for t, k in terms.values() if k != 0]
+        if constant == 0 and 2 <= len(kept) <= _FACTORED:
+            factored = self._factored(kept)
+            if factored is not None:
+                return factored
+        return self._sum(constant, kept)
 
-    def _unit(self, x: Expr) -> tuple[Expr, Fraction]:
+    def _factored(self, terms: list[tuple[Expr, Q]]) -> Expr | None:
+        """A·B + A·C as A·(B + C) when that collects terms inside (x*(1-s) - x*s is x*(1 - 2*s)); else None."""
+        def factors(t: Expr) -> dict[int, tuple[Expr, Q]]:
+            pairs = zip(t.args, t.coefs) if t.kind == PROD else ((t, 1),)
+            return {b.id: (b, e) for b, e in pairs if e > 0}
+
+        common = factors(terms[0][0])
+        for t, _ in terms[1:]:
+            theirs = factors(t)
+            common = {i: (b, min(e, theirs[i][1])) for i, (b, e) in common.items() if i in theirs}
+            if not common:
+                return None
+        inner = []
+        before = 0
+        for t, k in terms:
+            pairs = zip(t.args, t.coefs) if t.kind == PROD else ((t, 1),)
+            rest = self._product(k, [(b, e - common[b.id][1] if b.id in common else e) for b, e in pairs
+                                     if b.id not in common or e != common[b.id][1]])
+            before += len(rest.args) + (rest.num != 0) if rest.kind == SUM else 1
+            inner.append(rest)
+        together = self.total(inner)
+        after = len(together.args) + (together.num != 0) if together.kind == SUM else 1
+        if after >= before:
+            return None
+        return self.product([together, *(self.pow(b, self.number(e)) for b, e in common.values())])
+
+    def _unit(self, x: Expr) -> tuple[Expr, Q]:
         """x as coefficient × term, the term's own coefficient 1 (3*x*y → (x*y, 3))."""
         if x.kind == PROD and x.num != 1:
-            return self._product(Fraction(1), list(zip(x.args, x.coefs))), x.num
-        return x, Fraction(1)
+            return self._product(1, list(zip(x.args, x.coefs))), x.num
+        return x, 1
 
-    def _sum(self, constant: Fraction, terms: list[tuple[Expr, Fraction]]) -> Expr:
+    def _sum(self, constant: Q, terms: list[tuple[Expr, Q]]) -> Expr:
         if not terms:
             return self.number(constant)
         if constant == 0 and len(terms) == 1:
@@ -182,7 +223,7 @@ class Algebra:
         terms.sort(key=lambda tk: tk[0].id)
         args = tuple(t for t, _ in terms)
         coefs = tuple(k for _, k in terms)
-        return self._make((SUM, constant, tuple(t.id for t in args), coefs), kind=SUM, args=args, coefs=coefs,
+        return self._make((SUM, constant, tuple([t.id for t in args]), coefs), SUM, "", args, coefs,
                           num=constant)
 
     def neg(self, a: Expr) -> Expr:
@@ -202,7 +243,7 @@ class Algebra:
 
     def product(self, parts: Iterable[Expr]) -> Expr:
         """The product of many expressions, made once."""
-        coef = Fraction(1)
+        coef: Q = 1
         factors: dict[int, list] = {}
         parts = list(parts)
         if any(p is self.zero for p in parts):
@@ -217,9 +258,9 @@ class Algebra:
         for x in others:
             if x.kind == PROD:
                 coef *= x.num
-                pairs: Iterable[tuple[Expr, Fraction]] = zip(x.args, x.coefs)
+                pairs: Iterable[tuple[Expr, Q]] = zip(x.args, x.coefs)
             else:
-                pairs = ((x, Fraction(1)),)
+                pairs = ((x, 1),)
             for base, e in pairs:
                 held = factors.get(base.id)
                 if held is None:
@@ -230,7 +271,7 @@ class Algebra:
                 held[1] += e
         return self._product(coef, _indicators([(b, e) for b, e in factors.values() if e != 0]))
 
-    def _product(self, coef: Fraction, factors: list[tuple[Expr, Fraction]]) -> Expr:
+    def _product(self, coef: Q, factors: list[tuple[Expr, Q]]) -> Expr:
         if coef == 0:
             return self.zero
         if not factors:
@@ -240,7 +281,7 @@ class Algebra:
         factors.sort(key=lambda be: be[0].id)
         args = tuple(b for b, _ in factors)
         coefs = tuple(e for _, e in factors)
-        return self._make((PROD, coef, tuple(b.id for b in args), coefs), kind=PROD, args=args, coefs=coefs,
+        return self._make((PROD, coef, tuple([b.id for b in args]), coefs), PROD, "", args, coefs,
                           num=coef)
 
     def div(self, a: Expr, b: Expr) -> Expr:
@@ -263,19 +304,21 @@ class Algebra:
             coef = self._power(a.num, n)
             if coef is not None:
                 return self._product(coef, [(b, k * n) for b, k in zip(a.args, a.coefs)])
-        return self._product(Fraction(1), [(a, n)])
+        return self._product(1, [(a, n)])
 
     @staticmethod
-    def _power(base: Fraction, n: Fraction) -> Fraction | None:
+    def _power(base: Q, n: Q) -> Q | None:
         """base^n exactly, if it is rational and not huge; None otherwise (or where it is undefined)."""
-        if n.denominator != 1 or (base == 0 and n < 0) or abs(n) > 1024:
+        if n.denominator != 1 or (base == 0 and n < 0) or _magnitude(n) > 1024:
             if n.denominator == 2 and base >= 0:
                 root = _rational_sqrt(base)
-                return None if root is None else Algebra._power(root, Fraction(n.numerator))
+                return None if root is None else Algebra._power(root, n.numerator)
             return None
-        if base not in (0, 1, -1) and abs(n) * max(base.numerator.bit_length(), base.denominator.bit_length()) > 256:
+        bits = max(base.numerator.bit_length(), base.denominator.bit_length())
+        if base not in (0, 1, -1) and _magnitude(n) * bits > 256:
             return None
-        return base ** int(n)
+        result = Fraction(base) ** int(n)
+        return result.numerator if result.denominator == 1 else result
 
     # ---- other gates ---------------------------------------------------------------------------
 
@@ -299,11 +342,11 @@ class Algebra:
         return self._gate(name, tuple(args))
 
     def _gate(self, name: str, args: tuple[Expr, ...]) -> Expr:
-        return self._make((GATE, name, tuple(a.id for a in args)), kind=GATE, name=name, args=args)
+        return self._make((GATE, name, tuple([a.id for a in args])), GATE, name, args)
 
     def raw(self, name: str, args: Sequence[Expr]) -> Expr:
         """A user's gate exactly as written (`x*x`, `x+0`): the forward pass as the graph has it."""
-        return self._make(("raw", name, tuple(a.id for a in args)), kind=GATE, name=name, args=tuple(args),
+        return self._make(("raw", name, tuple([a.id for a in args])), GATE, name, tuple(args),
                           raw=True)
 
     # ---- rules ---------------------------------------------------------------------------------
@@ -386,7 +429,7 @@ class Algebra:
         return [done[r.id] for r in roots]
 
 
-def _indicators(factors: list[tuple[Expr, Fraction]]) -> list[tuple[Expr, Fraction]]:
+def _indicators(factors: list[tuple[Expr, Q]]) -> list[tuple[Expr, Q]]:
     """where(c, 0, 1) (which is 0 or 1) times where(c, 0, z) is where(c, 0, z); to any positive power it is
     itself. The chain rule through `where` makes these (the second derivative of x^y)."""
     if not any(b.kind == GATE and b.name == "where" for b, _ in factors):
@@ -407,7 +450,7 @@ def _indicators(factors: list[tuple[Expr, Fraction]]) -> list[tuple[Expr, Fracti
                     (x.num, y.num) == (1, 0) and selectors.get((c.id, 1)) == 0:
                 continue      # where(c, 0, 1)·where(c, 0, z) = where(c, 0, z)
             if {x.num, y.num} == {0, 1}:
-                e = Fraction(1)
+                e = 1
         kept.append((b, e))
     return kept
 

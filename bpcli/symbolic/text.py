@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from bpcli import primitives
-from bpcli.symbolic.algebra import GATE, NUM, PROD, SUM, SYM, Expr, nodes_under
+from bpcli.symbolic.algebra import GATE, NUM, PROD, SUM, SYM, Expr, Q, nodes_under
 
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(5)
 _Term = tuple[str, float]   # a text and how tightly it binds (the levels above)
@@ -21,25 +21,34 @@ _CALL = 3.5   # LaTeX's `\sin x`: a factor as it is, a base of a power in parent
 _RAW = {"add": ("+", _SUM), "sub": ("-", _SUM), "mul": ("*", _PRODUCT), "div": ("/", _PRODUCT)}
 
 
-def _decimal(q: Fraction) -> str | None:
-    """q as a short decimal (0.2, 1e-300) when one is exact, else None."""
-    if q.denominator == 1 and abs(q) < 10 ** 16:
+def _decimal(q: Q, halves: bool = False) -> str | None:
+    """q as a short decimal (0.2, 0.05, 1e-300) when one is exact and its denominator has a factor 5, else
+    None; `halves`: also when it is a power of 2 (0.5). So 0.1*x^2 gives 0.2*x, but x^2/2 gives x, and
+    sqrt(x) 1/(2*sqrt(x))."""
+    if q.denominator == 1 and _magnitude(q) < 10 ** 16:
         return str(q.numerator)
     d = q.denominator
-    while d % 10 == 0:
-        d //= 10
-    if d != 1:
+    fives = 0
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    while d % 2 == 0:
+        d //= 2
+    if d != 1 or not (fives or halves):
         return None
     text = repr(float(q))
     return text if Fraction(text) == q else None
 
 
-def _degree(x: Expr) -> Fraction:
+def _magnitude(q: Q) -> Q:
+    return -q if q < 0 else q
+
+
+def _degree(x: Expr) -> Q:
     if x.kind == SYM and x.value is None:
-        return Fraction(1)
+        return 1
     if x.kind == PROD:
-        return sum((e for b, e in zip(x.args, x.coefs) if b.kind == SYM and b.value is None), Fraction(0))
-    return Fraction(0)
+        return sum((e for b, e in zip(x.args, x.coefs) if b.kind == SYM and b.value is None), 0)
+    return 0
 
 
 def _factor_key(x: Expr) -> tuple[int, int]:
@@ -52,7 +61,7 @@ class _Notation:
     times = "*"
     plus, minus = " + ", " - "
 
-    def number(self, q: Fraction) -> _Term:
+    def number(self, q: Q) -> _Term:
         raise NotImplementedError
 
     def name(self, text: str) -> str:
@@ -61,7 +70,7 @@ class _Notation:
     def power(self, base: str, exponent: str) -> str:
         raise NotImplementedError
 
-    def exponent(self, e: Fraction) -> str:
+    def exponent(self, e: Q) -> str:
         raise NotImplementedError
 
     def quotient(self, top: str, bottom: list[str]) -> _Term:
@@ -82,10 +91,10 @@ class _Notation:
 
 
 class _Bpcli(_Notation):
-    def number(self, q: Fraction) -> _Term:
-        text = _decimal(abs(q))
+    def number(self, q: Q) -> _Term:
+        text = _decimal(_magnitude(q), halves=True)
         if text is None and q.denominator > 10 ** 6:
-            text = repr(float(abs(q)))
+            text = repr(float(_magnitude(q)))
         if text is None:
             body: _Term = (f"{abs(q.numerator)}/{q.denominator}", _PRODUCT)
         else:
@@ -95,8 +104,9 @@ class _Bpcli(_Notation):
     def power(self, base: str, exponent: str) -> str:
         return f"{base}^{exponent}"
 
-    def exponent(self, e: Fraction) -> str:
-        return self.operand(self.number(e), _POWER)
+    def exponent(self, e: Q) -> str:
+        decimal = _decimal(e, halves=True)   # x^0.5, not x^(1/2)
+        return decimal if decimal is not None else self.operand(self.number(e), _POWER)
 
     def quotient(self, top: str, bottom: list[str]) -> _Term:
         below = bottom[0] if len(bottom) == 1 else f"({'*'.join(bottom)})"
@@ -116,10 +126,10 @@ _LATEX_FUNCTIONS = {"sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\t
 class _Latex(_Notation):
     times = " "
 
-    def number(self, q: Fraction) -> _Term:
-        text = _decimal(abs(q))
+    def number(self, q: Q) -> _Term:
+        text = _decimal(_magnitude(q), halves=True)
         if text is None and q.denominator > 10 ** 6:
-            text = repr(float(abs(q)))
+            text = repr(float(_magnitude(q)))
         if text is not None and "e" in text:
             mantissa, power = text.split("e")
             text = rf"{mantissa} \cdot 10^{{{int(power)}}}"
@@ -149,8 +159,9 @@ class _Latex(_Notation):
     def power(self, base: str, exponent: str) -> str:
         return f"{base}^{{{exponent}}}"
 
-    def exponent(self, e: Fraction) -> str:
-        return self.number(e)[0]
+    def exponent(self, e: Q) -> str:
+        decimal = _decimal(e, halves=True)
+        return decimal if decimal is not None else self.number(e)[0]
 
     def quotient(self, top: str, bottom: list[str]) -> _Term:
         return rf"\frac{{{top}}}{{{' '.join(bottom)}}}", _ATOM
@@ -200,14 +211,14 @@ def _sum(n: Expr, done, notation: _Notation) -> _Term:
     pieces: list[tuple[bool, str]] = []
     for t, k in terms:
         if t.kind == PROD:   # its coefficient is 1: the sum holds it
-            text = _product(abs(k), list(zip(t.args, t.coefs)), done, notation)[0]
-        elif abs(k) == 1:
+            text = _product(_magnitude(k), list(zip(t.args, t.coefs)), done, notation)[0]
+        elif _magnitude(k) == 1:
             text = notation.operand(done[t.id], _PRODUCT)
         else:
-            text = _product(abs(k), [(t, Fraction(1))], done, notation)[0]
+            text = _product(_magnitude(k), [(t, 1)], done, notation)[0]
         pieces.append((k < 0, text))
     if n.num != 0:
-        pieces.append((n.num < 0, notation.number(abs(n.num))[0]))
+        pieces.append((n.num < 0, notation.number(_magnitude(n.num))[0]))
     start = next((i for i, (negative, _) in enumerate(pieces) if not negative), 0)   # 1 - f, not -f + 1
     pieces.insert(0, pieces.pop(start))
     negative, text = pieces[0]
@@ -217,7 +228,7 @@ def _sum(n: Expr, done, notation: _Notation) -> _Term:
     return "".join(out), _SUM
 
 
-def _product(coef: Fraction, factors: list[tuple[Expr, Fraction]], done, notation: _Notation) -> _Term:
+def _product(coef: Q, factors: list[tuple[Expr, Q]], done, notation: _Notation) -> _Term:
     if coef < 0:
         return notation.negative(_product(-coef, factors, done, notation))
     top: list[str] = []
@@ -233,12 +244,12 @@ def _product(coef: Fraction, factors: list[tuple[Expr, Fraction]], done, notatio
     level = _PRODUCT
     for base, e in sorted(factors, key=lambda be: (done[be[0].id][1] == _CALL, _factor_key(be[0]))):
         term = done[base.id]
-        if abs(e) == 1:
+        if _magnitude(e) == 1:
             text = notation.operand(term, _POWER)
             if len(factors) == 1 and not top and not bottom and e > 0:
                 level = term[1]
         else:
-            text = notation.power(notation.operand(term, _ATOM), notation.exponent(abs(e)))
+            text = notation.power(notation.operand(term, _ATOM), notation.exponent(_magnitude(e)))
             if len(factors) == 1 and not top and not bottom and e > 0:
                 level = _POWER
         (top if e > 0 else bottom).append(text)
@@ -269,3 +280,32 @@ def _exponent_operand(term: _Term, notation: _Notation) -> str:
     if notation is BPCLI:
         return notation.operand(term, _POWER)
     return term[0]
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def partial(out: str, key: tuple[str, ...]) -> str:
+    """∂f/∂x, ∂²f/∂x∂y, ∂²f/∂x², ∂³f/∂x²∂y: the derivative that `key` names, in the order differentiated."""
+    runs: list[list] = []
+    for name in key:
+        if runs and runs[-1][0] == name:
+            runs[-1][1] += 1
+        else:
+            runs.append([name, 1])
+    order = str(len(key)).translate(_SUPERSCRIPT) if len(key) > 1 else ""
+    below = "".join(f"∂{n}{str(k).translate(_SUPERSCRIPT) if k > 1 else ''}" for n, k in runs)
+    return f"∂{order}{out}/{below}"
+
+
+def latex_partial(out: str, key: tuple[str, ...]) -> str:
+    r"""\frac{\partial^{2} f}{\partial x \partial y}"""
+    runs: list[list] = []
+    for name in key:
+        if runs and runs[-1][0] == name:
+            runs[-1][1] += 1
+        else:
+            runs.append([name, 1])
+    order = f"^{{{len(key)}}}" if len(key) > 1 else ""
+    below = " ".join(rf"\partial {LATEX.name(n)}" + (f"^{{{k}}}" if k > 1 else "") for n, k in runs)
+    return rf"\frac{{\partial{order} {LATEX.name(out)}}}{{{below}}}"

@@ -36,6 +36,11 @@ def _term(t) -> dict:
     return {"chain": t.chain, "factors": t.factors, "product": t.product}  # asdict deep-copies every list
 
 
+def document(doc: dict) -> str:
+    """A document of plain data as JSON, one top-level key per line."""
+    return _document(doc)
+
+
 def _document(doc: dict) -> str:
     lines = []
     for key, value in doc.items():
