@@ -90,7 +90,8 @@ def _backward(result: Derivatives) -> RenderableType:
 
 
 def _program(result: Derivatives) -> RenderableType:
-    lines = result.program([k for k in result.formulas if not result.whole[k]])
+    long = [k for k in result.formulas if not result.whole[k]]
+    lines = result.program(long)[:-len(long)]   # the derivatives' own lines follow, under their title
     head = Text(f"Program (formulas longer than {result.inline} characters, as named steps)", style="bold")
     return Group(head, Text(""), *(Text(" " + line) for line in lines), Text(""))
 
