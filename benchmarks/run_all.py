@@ -5,7 +5,8 @@
 
 Baselines run in the same invocation as bpcli, in turn with it, several rounds, medians: python3 -c pass
 (start-up), a plain-Python shunting-yard-and-tape (huge expressions), hand-written NumPy and
-numpy.loadtxt/savetxt (many points), and bpcli's own forward pass (the cost of a gradient). Exits 1 if a
+numpy.loadtxt/savetxt (many points), bpcli's own forward pass (the cost of a gradient), and SymPy's diff
+(derivatives as formulas). Exits 1 if a
 target is not met (in the full run).
 """
 
@@ -15,6 +16,7 @@ import argparse
 import sys
 
 import batch_speed
+import diff_size
 import gradient_cost
 import huge_expressions
 import startup
@@ -32,6 +34,7 @@ def main() -> None:
     rows += huge_expressions.figures(sizes, rounds=1 if quick else 3, at=300 if quick else 100_000)
     rows += gradient_cost.figures(n=300 if quick else 100_000, rounds=1 if quick else 5)
     rows += batch_speed.figures(points=2000 if quick else 1_000_000, repeat=1 if quick else 5)
+    rows += diff_size.figures(ops=300 if quick else 10_000, small_count=20 if quick else 300, rounds=1 if quick else 3)
     print_table(rows)
     if not quick and not all(r["met"] for r in rows):
         sys.exit(1)

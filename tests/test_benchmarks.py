@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
     ("huge_expressions.py", ["--sizes", "30,300", "--rounds", "1"], "t(10N)/t(N)"),
     ("startup.py", ["--rounds", "1"], "one completion request"),
     ("gradient_cost.py", ["--ops", "300", "--rounds", "1"], "backward (s) / forward (s)"),
+    ("diff_size.py", ["--ops", "300", "--small", "20", "--rounds", "1"], "program gates / expression gates"),
 ])
 def test_benchmark_script_runs(script, args, expected):
     done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)
@@ -55,6 +56,6 @@ def test_run_all_prints_every_figure_in_one_table():
     for needle in ("start-up: grad --format json", "start-up: grad, tables", "start-up: one completion request",
                    "deep 300 ops, process start", "wide 300 ops, peak memory", "worst t(10N)/t(N)",
                    "gradient cost, interpreter, wide", "compute lecture", "compute mid", "batch backward/forward",
-                   "CSV read", "CSV write"):
+                   "CSV read", "CSV write", "diff deep 300 ops, process", "diff small, median length"):
         assert any(needle in row for row in rows), needle
     assert all(row.split()[-1] in ("yes", "NO") for row in rows)

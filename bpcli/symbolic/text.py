@@ -2,8 +2,8 @@
 
 A sum lists its terms by falling degree in the variables, then in the order their parts were made, its
 constant last; a product its coefficient, the variables, then the other factors, and what divides after a
-`/` (`2*x*sin(x)`, `-x/y^2`, `1/(2*sqrt(x))`). A coefficient whose denominator is a power of ten is written
-as a decimal (`0.2*x`), another fraction as a quotient (`x/3`, `x^(1/3)`).
+`/` (`2*x*sin(x)`, `-x/y^2`, `0.5/sqrt(x)`). A coefficient with a 5 in its denominator is written as a
+decimal (`0.2*x`), another fraction as a quotient or a decimal, whichever is shorter (`x/3`, `0.5/x`).
 """
 
 from __future__ import annotations
@@ -229,34 +229,39 @@ def _sum(n: Expr, done, notation: _Notation) -> _Term:
 
 
 def _product(coef: Q, factors: list[tuple[Expr, Q]], done, notation: _Notation) -> _Term:
+    """coef × Π base^e: the coefficient first, then the variables, the other factors, and what divides. A
+    fractional coefficient is written as a decimal or as a quotient, whichever is shorter (x/2, 0.5/x)."""
     if coef < 0:
         return notation.negative(_product(-coef, factors, done, notation))
     top: list[str] = []
     bottom: list[str] = []
-    decimal = _decimal(coef)
-    if coef != 1:
-        if decimal is not None:
-            top.append(decimal if notation is BPCLI else notation.number(coef)[0])
-        else:
-            if coef.numerator != 1:
-                top.append(str(coef.numerator))
-            bottom.append(str(coef.denominator))
-    level = _PRODUCT
     for base, e in sorted(factors, key=lambda be: (done[be[0].id][1] == _CALL, _factor_key(be[0]))):
         term = done[base.id]
         if _magnitude(e) == 1:
             text = notation.operand(term, _POWER)
-            if len(factors) == 1 and not top and not bottom and e > 0:
-                level = term[1]
         else:
             text = notation.power(notation.operand(term, _ATOM), notation.exponent(_magnitude(e)))
-            if len(factors) == 1 and not top and not bottom and e > 0:
-                level = _POWER
         (top if e > 0 else bottom).append(text)
+    if coef == 1:
+        if len(top) == 1 and not bottom:
+            base, e = factors[0]
+            return top[0], done[base.id][1] if e == 1 else _POWER
+        return _layout(top, bottom, notation)
+    decimal = _decimal(coef, halves=True)
+    spelled = []
+    if decimal is not None:
+        spelled.append(_layout([decimal if notation is BPCLI else notation.number(coef)[0], *top], bottom, notation))
+    if coef.denominator != 1 and (decimal is None or _decimal(coef) is None):   # 0.2*x stays a decimal
+        spelled.append(_layout(([str(coef.numerator)] if coef.numerator != 1 else []) + top,
+                               [str(coef.denominator), *bottom], notation))
+    return min(spelled, key=lambda term: len(term[0]))
+
+
+def _layout(top: list[str], bottom: list[str], notation: _Notation) -> _Term:
     body = notation.times.join(top) if top else "1"
     if bottom:
         return notation.quotient(body, bottom)
-    return body, level if len(top) == 1 else _PRODUCT
+    return body, _PRODUCT
 
 
 def _gate(n: Expr, args: list[_Term], notation: _Notation) -> _Term:

@@ -3,6 +3,8 @@ programs (JSON) and for slides (LaTeX)."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -33,10 +35,12 @@ def table(result: Derivatives) -> RenderableType:
         return Group()
     gates = any(node.is_gate for node in result.graph.nodes)
     parts: list[RenderableType] = [_forward(result)] if gates else []
+    named: set[str] = set()
     if result.derivation.edges:
-        parts.append(_backward(result))
-    if not all(result.whole.values()):
-        parts.append(_program(result))
+        backward, named = _backward(result)
+        parts.append(backward)
+    if named or not all(result.whole.values()):
+        parts.append(_program(result, named))
     parts.append(_formulas(result))
     if result.values is not None:
         parts.append(_values(result))
@@ -63,37 +67,76 @@ def _forward(result: Derivatives) -> RenderableType:
     return _rows(table_, rows, len(columns))
 
 
-def _shown(result: Derivatives, x: Expr) -> str:
-    """A formula of the backward pass, with the named parts it uses written in when they are short."""
-    derivation = result.derivation
-    adjoints = {s.name: s.expr for s in derivation.steps if s.role == "adjoint"}
-    used = [n for n in names_in(x) if n in adjoints]
-    if used:
-        short = {n: adjoints[n] for n in used if len(notation.written(adjoints[n])) <= _SHOWN}
-        (found,) = derivation.algebra.substitute([x], lambda sym: short.get(sym.name))
-        x = found if found is not None else x
-    return notation.written(x)
+class _Shown:
+    """The backward pass's formulas as the table shows them: a named part (d_v) written in where it is
+    short; `named` collects the names left, which the program under the table then defines."""
+
+    def __init__(self, result: Derivatives) -> None:
+        self.derivation = result.derivation
+        self.adjoints = {s.name: s.expr for s in self.derivation.steps if s.role == "adjoint"}
+        self.short: dict[str, Expr | None] = {}
+        self.named: set[str] = set()
+
+    def __call__(self, x: Expr) -> str:
+        used = [n for n in names_in(x) if n in self.adjoints]
+        for n in used:
+            if n not in self.short:
+                self.short[n] = self.adjoints[n] if len(notation.written(self.adjoints[n])) <= _SHOWN else None
+        if any(self.short[n] is not None for n in used):
+            (found,) = self.derivation.algebra.substitute([x], lambda sym: self.short.get(sym.name))
+            x = found if found is not None else x
+        self.named.update(n for n in used if self.short[n] is None)
+        return notation.written(x)
 
 
-def _backward(result: Derivatives) -> RenderableType:
+def _backward(result: Derivatives) -> tuple[RenderableType, set[str]]:
+    """One row per edge: chain rule, upstream × local = product, as formulas. Where the columns do not fit,
+    each edge takes two lines (the products wrap, nothing is cut)."""
     out = result.output
+    shown = _Shown(result)
     rows = []
     for e in result.derivation.edges:
         lhs = f"∂{out}/∂{e.argument} {'=' if e.first else '+='}"
         chain = f"∂{out}/∂{e.node} · ∂{e.node}/∂{e.argument}"
-        rows.append((lhs, chain, _shown(result, e.upstream), _shown(result, e.local), _shown(result, e.product)))
-    layouts = []
+        rows.append((lhs, chain, shown(e.upstream), shown(e.local), shown(e.product)))
+    title = f"Backward pass (seed ∂{out}/∂{out} = 1)"
+    layouts: list[RenderableType] = []
     for joint in (" ", "\n  "):
-        table_ = _table(f"Backward pass (seed ∂{out}/∂{out} = 1)", "chain rule", "upstream", "× local", "= product")
+        table_ = _table(title, "chain rule", "upstream", "× local", "= product")
         layouts.append(_rows(table_, [(lhs + joint + chain, *rest) for lhs, chain, *rest in rows], 4))
-    return Fitted(*layouts)
+    lines = Table.grid(padding=(0, 0, 0, 1))
+    lines.add_column(overflow="fold")
+    for lhs, chain, up, local, product in _ends(rows):
+        lines.add_row(Text(f"{lhs} {chain}\n    = {_factor(up)} × {_factor(local)}\n    = {product}") if lhs else
+                      Text("⋮", style="dim"))
+    layouts.append(Group(Text(title, style="bold"), Text(""), lines))
+    return Fitted(*layouts), shown.named
 
 
-def _program(result: Derivatives) -> RenderableType:
+def _factor(formula: str) -> str:
+    """A formula as a factor of ×: in parentheses unless one name, number or call."""
+    return formula if re.fullmatch(r"[\w.]+(\(.*\))?", formula) and formula.count("(") <= 1 else f"({formula})"
+
+
+def _ends(rows: list[tuple]) -> list[tuple]:
+    """The first and last MAX_ROWS // 2 rows, with an empty row for the ones between, as tables show them."""
+    from bpcli.views.tables import MAX_ROWS
+
+    if len(rows) <= MAX_ROWS:
+        return rows
+    half = MAX_ROWS // 2
+    return rows[:half] + [("",) * 5] + rows[-half:]
+
+
+def _program(result: Derivatives, named: set[str]) -> RenderableType:
     long = [k for k in result.formulas if not result.whole[k]]
-    lines = result.program(long)[:-len(long)]   # the derivatives' own lines follow, under their title
-    head = Text(f"Program (formulas longer than {result.inline} characters, as named steps)", style="bold")
-    return Group(head, Text(""), *(Text(" " + line) for line in lines), Text(""))
+    if long:
+        lines = result.program(long)[:-len(long)]   # the derivatives' own lines follow, under their title
+        head = f"Program (formulas longer than {result.inline} characters, as named steps)"
+    else:
+        lines = [f"{s.name} = {notation.written(s.expr)}" for s in result.derivation.needed(named)]
+        head = "Program (the named steps of the backward pass)"
+    return Group(Text(head, style="bold"), Text(""), *(Text(" " + line) for line in lines), Text(""))
 
 
 def _formulas(result: Derivatives) -> RenderableType:
