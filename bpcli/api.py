@@ -168,9 +168,7 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
 
     edges=False skips recording the backward pass edge by edge (for output that shows only the gradient).
     """
-    if order not in (1, 2):
-        raise InputError(f"grad's --order is 1 (the gradient) or 2 (the Hessian too), not {order}: "
-                         f"`bpcli diff --order {order}` gives the formulas of any order")
+    check_order(order)
     ev = evaluate(source, values)
     graph = ev.graph
     chosen = _wrt(graph, wrt)
@@ -195,6 +193,13 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check, hessian, second)
 
 
+def check_order(order: int) -> None:
+    """InputError unless `order` is one grad computes: 1 (the gradient) or 2 (the Hessian too)."""
+    if order not in (1, 2):
+        raise InputError(f"grad's --order is 1 (the gradient) or 2 (the Hessian too), not {order}: "
+                         f"`bpcli diff --order {order}` gives the formulas of any order")
+
+
 def _hessian(graph: Graph, point: dict[str, float], chosen: list[str]) -> dict[str, dict[str, float]]:
     """∂²f/∂x∂y at the point for x, y in `chosen`, from the second derivatives as formulas (each mixed
     one is made once, and fills both places). DomainError names the first entry that is not finite."""
@@ -210,11 +215,11 @@ def _hessian(graph: Graph, point: dict[str, float], chosen: list[str]) -> dict[s
             key = (x, y) if (x, y) in holders else (y, x)
             hessian[x][y] = value = found[holders[key]]
             if not math.isfinite(value):
-                out = graph.output_name
-                entry = f"∂²{out}/∂{x}²" if x == y else f"∂²{out}/∂{key[0]}∂{key[1]}"
+                from bpcli.check.hessian import entry
+
                 at = listed([f"{n} = {fmt(v)}" for n, v in point.items()])
                 what = "infinite" if math.isinf(value) else "undefined"
-                raise DomainError(f"the second derivative {entry} is {what} at {at}")
+                raise DomainError(f"the second derivative {entry(graph.output_name, *key)} is {what} at {at}")
     return hessian
 
 

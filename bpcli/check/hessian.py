@@ -58,6 +58,11 @@ class Report:
         return all(row.verdict != "mismatch" for row in self.rows)
 
 
+def entry(out: str, x: str, y: str) -> str:
+    """The entry's name: ∂²f/∂x∂y (∂f/∂x differentiated by y), ∂²f/∂x² on the diagonal."""
+    return f"∂²{out}/∂{x}²" if x == y else f"∂²{out}/∂{x}∂{y}"
+
+
 def check(graph: Graph, inputs: Mapping[str, float], hessian: Mapping[str, Mapping[str, float]],
           step: float | None = None) -> Report:
     """Check every entry of `hessian` (input → input → ∂²f/∂x∂y) against differences of backprop's gradient."""
