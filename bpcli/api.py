@@ -218,7 +218,7 @@ def _hessian(graph: Graph, point: dict[str, float], chosen: list[str]) -> dict[s
                 from bpcli.check.hessian import entry
 
                 at = listed([f"{n} = {fmt(v)}" for n, v in point.items()])
-                what = "infinite" if math.isinf(value) else "undefined"
+                what = "infinite or overflows double precision" if math.isinf(value) else "undefined"
                 raise DomainError(f"the second derivative {entry(graph.output_name, *key)} is {what} at {at}")
     return hessian
 

@@ -97,6 +97,7 @@ class _Gradients:
         except DomainError:
             return None
 
+    @functools.cache
     def noise(self, of: str) -> float:
         """The rounding ∂f/∂`of` carries at the point: each edge's product rounds, and reaches it unchanged."""
         edges = engine.backward(self.graph, self.values, [of]).edges
