@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from bpcli.core import engine
 from bpcli.errors import LIST_LIMIT, DomainError, InputError, listed
+from bpcli.numfmt import fmt
 from bpcli.core.graph import Graph
 from bpcli.core.lowering import lower
 from bpcli.language.parser import parse
@@ -23,6 +24,7 @@ from bpcli.language.parser import parse
 if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none of them (start-up time)
     from bpcli.points import descent
     from bpcli.check import gradcheck
+    from bpcli.check import hessian as hessian_check
     from bpcli.core import explain as chain_rule
     from bpcli.symbolic.reverse import Derivation
 
@@ -49,6 +51,9 @@ class Gradients(Evaluation):
     backward: engine.Backward | None = None
     gradient: dict[str, float] = field(default_factory=dict)
     check: gradcheck.Report | None = None
+    # with order 2: ∂²f/∂x∂y for x and y among the chosen inputs (full and symmetric), and its check
+    hessian: dict[str, dict[str, float]] | None = None
+    hessian_check: hessian_check.Report | None = None
 
 
 @dataclass(frozen=True)
@@ -156,11 +161,14 @@ def evaluate(source: str | Source | Graph, values: Mapping[str, float]) -> Evalu
 
 
 def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterable[str] | None = None,
-         perturb: Perturb | None = None, edges: bool = True) -> Gradients:
-    """Forward pass, backward pass, and optionally the perturbation check, at the point `values`.
+         perturb: Perturb | None = None, edges: bool = True, order: int = 1) -> Gradients:
+    """Forward pass, backward pass, and optionally the perturbation check, at the point `values`. With
+    order=2 also the Hessian of the chosen inputs, from the symbolic second derivatives (DomainError where
+    an entry is not finite), and with `perturb` its check against differences of the gradient.
 
     edges=False skips recording the backward pass edge by edge (for output that shows only the gradient).
     """
+    check_order(order)
     ev = evaluate(source, values)
     graph = ev.graph
     chosen = _wrt(graph, wrt)
@@ -171,13 +179,48 @@ def grad(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     else:
         index = {graph.nodes[i].name: i for i in graph.inputs}
         gradient = {name: backward.grads[index[name]] for name in chosen}
-    check = None
+    hessian = _hessian(graph, ev.inputs, chosen) if order == 2 else None
+    check = second = None
     if perturb is not None:
         from bpcli.check import gradcheck
 
         noise = gradcheck.rounding_noise(ev.values, backward.grads)
         check = gradcheck.check(graph, ev.inputs, gradient, perturb.method, perturb.step, noise)
-    return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check)
+        if hessian is not None:
+            from bpcli.check import hessian as hessian_check
+
+            second = hessian_check.check(graph, ev.inputs, hessian, perturb.step)
+    return Gradients(graph, ev.inputs, ev.values, ev.warnings, backward, gradient, check, hessian, second)
+
+
+def check_order(order: int) -> None:
+    """InputError unless `order` is one grad computes: 1 (the gradient) or 2 (the Hessian too)."""
+    if order not in (1, 2):
+        raise InputError(f"grad's --order is 1 (the gradient) or 2 (the Hessian too), not {order}: "
+                         f"`bpcli diff --order {order}` gives the formulas of any order")
+
+
+def _hessian(graph: Graph, point: dict[str, float], chosen: list[str]) -> dict[str, dict[str, float]]:
+    """∂²f/∂x∂y at the point for x, y in `chosen`, from the second derivatives as formulas (each mixed
+    one is made once, and fills both places). DomainError names the first entry that is not finite."""
+    from bpcli.symbolic import evaluate as symbolic_values, reverse
+
+    with _gc_paused():
+        derivation = reverse.derive(graph, chosen, 2)
+        holders = {k: h for k, h in derivation.derivatives.items() if len(k) == 2}
+        found = symbolic_values.at(derivation, point, holders.values())
+    hessian: dict[str, dict[str, float]] = {x: {} for x in chosen}
+    for x in chosen:
+        for y in chosen:
+            key = (x, y) if (x, y) in holders else (y, x)
+            hessian[x][y] = value = found[holders[key]]
+            if not math.isfinite(value):
+                from bpcli.check.hessian import entry
+
+                at = listed([f"{n} = {fmt(v)}" for n, v in point.items()])
+                what = "infinite or overflows double precision" if math.isinf(value) else "undefined"
+                raise DomainError(f"the second derivative {entry(graph.output_name, *key)} is {what} at {at}")
+    return hessian
 
 
 INLINE = 120   # characters: a derivative longer than this written out is shown as a program

@@ -88,7 +88,7 @@ def test_variables_after_v(ask):
 @pytest.mark.parametrize("ask", SHELLS)
 def test_commands(ask):
     # the order is the shell's (fish sorts; bash keeps the order --help lists them in)
-    assert sorted(ask("bpcli ")) == ["code", "completion", "eval", "grad", "graph", "step"]
+    assert sorted(ask("bpcli ")) == ["code", "completion", "diff", "eval", "grad", "graph", "step"]
 
 
 @pytest.mark.parametrize("ask", SHELLS)

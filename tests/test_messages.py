@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bpcli.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ("grad", "eval", "step", "graph", "code", "completion")
+COMMANDS = ("grad", "diff", "eval", "step", "graph", "code", "completion")
 
 
 def exit_statuses(text: str) -> list[int]:
@@ -27,6 +27,7 @@ def exit_statuses(text: str) -> list[int]:
 @pytest.mark.parametrize("command,codes", [
     ([], [0, 1, 2, 3, 74, 130, 141]),
     (["grad"], [0, 1, 2, 3, 74, 130, 141]),
+    (["diff"], [0, 2, 3, 74, 130, 141]),      # 3: with -v
     (["eval"], [0, 2, 3, 74, 130, 141]),      # no --perturb, so no 1
     (["step"], [0, 2, 3, 74, 130, 141]),      # 3: diverged
     (["graph"], [0, 2, 3, 74, 130, 141]),     # 3: with -v
@@ -56,7 +57,7 @@ def test_completion_write_into_a_file_that_is_no_folder_is_bad_input(run, tmp_pa
     assert r.code == 2 and r.out == "" and r.err.startswith("bpcli: error: cannot write ")
 
 
-@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code"])
+@pytest.mark.parametrize("command", ["grad", "diff", "eval", "step", "graph", "code"])
 def test_output_option_says_what_it_does_for_every_command(run, command):
     r = run(command, "--help")
     text = " ".join(r.out.split())
@@ -91,7 +92,7 @@ def test_unknown_function_suggests_what_was_meant(run, expression, says):
     assert r.err.startswith(f"bpcli: error: {says}") and "for a product" not in r.err
 
 
-@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code"])
+@pytest.mark.parametrize("command", ["grad", "diff", "eval", "step", "graph", "code"])
 def test_expression_that_starts_with_a_minus_says_how_to_write_it(run, command):
     values = [] if command == "code" else ["-v", "x=3"]
     r = run(command, "-x^2", *values)

@@ -145,7 +145,7 @@ def test_a_batch_on_standard_input_at_a_terminal_says_it_waits(installed, tmp_pa
     assert screen.lines[-1] == "3.0,4.0,12.0,4.0,3.0"
 
 
-@pytest.mark.parametrize("command", ["grad", "eval", "step", "graph", "code", "completion", ""])
+@pytest.mark.parametrize("command", ["grad", "diff", "eval", "step", "graph", "code", "completion", ""])
 def test_help_fits_80_columns(installed, tmp_path, command):
     screen = in_terminal(f"{_bpcli(installed)} {command} --help", 80, tmp_path)
     assert screen.code == 0 and [line for line in screen.lines if len(line) > 80] == []

@@ -114,6 +114,7 @@ def cli() -> None:
     \b
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb
+      bpcli diff "x^2*sin(x)"
       bpcli eval "sin(x)^2 + cos(x)^2" -v x=pi/3
     """
 
@@ -165,15 +166,19 @@ def completion(shell: str | None, folder: str | None) -> None:
               help="A batch row that fails: stop there, skip it, or write it with empty fields (exit 3 either way).")
 @click.option("--explain", is_flag=True, help="Write out the chain rule for each input: every path from "
               "the output as a product of local gradients (grouped when there are too many).")
+@click.option("--order", type=int, default=1, show_default=True, metavar="N",
+              help="1: the gradient; 2: the Hessian too (with --perturb, checked against differences of "
+                   "the gradient). One point, table or json.")
 def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | None,
          perturb_method: str | None, batch_file: str | None, batch_format: str | None, grid: tuple[str, ...],
-         on_error: str, explain: bool) -> None:
-    """Forward pass, backward pass and gradient of EXPR at a point.
+         on_error: str, explain: bool, order: int) -> None:
+    """Forward pass, backward pass and gradient of EXPR at a point (with --order 2, the Hessian too).
 
     \b
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4
       bpcli grad "(w+x*y)*z" -v w=5,x=3,y=2,z=4 --perturb-method forward
       bpcli grad "max(x,y)" -v x=1,y=1 --format json
+      bpcli grad "x^2*y^3" -v x=2,y=3 --order 2 --perturb
 
     EXPR "-" reads the expression from standard input. An expression that
     starts with "-" goes last, after "--", or starts with a space:
@@ -184,21 +189,22 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     """
     from bpcli import api
 
-    _refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain))
+    api.check_order(order)
+    _refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain), order)
     if batch_file or grid:
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     how = perturbation(perturb, perturb_method)
     try:
-        result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS)
+        result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS, order=order)
     except InputError as err:
         if not values and err.message.startswith("no value for"):   # no point at all: the formula, perhaps
             err.message += "; or for the derivative as a formula: bpcli diff EXPR"
         raise
     _write(formats.GRAD, fmt, result, api.explain(result) if explain else None)
-    _verdict(result.check)
+    _verdict(result)
 
 
-def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool) -> None:
+def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool, order: int = 1) -> None:
     """InputError for grad's options that do not go together; `one_point`: --perturb or --explain is given."""
     if batch_format and not batch_file:
         raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
@@ -206,19 +212,29 @@ def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool) 
         raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
     if one_point and fmt in ROW_FORMATS:
         raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
+    if order == 2 and (batch_file or grid):
+        raise InputError("--order 2 is for one point; not with --batch or --grid")
+    if order == 2 and fmt in ROW_FORMATS:
+        raise InputError(f"--format {fmt} writes one row of numbers; --order 2 needs table or json")
 
 
-def _verdict(report) -> None:
-    """CheckFailed when the --perturb check disagrees with backprop (after the table that shows where)."""
-    if report is not None and not report.ok:
-        bad = [r.name for r in report.rows if r.verdict == "mismatch"]
+def _verdict(result) -> None:
+    """CheckFailed when the --perturb check disagrees with backprop or the Hessian (after the tables that
+    show where)."""
+    from bpcli.check.hessian import entry
+
+    bad = [r.name for r in result.check.rows if r.verdict == "mismatch"] if result.check else []
+    second = result.hessian_check
+    bad += [entry(result.graph.output_name, r.of, r.by) for r in second.rows if r.verdict == "mismatch"] \
+        if second else []
+    if bad:
         raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
 
 
 @cli.command(epilog=exit_statuses("diff"), short_help="Derivatives of EXPR as formulas, to any order.")
 @point_options(formats.DIFF)
 @click.option("--wrt", multiple=True, metavar="NAME[,…]", shell_complete=complete_names,
-              help="Differentiate for these inputs only.")
+              help="Derivatives for these inputs only, in this order (default: all).")
 @click.option("--order", type=click.IntRange(min=1, max=8), default=1, show_default=True, metavar="N",
               help="Derivatives of order N: 2 gives every second partial (mixed ones once).")
 @click.option("--inline", type=click.IntRange(min=0), default=120, show_default=True, metavar="CHARS",

@@ -23,7 +23,7 @@ from bpcli.errors import InputError, escaped
 _EVERY = "bpcli grad diff eval step graph code completion"
 EXIT_STATUSES = (
     (0, _EVERY, "success"),
-    (1, "bpcli grad", "--perturb found a gradient that disagrees with the numeric check"),
+    (1, "bpcli grad", "--perturb found a gradient or Hessian entry failing the numeric check"),
     (2, "bpcli grad diff eval step graph", "bad input: syntax, unknown function, bad option or value, bad file"),
     (2, "code", "bad input: syntax error, unknown function, bad option, unreadable file"),
     (2, "completion", "bad option or argument, or DIR cannot be written"),

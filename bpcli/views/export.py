@@ -47,8 +47,9 @@ def _document(doc: dict) -> str:
         if isinstance(value, list):
             text = _lines(value, "  ")
         elif isinstance(value, dict) and isinstance(value.get("rows"), list):
-            head = _dumps({k: v for k, v in value.items() if k != "rows"})[:-1]
-            text = f'{head}, "rows": {_lines(value["rows"], "  ")}}}'
+            head = _dumps({k: v for k, v in value.items() if not isinstance(v, list)})[:-1]
+            text = head + "".join(f", {_dumps(k)}: {_lines(v, '  ')}" for k, v in value.items()
+                                  if isinstance(v, list)) + "}"
         else:
             text = _dumps(value)
         lines.append(f"  {_dumps(key)}: {text}")
@@ -84,13 +85,19 @@ def to_dict(result: Evaluation) -> dict:
         assert result.backward is not None   # grad always runs the backward pass
         backward = result.backward
         doc["gradient"] = result.gradient
+        if result.hessian is not None:
+            doc["hessian"] = result.hessian
     doc["nodes"] = [_node(result, i, backward) for i in range(len(graph.nodes))]
     if backward is not None:
         doc["backward"] = [_edge(graph, e) for e in backward.edges]
     if isinstance(result, Gradients) and result.check is not None:
         check = result.check
-        doc["perturb"] = {"method": check.method, "step": check.step, "ok": check.ok,
+        second = result.hessian_check
+        doc["perturb"] = {"method": check.method, "step": check.step,
+                          "ok": check.ok and (second is None or second.ok),
                           "rows": [_finite(asdict(row)) for row in check.rows]}
+        if second is not None:
+            doc["perturb"]["hessian"] = [_finite(asdict(row)) for row in second.rows]
     return doc
 
 

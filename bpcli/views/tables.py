@@ -65,8 +65,13 @@ def evaluation(result: Evaluation) -> RenderableType:
 
 
 def gradients(result: Gradients, explanations=None) -> RenderableType:
-    """`bpcli grad`: forward pass, backward pass, the gradient, the chain rule and the check if asked."""
+    """`bpcli grad`: forward pass, backward pass, the gradient, the Hessian, the chain rule and the checks if
+    asked."""
     parts = [_forward(result), _backward(result), _gradient(result)]
+    if result.hessian is not None:
+        from bpcli.views import hessian_table
+
+        parts.append(hessian_table.hessian(result))
     if explanations is not None:
         from bpcli.views.explain_table import explain
 
@@ -74,6 +79,10 @@ def gradients(result: Gradients, explanations=None) -> RenderableType:
     if result.check is not None:
         parts += [Text("")] if explanations is not None else []  # the chain rule ends without a blank line
         parts.append(_check(result))
+    if result.hessian_check is not None:
+        from bpcli.views import hessian_table
+
+        parts += [Text(""), hessian_table.check(result)]
     return Group(*parts)
 
 
