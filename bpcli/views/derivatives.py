@@ -17,6 +17,7 @@ from bpcli.symbolic.text import latex_partial, partial
 from bpcli.views.tables import Fitted, _rows, _table
 
 _SHOWN = 40   # a named part of the backward pass up to this long is written into the rows that use it
+_CELL = 30    # LaTeX's Hessian of formulas is written as a matrix when each is at most this long
 
 
 def _title(result: Derivatives) -> str:
@@ -198,9 +199,10 @@ def latex(result: Derivatives) -> str:
     lines = []
     long = [k for k in keys if not result.whole[k]]
     if long:
-        lines += [rf"{line} \\" for line in result.program(long, latex=True)[:-len(long)]]
+        lines += result.program(long, latex=True)[:-len(long)]
     lines += [rf"{latex_partial(out, k)} = {result.latex(k)}" for k in keys]
-    if result.order == 2 and len(result.wrt) > 1:
+    if result.order == 2 and len(result.wrt) > 1 and all(result.whole[k] and len(result.formulas[k]) <= _CELL
+                                                         for k in keys):
         lines.append(_matrix(result, lambda k: result.latex(k), rf"\nabla^{{2}} {notation.LATEX.name(out)}"))
     if result.values is not None:
         assert result.inputs is not None
