@@ -17,6 +17,9 @@ WIDTHS = (80, 60)
 LECTURE = "grad '(w+x*y)*z' -v w=5,x=3,y=2,z=4"
 NEURON = "grad 'tanh(w1*x1+w2*x2+b)' -v w1=0.5,x1=1.5,w2=-0.3,x2=2,b=0.1"
 NETWORK = f"grad -f {ROOT}/examples/lecture_network.bp --vars {ROOT}/examples/lecture_network.vars"
+DIFFS = ("diff 'x^2*sin(x)'", "diff '(w+x*y)*z' -v w=5,x=3,y=2,z=4", "diff 'sigmoid(w*x+b)' --order 2",
+         f"diff -f {ROOT}/examples/lecture_network.bp --vars {ROOT}/examples/lecture_network.vars --wrt b11,a11",
+         "grad 'sigmoid(w*x+b)' -v w=0.5,x=2,b=-1 --order 2 --perturb")
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def test_rows_reach_a_redirected_stdout(installed, points, cols, fmt, given):
     f"{LECTURE}", f"{LECTURE} --perturb --explain", f"{LECTURE} --format json", f"{LECTURE} --format csv",
     "eval 'sin(x)^2 + cos(x)^2' -v x=1", "step '(w+x*y)*z' -v w=5,x=3,y=2,z=4 --target 33 --lr 0.001 --steps 3",
     "graph '(w+x*y)*z' -v w=5,x=3,y=2,z=4", "graph '(w+x*y)*z' --format dot", "code '(w+x*y)*z' --lang c",
-    "completion bash", NETWORK,
+    "completion bash", NETWORK, *DIFFS,
 ])
 def test_every_command_writes_to_a_redirected_stdout_what_it_writes_to_a_pipe(installed, tmp_path, args):
     screen = in_terminal(f"{_bpcli(installed)} {args} > out", 80, tmp_path)
@@ -64,7 +67,7 @@ def _too_wide_or_cut(screen, cols: int) -> list[str]:
 @pytest.mark.parametrize("args", [
     f"{LECTURE} --perturb", f"{LECTURE} --perturb --explain", f"{LECTURE} --perturb-method forward",
     f"{NEURON} --perturb --explain", f"{NEURON} --perturb-method forward", f"{NETWORK} --perturb",
-    f"{NETWORK} --perturb-method forward", "eval 'sin(x)^2 + cos(x)^2' -v x=1",
+    f"{NETWORK} --perturb-method forward", "eval 'sin(x)^2 + cos(x)^2' -v x=1", *DIFFS,
 ])
 def test_tables_fit_the_terminal(installed, tmp_path, cols, args):
     screen = in_terminal(f"{_bpcli(installed)} {args}", cols, tmp_path)
