@@ -8,6 +8,7 @@ decimal (`0.2*x`), another fraction as a quotient or a decimal, whichever is sho
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -290,14 +291,14 @@ def _exponent_operand(term: _Term, notation: _Notation) -> str:
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def _runs(key: tuple[str, ...]) -> list[tuple[str, int]]:
+    """("x", "x", "y") → [("x", 2), ("y", 1)]: each name with how many times in a row it is differentiated for."""
+    return [(name, len(list(group))) for name, group in itertools.groupby(key)]
+
+
 def partial(out: str, key: tuple[str, ...]) -> str:
     """∂f/∂x, ∂²f/∂x∂y, ∂²f/∂x², ∂³f/∂x²∂y: the derivative that `key` names, in the order differentiated."""
-    runs: list[list] = []
-    for name in key:
-        if runs and runs[-1][0] == name:
-            runs[-1][1] += 1
-        else:
-            runs.append([name, 1])
+    runs = _runs(key)
     order = str(len(key)).translate(_SUPERSCRIPT) if len(key) > 1 else ""
     below = "".join(f"∂{n}{str(k).translate(_SUPERSCRIPT) if k > 1 else ''}" for n, k in runs)
     return f"∂{order}{out}/{below}"
@@ -305,12 +306,7 @@ def partial(out: str, key: tuple[str, ...]) -> str:
 
 def latex_partial(out: str, key: tuple[str, ...]) -> str:
     r"""\frac{\partial^{2} f}{\partial x \partial y}"""
-    runs: list[list] = []
-    for name in key:
-        if runs and runs[-1][0] == name:
-            runs[-1][1] += 1
-        else:
-            runs.append([name, 1])
+    runs = _runs(key)
     order = f"^{{{len(key)}}}" if len(key) > 1 else ""
     below = " ".join(rf"\partial {LATEX.name(n)}" + (f"^{{{k}}}" if k > 1 else "") for n, k in runs)
     return rf"\frac{{\partial{order} {LATEX.name(out)}}}{{{below}}}"
