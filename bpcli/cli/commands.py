@@ -221,12 +221,12 @@ def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool, 
 def _verdict(result) -> None:
     """CheckFailed when the --perturb check disagrees with backprop or the Hessian (after the tables that
     show where)."""
-    from bpcli.check.hessian import entry
-
     bad = [r.name for r in result.check.rows if r.verdict == "mismatch"] if result.check else []
     second = result.hessian_check
-    bad += [entry(result.graph.output_name, r.of, r.by) for r in second.rows if r.verdict == "mismatch"] \
-        if second else []
+    if second:   # imported only then: the check's modules cost a grad without --perturb start-up time
+        from bpcli.check.hessian import entry
+
+        bad += [entry(result.graph.output_name, r.of, r.by) for r in second.rows if r.verdict == "mismatch"]
     if bad:
         raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
 
