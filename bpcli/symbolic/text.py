@@ -9,6 +9,7 @@ as a decimal (`0.2*x`), another fraction as a quotient (`x/3`, `x^(1/3)`).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from fractions import Fraction
 
@@ -21,17 +22,29 @@ _CALL = 3.5   # LaTeX's `\sin x`: a factor as it is, a base of a power in parent
 _RAW = {"add": ("+", _SUM), "sub": ("-", _SUM), "mul": ("*", _PRODUCT), "div": ("/", _PRODUCT)}
 
 
+_LARGEST = Fraction(sys.float_info.max)   # a literal beyond it is not bpcli input
+
+
 def _decimal(q: Fraction) -> str | None:
-    """q as a short decimal (0.2, 1e-300) when one is exact, else None."""
-    if q.denominator == 1 and abs(q) < 10 ** 16:
-        return str(q.numerator)
+    """q as a short decimal (0.2, 1e-300, 1e+20) when one is exact, a whole number within double range as
+    its digits, else None."""
+    if abs(q) > _LARGEST:
+        return None
     d = q.denominator
     while d % 10 == 0:
         d //= 10
     if d != 1:
         return None
     text = repr(float(q))
-    return text if Fraction(text) == q else None
+    if Fraction(text) == q and (q.denominator != 1 or len(text) < len(str(q.numerator))):
+        return text
+    return str(q.numerator) if q.denominator == 1 else None
+
+
+def _scientific(q: Fraction) -> tuple[str, int]:
+    """|q| beyond double range as a mantissa (a decimal, rounded) and a power of ten."""
+    power = len(str(abs(q.numerator))) - len(str(q.denominator))
+    return repr(float(abs(q) / Fraction(10) ** power)), power
 
 
 def _degree(x: Expr) -> Fraction:
@@ -84,10 +97,13 @@ class _Notation:
 class _Bpcli(_Notation):
     def number(self, q: Fraction) -> _Term:
         text = _decimal(abs(q))
-        if text is None and q.denominator > 10 ** 6:
-            text = repr(float(abs(q)))
-        if text is None:
-            body: _Term = (f"{abs(q.numerator)}/{q.denominator}", _PRODUCT)
+        if abs(q) > _LARGEST:   # no literal holds it: a product that overflows as the exact value would
+            mantissa, power = _scientific(q)
+            body: _Term = (f"({mantissa}*10^{power})", _ATOM)
+        elif text is None and (q.denominator > 10 ** 6 or abs(q.numerator) > 10 ** 16):
+            body = (repr(float(abs(q))), _ATOM)
+        elif text is None:
+            body = (f"{abs(q.numerator)}/{q.denominator}", _PRODUCT)
         else:
             body = (text, _ATOM)
         return self.negative(body) if q < 0 else body
@@ -118,12 +134,16 @@ class _Latex(_Notation):
 
     def number(self, q: Fraction) -> _Term:
         text = _decimal(abs(q))
-        if text is None and q.denominator > 10 ** 6:
+        if abs(q) > _LARGEST:
+            mantissa, power = _scientific(q)
+            text = f"{mantissa}e{power}"
+        elif text is None and (q.denominator > 10 ** 6 or abs(q.numerator) > 10 ** 16):
             text = repr(float(abs(q)))
         if text is not None and "e" in text:
             mantissa, power = text.split("e")
             text = rf"{mantissa} \cdot 10^{{{int(power)}}}"
-        body = (text, _ATOM) if text is not None else (rf"\frac{{{abs(q.numerator)}}}{{{q.denominator}}}", _ATOM)
+        body = (text, _PRODUCT if r"\cdot" in text else _ATOM) if text is not None else \
+            (rf"\frac{{{abs(q.numerator)}}}{{{q.denominator}}}", _ATOM)
         return self.negative(body) if q < 0 else body
 
     def name(self, text: str) -> str:
@@ -226,6 +246,8 @@ def _product(coef: Fraction, factors: list[tuple[Expr, Fraction]], done, notatio
     if coef != 1:
         if decimal is not None:
             top.append(decimal if notation is BPCLI else notation.number(coef)[0])
+        elif abs(coef) > _LARGEST or coef.denominator > 10 ** 6 or coef.numerator > 10 ** 16:
+            top.append(notation.number(coef)[0])
         else:
             if coef.numerator != 1:
                 top.append(str(coef.numerator))
