@@ -135,8 +135,7 @@ class _Latex(_Notation):
     def number(self, q: Fraction) -> _Term:
         text = _decimal(abs(q))
         if abs(q) > _LARGEST:
-            mantissa, power = _scientific(q)
-            text = f"{mantissa}e{power}"
+            text = "e".join(map(str, _scientific(q)))
         elif text is None and (q.denominator > 10 ** 6 or abs(q.numerator) > 10 ** 16):
             text = repr(float(abs(q)))
         if text is not None and "e" in text:
