@@ -27,6 +27,7 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import test_oracle as oracle
 import test_properties as props
 from bpcli import api
 from bpcli.errors import DomainError, InputError
@@ -38,8 +39,26 @@ SAMPLES = 3          # random points per expression
 BIG = 1 << 20        # inline: every formula written out whole
 ORDERS = (1, 2)
 
-CASES = settings(max_examples=60, deadline=None,
+CASES = settings(max_examples=100, deadline=None,
                  suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+
+@st.composite
+def programs(draw) -> props.Expr:
+    """test_oracle's programs (named statements, then the output), keeping the kinks and poles of each."""
+    leaves = [props.VARIABLE_LEAVES, props.LEAVES]
+    statements = []
+    for name in oracle.NAMES[:draw(st.integers(1, 3))]:
+        expr = draw(st.recursive(st.one_of(*leaves), props._extend, max_leaves=6))
+        statements.append(f"{name} = {expr.text}")
+        named = st.just(props.Expr(name, props.ATOM, expr.sym, expr.kinks, expr.poles))
+        leaves += [named, named]
+    output = draw(st.recursive(st.one_of(*leaves), props._extend, max_leaves=6).filter(lambda e: e.sym.free_symbols))
+    text = draw(st.sampled_from(oracle.SEPARATORS)).join([*statements, output.text])
+    return props.Expr(text, props.ATOM, output.sym, output.kinks, output.poles)
+
+
+EXPRESSIONS = st.one_of(props.EXPRESSIONS, programs())
 
 
 def close(got: float, want: float, scale: float, rtol: float = RTOL, atol: float = ATOL) -> bool:
@@ -114,7 +133,7 @@ def disagreements(expr: props.Expr, order: int, seed: int) -> list[str]:
 
 @pytest.mark.slow
 @CASES
-@given(props.EXPRESSIONS, st.integers(0, 2 ** 32))
+@given(EXPRESSIONS, st.integers(0, 2 ** 32))
 def test_derivatives_agree_with_sympy(expr, seed):
     assume(expr.sym is not sympy.nan)
     for order in ORDERS:
@@ -184,7 +203,7 @@ def second_failures(text: str, point: dict[str, float], inline: int) -> list[str
 
 @pytest.mark.slow
 @settings(CASES, max_examples=150)
-@given(props.EXPRESSIONS, POINTS, INLINES)
+@given(EXPRESSIONS, POINTS, INLINES)
 def test_what_diff_prints_is_bpcli_input_that_computes_its_values(expr, point, inline):
     for order in ORDERS:
         found = closure_failures(expr.text, order, inline, point)
@@ -193,7 +212,7 @@ def test_what_diff_prints_is_bpcli_input_that_computes_its_values(expr, point, i
 
 @pytest.mark.slow
 @settings(CASES, max_examples=100)
-@given(props.EXPRESSIONS, POINTS, st.sampled_from([0, BIG]))
+@given(EXPRESSIONS, POINTS, st.sampled_from([0, BIG]))
 def test_second_derivatives_are_grad_of_the_printed_first(expr, point, inline):
     found = second_failures(expr.text, point, inline)
     assert found == [], (expr.text, found)
@@ -298,7 +317,7 @@ KINK_POINTS = st.fixed_dictionaries({name: st.sampled_from([0.0, 1.0, -1.0, 2.0]
 
 @pytest.mark.slow
 @settings(CASES, max_examples=150)
-@given(props.EXPRESSIONS, KINK_POINTS, INLINES)
+@given(EXPRESSIONS, KINK_POINTS, INLINES)
 def test_formulas_are_what_grad_gives_at_whole_points(expr, point, inline):
     # Whole coordinates put relu and abs at 0 and max and min at ties often.
     try:
@@ -347,7 +366,7 @@ def changed_value(text: str, point: dict[str, float]) -> str | None:
 
 @pytest.mark.slow
 @settings(CASES, max_examples=200)
-@given(props.EXPRESSIONS, POINTS)
+@given(EXPRESSIONS, POINTS)
 def test_simplification_never_changes_a_value_where_the_expression_is_defined(expr, point):
     assert changed_value(expr.text, point) is None
 
