@@ -312,11 +312,15 @@ class Algebra:
 
     # ---- rules ---------------------------------------------------------------------------------
 
-    def rule(self, rule: rule_forms.Rule, leaves: Mapping[str, Expr | Sequence[Expr]]) -> Expr:
-        """A primitive's rule (a partial) with its leaves (a, b, c, out, args) bound to expressions."""
+    def rule(self, rule: rule_forms.Rule, leaves: Mapping[str, Expr | Sequence[Expr]],
+             shared: Mapping[int, Expr] | None = None) -> Expr:
+        """A primitive's rule (a partial) with its leaves (a, b, c, out, args) bound to expressions, and the
+        parts of it at the node indices of `shared` given already made (as names, say)."""
         made: list = []
-        for node in rule.nodes:
-            if node.op == INPUT:
+        for i, node in enumerate(rule.nodes):
+            if shared and i in shared:
+                made.append(shared[i])
+            elif node.op == INPUT:
                 made.append(leaves[node.name])
             elif node.op == CONST:
                 assert node.const is not None   # a constant node carries its value
@@ -347,11 +351,22 @@ class Algebra:
             return []
         return [(arg, self.partial(x, k, out)) for k, arg in enumerate(x.args)]
 
-    def partial(self, x: Expr, k: int, out: Expr) -> Expr:
-        """The local partial of gate x with respect to its argument k (for one edge of the backward pass)."""
+    def partial(self, x: Expr, k: int, out: Expr, shared: Mapping[int, Expr] | None = None) -> Expr:
+        """The local partial of gate x with respect to its argument k (for one edge of the backward pass);
+        `shared` as for `rule`."""
         op = primitives.OPS[x.name]
         return self.rule(total_rule(x.name, k), rule_forms.bound(op, list(x.args), out,
-                                                                 x.args[k] if op.arity is None else None))
+                                                                 x.args[k] if op.arity is None else None), shared)
+
+    def shared_parts(self, x: Expr, out: Expr) -> dict[int, Expr]:
+        """The parts of variadic gate x's partial that are the same for every argument (max's tie count
+        `ties(out, args)`), by node index in the rule; none for another gate."""
+        op = primitives.OPS[x.name]
+        if op.arity is not None:
+            return {}
+        rule = total_rule(x.name, 0)
+        leaves = rule_forms.bound(op, list(x.args), out, x.args[0])   # the parts do not read `a`
+        return {i: self.rule(rule_forms.part(rule, i), leaves) for i in rule_forms.shared_parts(rule)}
 
     # ---- rewriting -----------------------------------------------------------------------------
 
