@@ -42,7 +42,7 @@ SAMPLES = 3          # random points per expression
 BIG = 1 << 20        # inline: every formula written out whole
 ORDERS = (1, 2)
 
-CASES = settings(max_examples=100, deadline=None,
+CASES = settings(max_examples=80, deadline=None,
                  suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 
 
@@ -155,9 +155,10 @@ INLINES = st.sampled_from([0, 30, api.INLINE, BIG])
 
 
 def printed(derivatives: api.Derivatives) -> dict[str, str]:
-    """Every text diff prints as bpcli input: each derivative alone, and the whole program."""
+    """Every text diff prints as bpcli input: each derivative alone, the whole program, the conditions."""
     texts = {f"alone {''.join(key)}": derivatives.alone(key) for key in derivatives.formulas}
     texts["program"] = "\n".join(derivatives.program())
+    texts.update((f"condition {i}", condition) for i, condition in enumerate(derivatives.conditions))
     return texts
 
 
@@ -367,7 +368,7 @@ def changed_value(text: str, point: dict[str, float]) -> str | None:
 
 
 @pytest.mark.slow
-@settings(CASES, max_examples=200)
+@settings(CASES, max_examples=120)
 @given(EXPRESSIONS, POINTS)
 def test_simplification_never_changes_a_value_where_the_expression_is_defined(expr, point):
     assert changed_value(expr.text, point) is None
