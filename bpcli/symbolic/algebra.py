@@ -339,6 +339,10 @@ class Algebra:
                 return x
         if name == "eq" and args[0] is args[1]:
             return self.one
+        if name == "eq" and any(a.kind == NUM for a in args) and any(map(_irrational, args)):
+            return self.zero
+        if name == "log" and args[0].kind == SYM and args[0].name == "e" and args[0].value:
+            return self.one
         return self._gate(name, tuple(args))
 
     def _gate(self, name: str, args: tuple[Expr, ...]) -> Expr:
@@ -351,11 +355,15 @@ class Algebra:
 
     # ---- rules ---------------------------------------------------------------------------------
 
-    def rule(self, rule: rule_forms.Rule, leaves: Mapping[str, Expr | Sequence[Expr]]) -> Expr:
-        """A primitive's rule (a partial) with its leaves (a, b, c, out, args) bound to expressions."""
+    def rule(self, rule: rule_forms.Rule, leaves: Mapping[str, Expr | Sequence[Expr]],
+             shared: Mapping[int, Expr] | None = None) -> Expr:
+        """A primitive's rule (a partial) with its leaves (a, b, c, out, args) bound to expressions, and the
+        parts of it at the node indices of `shared` given already made (as names, say)."""
         made: list = []
-        for node in rule.nodes:
-            if node.op == INPUT:
+        for i, node in enumerate(rule.nodes):
+            if shared and i in shared:
+                made.append(shared[i])
+            elif node.op == INPUT:
                 made.append(leaves[node.name])
             elif node.op == CONST:
                 assert node.const is not None   # a constant node carries its value
@@ -384,19 +392,24 @@ class Algebra:
             return found
         if x.kind != GATE:
             return []
-        op = primitives.OPS[x.name]
-        forms = rule_forms.parsed(x.name)
-        found = []
-        for k, arg in enumerate(x.args):
-            leaves = rule_forms.bound(op, list(x.args), out, arg if op.arity is None else None)
-            found.append((arg, self.rule(forms.partials[0 if op.arity is None else k], leaves)))
-        return found
+        return [(arg, self.partial(x, k, out)) for k, arg in enumerate(x.args)]
 
-    def partial(self, x: Expr, k: int, out: Expr) -> Expr:
-        """The local partial of gate x with respect to its argument k (for one edge of the backward pass)."""
+    def partial(self, x: Expr, k: int, out: Expr, shared: Mapping[int, Expr] | None = None) -> Expr:
+        """The local partial of gate x with respect to its argument k (for one edge of the backward pass);
+        `shared` as for `rule`."""
         op = primitives.OPS[x.name]
-        rule = rule_forms.parsed(x.name).partials[0 if op.arity is None else k]
-        return self.rule(rule, rule_forms.bound(op, list(x.args), out, x.args[k] if op.arity is None else None))
+        return self.rule(total_rule(x.name, k), rule_forms.bound(op, list(x.args), out,
+                                                                 x.args[k] if op.arity is None else None), shared)
+
+    def shared_parts(self, x: Expr, out: Expr) -> dict[int, Expr]:
+        """The parts of variadic gate x's partial that are the same for every argument (max's tie count
+        `ties(out, args)`), by node index in the rule; none for another gate."""
+        op = primitives.OPS[x.name]
+        if op.arity is not None:
+            return {}
+        rule = total_rule(x.name, 0)
+        leaves = rule_forms.bound(op, list(x.args), out, x.args[0])   # the parts do not read `a`
+        return {i: self.rule(rule_forms.part(rule, i), leaves) for i in rule_forms.shared_parts(rule)}
 
     # ---- rewriting -----------------------------------------------------------------------------
 
@@ -427,6 +440,30 @@ class Algebra:
                     made = self.gate(x.name, args)
                 done[x.id] = made if made.size <= limit else None
         return [done[r.id] for r in roots]
+
+
+# The table's pow rules choose 0 with `where` where their other branch is undefined (0^-1 at a = b = 0,
+# log(0)). The interpreter computes that branch as IEEE does and drops it, but a formula is bpcli input,
+# whose `where` computes both branches and exits 3 if either is undefined. These forms equal the table's
+# wherever the table's are defined, and need no branch: at b = 0, b·a^(b-1+1) is 0; at a = 0, out·log(1) is 0.
+TOTAL_FORMS = {("pow", 0): "b*a^(b - 1 + eq(b, 0))", ("pow", 1): "out*log(a + eq(a, 0))"}
+
+
+def total_rule(name: str, k: int) -> rule_forms.Rule:
+    """The rule of primitive `name`'s partial for argument k, in a form defined wherever the table's is."""
+    if (name, k) in TOTAL_FORMS:
+        return rule_forms.parse(TOTAL_FORMS[name, k])
+    return rule_forms.parsed(name).partials[0 if primitives.OPS[name].arity is None else k]
+
+
+def _irrational(x: Expr) -> bool:
+    """Whether x is q + k·c^n for pi or e as c, rationals q and k ≠ 0, a whole n ≠ 0: never a rational
+    (pi and e are transcendental)."""
+    if x.kind == SUM and len(x.args) == 1:
+        x = x.args[0]
+    if x.kind == PROD and len(x.args) == 1 and x.coefs[0].denominator == 1:
+        x = x.args[0]
+    return x.kind == SYM and x.value is not None
 
 
 def _indicators(factors: list[tuple[Expr, Q]]) -> list[tuple[Expr, Q]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bpcli.core.graph import CONST, INPUT, Graph
-from bpcli.symbolic.algebra import SYM, Algebra, Expr, names_in, nodes_under
+from bpcli.symbolic.algebra import GATE, SYM, Algebra, Expr, names_in, nodes_under
 
 SMALL = 12   # an adjoint up to this size, used by one product, is written into it rather than named
 
@@ -27,7 +27,8 @@ SMALL = 12   # an adjoint up to this size, used by one product, is written into 
 @dataclass(frozen=True)
 class Step:
     """One statement of a program: `name = expr`. role: "forward" (the user's gates), "adjoint" (a named
-    part of the backward pass) or "derivative" (a result)."""
+    part of the backward pass), "shared" (a part of a gate's partials common to all its arguments) or
+    "derivative" (a result)."""
 
     name: str
     expr: Expr
@@ -149,6 +150,7 @@ def reverse(algebra: Algebra, steps: Sequence[Step], output: str, wrt: Sequence[
             name = names.fresh(prefix + s.name)
             added.append(Step(name, up, "adjoint"))
             up = algebra.symbol(name)
+        shared = _named_parts(algebra, x, s.name, names, added) if x.kind == GATE and uses > 1 else {}
         inner: dict[int, list[Expr]] = {x.id: [up]}
         for n in reversed(walk):
             if n.atomic or n.id not in inner:
@@ -157,7 +159,7 @@ def reverse(algebra: Algebra, steps: Sequence[Step], output: str, wrt: Sequence[
             for k, arg in enumerate(n.args):
                 if not inside[arg.id]:
                     continue
-                local = _local(algebra, n, k, algebra.symbol(s.name) if n is x else n)
+                local = _local(algebra, n, k, algebra.symbol(s.name) if n is x else n, shared if n is x else None)
                 product = algebra.mul(adjoint, local)
                 if arg.kind == SYM:
                     pending.setdefault(arg.name, []).append(product)
@@ -176,10 +178,23 @@ def _walk(x: Expr) -> list[Expr]:
     return nodes_under((x,))
 
 
-def _local(algebra: Algebra, n: Expr, k: int, out: Expr) -> Expr:
-    """∂n/∂(its argument k), with `out` standing for n's value."""
+def _named_parts(algebra: Algebra, x: Expr, step: str, names: _Names, added: list[Step]) -> dict[int, Expr]:
+    """The parts of gate x's partials shared by all its arguments (max's `ties(out, args)`, as long as x),
+    each a step of its own when large, so that the partials of a gate of n arguments are not n² long."""
+    shared = algebra.shared_parts(x, algebra.symbol(step))
+    for i, part in shared.items():
+        if not part.atomic and part.size > SMALL:
+            name = names.fresh(f"{part.name}_{step}" if part.kind == GATE else f"p_{step}")
+            added.append(Step(name, part, "shared"))
+            shared[i] = algebra.symbol(name)
+    return shared
+
+
+def _local(algebra: Algebra, n: Expr, k: int, out: Expr, shared: dict[int, Expr] | None = None) -> Expr:
+    """∂n/∂(its argument k), with `out` standing for n's value (and, for a gate, the parts of its rule given
+    in `shared`)."""
     if n.kind == "gate":
-        return algebra.partial(n, k, out)
+        return algebra.partial(n, k, out, shared)
     if n.kind == "sum":
         return algebra.number(n.coefs[k])
     base, e = n.args[k], n.coefs[k]   # a product: coef · e · base^(e-1) · the other factors

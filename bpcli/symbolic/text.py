@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections.abc import Mapping
 from fractions import Fraction
 
@@ -22,12 +23,15 @@ _CALL = 3.5   # LaTeX's `\sin x`: a factor as it is, a base of a power in parent
 _RAW = {"add": ("+", _SUM), "sub": ("-", _SUM), "mul": ("*", _PRODUCT), "div": ("/", _PRODUCT)}
 
 
+_LARGEST = Fraction(sys.float_info.max)   # a literal beyond it is not bpcli input
+
+
 def _decimal(q: Q, halves: bool = False) -> str | None:
-    """q as a short decimal (0.2, 0.05, 1e-300) when one is exact and its denominator has a factor 5, else
-    None; `halves`: also when it is a power of 2 (0.5). So 0.1*x^2 gives 0.2*x, but x^2/2 gives x, and
-    sqrt(x) 1/(2*sqrt(x))."""
-    if q.denominator == 1 and _magnitude(q) < 10 ** 16:
-        return str(q.numerator)
+    """q as a short decimal (0.2, 0.05, 1e-300, 1e+20) when one is exact and its denominator has a factor 5
+    (`halves`: or is a power of 2, 0.5), a whole number within double range as its digits, else None. So
+    0.1*x^2 gives 0.2*x, but x^2/2 gives x."""
+    if _magnitude(q) > _LARGEST:
+        return None
     d = q.denominator
     fives = 0
     while d % 5 == 0:
@@ -37,7 +41,15 @@ def _decimal(q: Q, halves: bool = False) -> str | None:
     if d != 1 or not (fives or halves):
         return None
     text = repr(float(q))
-    return text if Fraction(text) == q else None
+    if Fraction(text) == q and (q.denominator != 1 or len(text) < len(str(q.numerator))):
+        return text
+    return str(q.numerator) if q.denominator == 1 else None
+
+
+def _scientific(q: Q) -> tuple[str, int]:
+    """|q| beyond double range as a mantissa (a decimal, rounded) and a power of ten."""
+    power = len(str(abs(q.numerator))) - len(str(q.denominator))
+    return repr(float(Fraction(_magnitude(q)) / Fraction(10) ** power)), power
 
 
 def _magnitude(q: Q) -> Q:
@@ -94,10 +106,13 @@ class _Notation:
 class _Bpcli(_Notation):
     def number(self, q: Q) -> _Term:
         text = _decimal(_magnitude(q), halves=True)
-        if text is None and q.denominator > 10 ** 6:
-            text = repr(float(_magnitude(q)))
-        if text is None:
-            body: _Term = (f"{abs(q.numerator)}/{q.denominator}", _PRODUCT)
+        if _magnitude(q) > _LARGEST:   # no literal holds it: a product that overflows as the exact value would
+            mantissa, power = _scientific(q)
+            body: _Term = (f"({mantissa}*10^{power})", _ATOM)
+        elif text is None and (q.denominator > 10 ** 6 or abs(q.numerator) > 10 ** 16):
+            body = (repr(float(_magnitude(q))), _ATOM)
+        elif text is None:
+            body = (f"{abs(q.numerator)}/{q.denominator}", _PRODUCT)
         else:
             body = (text, _ATOM)
         return self.negative(body) if q < 0 else body
@@ -129,12 +144,15 @@ class _Latex(_Notation):
 
     def number(self, q: Q) -> _Term:
         text = _decimal(_magnitude(q), halves=True)
-        if text is None and q.denominator > 10 ** 6:
+        if _magnitude(q) > _LARGEST:
+            text = "e".join(map(str, _scientific(q)))
+        elif text is None and (q.denominator > 10 ** 6 or abs(q.numerator) > 10 ** 16):
             text = repr(float(_magnitude(q)))
         if text is not None and "e" in text:
             mantissa, power = text.split("e")
             text = rf"{mantissa} \cdot 10^{{{int(power)}}}"
-        body = (text, _ATOM) if text is not None else (rf"\frac{{{abs(q.numerator)}}}{{{q.denominator}}}", _ATOM)
+        body = (text, _PRODUCT if r"\cdot" in text else _ATOM) if text is not None else \
+            (rf"\frac{{{abs(q.numerator)}}}{{{q.denominator}}}", _ATOM)
         return self.negative(body) if q < 0 else body
 
     def name(self, text: str) -> str:
@@ -249,6 +267,8 @@ def _product(coef: Q, factors: list[tuple[Expr, Q]], done, notation: _Notation) 
             return top[0], done[base.id][1] if e == 1 else _POWER
         return _layout(top, bottom, notation)
     decimal = _decimal(coef, halves=True)
+    if decimal is None and (_magnitude(coef) > _LARGEST or coef.denominator > 10 ** 6 or coef.numerator > 10 ** 16):
+        return _layout([notation.number(coef)[0], *top], bottom, notation)   # beyond a literal, or rounded
     spelled = []
     if decimal is not None:
         spelled.append(_layout([decimal if notation is BPCLI else notation.number(coef)[0], *top], bottom, notation))
