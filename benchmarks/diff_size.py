@@ -121,7 +121,7 @@ def large_figures(ops: int, rounds: int) -> list[dict]:
         smaller = (deep if shape == "deep" else wide)(ops // 10)
         print(f"{shape} {ops} ops: bpcli diff {seconds:.2f} s, program {program_gates} gates for an expression "
               f"of {expression_gates} ({program_gates / expression_gates:.2f}x); SymPy diff+cse: {sympy}; "
-              f"at {ops // 10} ops: {sympy_large(smaller)}")
+              f"at {ops // 10} ops: {sympy_large(smaller)}", file=sys.stderr)
         rows.append(figure(f"diff {shape} {ops} ops, process (s)", seconds, None, 2.0, ratio=seconds / 1.0))
         rows[-1]["target"] = 2.0
         rows[-1]["met"] = seconds < 2.0
@@ -213,7 +213,7 @@ def small_figures(count: int) -> list[dict]:
             compared += 1
     ratio = statistics.median(ours) / statistics.median(theirs)
     print(f"{compared} first derivatives of small expressions: median length bpcli {statistics.median(ours):g}, "
-          f"SymPy {statistics.median(theirs):g}; longer than the unsimplified chain rule: {longer}")
+          f"SymPy {statistics.median(theirs):g}; longer than the unsimplified chain rule: {longer}", file=sys.stderr)
     row = figure("diff small, median length / SymPy's", statistics.median(ours), statistics.median(theirs), 1.5,
                  ratio=ratio)
     unsimplified = figure("diff small, longer than the chain rule unsimplified", float(longer), None, 0.0,
@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SymPy {__import__('sympy').__version__}")
+          f"SymPy {__import__('sympy').__version__}", file=sys.stderr)
     print_table(figures(args.ops, args.small, args.rounds))
 
 
