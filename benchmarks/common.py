@@ -7,6 +7,7 @@ largest ratio that meets it) and met. `python benchmarks/run_all.py` prints them
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -70,6 +71,36 @@ def figure(name: str, ours: float, baseline: float | None, target: float, ratio:
         ratio = ours / baseline if baseline else float("inf")
     return {"figure": name, "bpcli": ours, "baseline": baseline, "ratio": ratio, "target": target,
             "met": ratio <= target}
+
+
+def machine() -> str:
+    """The machine line every run prints: what ran, on what, and how busy it was when it started."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    try:
+        import numpy
+        numpy_version = numpy.__version__
+    except ImportError:
+        numpy_version = "none"
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()} ({os.path.realpath(sys.executable)}), NumPy {numpy_version}, "
+            f"load {load:.2f}")
+
+
+def baseline_warnings(pass_seconds: float | None = None) -> list[str]:
+    """What makes a run's ratios suspect: a busy machine, an interpreter that is a shim rather than the
+    real one, or `python -c pass` far slower than a real interpreter starts (about 10-20 ms)."""
+    warnings = []
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        warnings.append(f"warning: the machine is busy (load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores): "
+                        "ratios may be off")
+    real = os.path.realpath(sys.executable)
+    if "shims" in real.split(os.sep) or not os.access(real, os.X_OK):
+        warnings.append(f"warning: {sys.executable} is a shim ({real}), not the interpreter: start-up baselines "
+                        "would include it")
+    if pass_seconds is not None and pass_seconds > 0.03:
+        warnings.append(f"warning: `python -c pass` took {pass_seconds * 1000:.0f} ms, more than a real "
+                        "interpreter's 10-20 ms: a shim or a loaded machine, and start-up ratios are too kind")
+    return warnings
 
 
 def print_table(rows: list[dict]) -> None:

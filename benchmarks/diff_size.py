@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from common import bpcli_command, figure, interleaved, median_seconds, print_table
+from common import bpcli_command, figure, interleaved, machine, median_seconds, print_table
 
 SYMPY_LIMIT = 60.0   # seconds SymPy gets for a large expression
 
@@ -231,8 +230,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SymPy {__import__('sympy').__version__}", file=sys.stderr)
+    print(f"{machine()}, SymPy {__import__('sympy').__version__}")
     print_table(figures(args.ops, args.small, args.rounds))
 
 

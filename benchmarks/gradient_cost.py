@@ -54,12 +54,13 @@ def figures(n: int = 100_000, rounds: int = 5) -> list[dict]:
 
 
 def main() -> None:
-    from common import print_table
+    from common import machine, print_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    print(machine())
     print_table(figures(args.ops, args.rounds))
 
 

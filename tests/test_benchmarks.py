@@ -51,8 +51,11 @@ def test_run_all_prints_every_figure_in_one_table():
                           timeout=600)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["figure", "bpcli", "baseline", "ratio", "target", "met"]
-    rows = lines[1:]
+    assert lines[0].startswith("machine: ") and " cores, " in lines[0] and "Python 3." in lines[0]
+    header = next(i for i, line in enumerate(lines) if line.startswith("figure"))
+    assert all(line.startswith("warning: ") for line in lines[1:header])
+    assert lines[header].split() == ["figure", "bpcli", "baseline", "ratio", "target", "met"]
+    rows = lines[header + 1:]
     for needle in ("start-up: grad --format json", "start-up: grad, tables", "start-up: one completion request",
                    "deep 300 ops, process start", "wide 300 ops, peak memory", "worst t(10N)/t(N)",
                    "gradient cost, interpreter, wide", "compute lecture", "compute mid", "batch backward/forward",
