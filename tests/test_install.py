@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import CLEAN_ENV
+from conftest import CLEAN_ENV, ROOT
 
 ENV = CLEAN_ENV
 
@@ -67,3 +68,16 @@ def test_a_reader_that_stops_early_ends_bpcli_by_sigpipe(installed, tmp_path):
     p.stdout.close()
     assert p.wait(timeout=60) == -signal.SIGPIPE
     assert p.stderr.read() == b""
+
+
+@pytest.mark.slow
+def test_pipx_install_puts_bpcli_on_path(tmp_path):
+    """`pipx install .` from a checkout: an isolated environment and a working `bpcli` in pipx's bin folder."""
+    pytest.importorskip("pipx", reason="pipx is not installed (it is in the test extra)")
+    env = {**CLEAN_ENV, "PIPX_HOME": str(tmp_path / "home"), "PIPX_BIN_DIR": str(tmp_path / "bin"),
+           "PIPX_MAN_DIR": str(tmp_path / "man")}
+    subprocess.run([sys.executable, "-m", "pipx", "install", str(ROOT)], env=env, capture_output=True, check=True,
+                   timeout=600)
+    done = subprocess.run([str(tmp_path / "bin" / "bpcli"), "diff", "x^2*sin(x)", "--format", "plain"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout == "x^2*cos(x) + 2*x*sin(x)\n"
