@@ -150,18 +150,7 @@ def chain_rule_length(text: str, x: str) -> int:
             refs.append(algebra.raw(node.op, [refs[a] for a in node.args]))
 
     def raw_rule(rule, leaves):
-        made: list = []
-        for node in rule.nodes:
-            if node.op == INPUT:
-                made.append(leaves[node.name])
-            elif node.op == CONST:
-                made.append(algebra.constant(node.name, node.const))
-            else:
-                args = []
-                for a in node.args:
-                    args += made[a] if isinstance(made[a], list) else [made[a]]
-                made.append(algebra.raw(node.op, args))
-        return made[rule.root]
+        return rule_forms.fold(rule, leaves, lambda node: algebra.constant(node.name, node.const), algebra.raw)
 
     depends = graph.depends_on([x])
     adjoint: dict[int, list] = {graph.output: [algebra.one]}

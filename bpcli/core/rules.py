@@ -102,25 +102,32 @@ def shared_parts(rule: Rule) -> tuple[int, ...]:
 
 # ---- compiling to Python functions --------------------------------------------------------------
 
-def _expression(rule: Rule, leaves: Mapping[str, ast.expr | list[ast.expr]],
-                shared: Mapping[int, ast.expr] | None = None) -> ast.expr:
-    """The rule as one Python expression: each leaf name bound to an expression (`args` to a list, spread
-    into the call it is an argument of), each node of `shared` to a name. Gates of primitives with a
-    `forward` expression are expanded into it."""
-    trees: list[Any] = []
+def fold(rule: Rule, leaves: Mapping[str, Any], constant: Callable[[Node], Any], gate: Callable[[str, list], Any],
+         shared: Mapping[int, Any] | None = None) -> Any:
+    """The rule's value in some algebra (Python syntax trees, bpcli.symbolic's expressions): each leaf name
+    bound by `leaves` (`args` to a list, spread into the call it is an argument of), each node of `shared`
+    given already made, constants and gates made by `constant(node)` and `gate(name, arguments)`."""
+    made: list[Any] = []
     for i, node in enumerate(rule.nodes):
         if shared and i in shared:
-            trees.append(shared[i])
+            made.append(shared[i])
         elif node.op == INPUT:
-            trees.append(leaves[node.name])
+            made.append(leaves[node.name])
         elif node.op == CONST:
-            trees.append(ast.Constant(node.const))
+            made.append(constant(node))
         else:
-            args: list[ast.expr] = []
+            args: list[Any] = []
             for a in node.args:
-                args += trees[a] if isinstance(trees[a], list) else [trees[a]]
-            trees.append(_gate_expression(node.op, args))
-    return trees[rule.root]
+                args += made[a] if isinstance(made[a], list) else [made[a]]
+            made.append(gate(node.op, args))
+    return made[rule.root]
+
+
+def _expression(rule: Rule, leaves: Mapping[str, ast.expr | list[ast.expr]],
+                shared: Mapping[int, ast.expr] | None = None) -> ast.expr:
+    """The rule as one Python expression: each leaf name bound to an expression, each node of `shared` to a
+    name. Gates of primitives with a `forward` expression are expanded into it."""
+    return fold(rule, leaves, lambda node: ast.Constant(node.const), _gate_expression, shared)
 
 
 def _gate_expression(name: str, args: list[ast.expr]) -> ast.expr:

@@ -24,7 +24,6 @@ from fractions import Fraction
 
 from bpcli import primitives
 from bpcli.core import rules as rule_forms
-from bpcli.core.nodes import CONST, INPUT
 
 NUM, SYM, SUM, PROD, GATE = "num", "sym", "sum", "prod", "gate"
 Q = Fraction | int   # an exact number: whole ones are ints
@@ -359,22 +358,12 @@ class Algebra:
              shared: Mapping[int, Expr] | None = None) -> Expr:
         """A primitive's rule (a partial) with its leaves (a, b, c, out, args) bound to expressions, and the
         parts of it at the node indices of `shared` given already made (as names, say)."""
-        made: list = []
-        for i, node in enumerate(rule.nodes):
-            if shared and i in shared:
-                made.append(shared[i])
-            elif node.op == INPUT:
-                made.append(leaves[node.name])
-            elif node.op == CONST:
-                assert node.const is not None   # a constant node carries its value
-                made.append(self.constant(node.name, node.const))
-            else:
-                args: list[Expr] = []
-                for a in node.args:
-                    args += made[a] if isinstance(made[a], list) else [made[a]]
-                made.append(self.gate(node.op, args))
-        top = made[rule.root]
+        top = rule_forms.fold(rule, leaves, self._constant_node, self.gate, shared)
         return self.product(top) if isinstance(top, list) else top
+
+    def _constant_node(self, node) -> Expr:
+        assert node.const is not None   # a constant node carries its value
+        return self.constant(node.name, node.const)
 
     def partials(self, x: Expr, out: Expr | None = None) -> list[tuple[Expr, Expr]]:
         """The local partials of expression x with respect to each of its arguments: (argument, ∂x/∂argument),
