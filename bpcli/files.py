@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import sys
-import tempfile
 from typing import BinaryIO
 
 from bpcli.errors import InputError, OutputError
@@ -129,6 +128,8 @@ def write_whole(path: str, data: str | bytes) -> None:
 
 
 def _replace(target: str, data: bytes, mode: int | None) -> None:
+    import tempfile   # here, not at the top: with shutil, bz2 and lzma it is a tenth of a plain run's start-up
+
     folder, name = os.path.split(target)
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
     try:

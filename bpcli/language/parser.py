@@ -11,18 +11,23 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpcli.language import fastparse
 from bpcli import primitives
 from bpcli.language import syntax
 from bpcli.errors import InputError, cut
 
+if TYPE_CHECKING:  # pathlib is imported where used: only Lark's path reads the grammar file (start-up time)
+    from pathlib import Path
+
 _GRAMMAR = "bpcli.lark"
 
 
 def grammar_path() -> Path:
     """The grammar file: inside the installed package (bpcli/grammar/) or, in a checkout, ../grammar/."""
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent.parent   # the bpcli package
     for candidate in (here / "grammar" / _GRAMMAR, here.parent / "grammar" / _GRAMMAR):
         if candidate.is_file():
