@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 ARGUMENTS = ("a", "b", "c")   # how rules name a gate's arguments, in order
@@ -31,9 +31,9 @@ OUT = "out"                   # how rules name the gate's output
 ALL = "args"                  # a variadic gate's arguments, all of them, as the last arguments of a call
 
 
-@dataclass(frozen=True)
-class Check:
-    """A predicate over the gate's arguments that must hold at the point, and the reason shown when not."""
+class Check(NamedTuple):
+    """A predicate over the gate's arguments that must hold at the point, and the reason shown when not.
+    A NamedTuple: defining a dataclass costs start-up time, and every run imports this table."""
 
     holds: Callable[..., Any]
     reason: str

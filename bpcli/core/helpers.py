@@ -24,14 +24,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(NamedTuple):
     """How generated code calls a helper in one language: the name, and a definition for the prelude when
     the language has no such function. `counted` n: the call passes the number of its arguments after
-    the first n before them (C's variadic functions cannot count their own)."""
+    the first n before them (C's variadic functions cannot count their own). A NamedTuple, as the other
+    records that every run defines: a dataclass costs start-up time to define."""
 
     call: str
     define: str = ""

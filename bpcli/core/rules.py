@@ -21,7 +21,6 @@ import builtins
 import math
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -38,8 +37,10 @@ _AST_OPS: dict[str, ast.operator | ast.unaryop] = {"add": ast.Add(), "sub": ast.
 
 # ---- parsing ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Rule:
+# The records here are NamedTuples rather than dataclasses: every run defines them, and a dataclass takes
+# some ten times longer to define (start-up time).
+
+class Rule(NamedTuple):
     """One rule, parsed: its nodes in forward order (leaves first), the last one its value."""
 
     source: str
@@ -50,8 +51,7 @@ class Rule:
         return len(self.nodes) - 1
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A primitive's rules, parsed: its partials (one for a variadic gate), kink and forward."""
 
     partials: tuple[Rule, ...]
@@ -173,8 +173,7 @@ def _function(params: Sequence[str], body: ast.expr, namespace: dict[str, Any], 
     return types.FunctionType(lambda_code, namespace)
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(NamedTuple):
     """A gate's rules compiled for one arity and one backend: plain callables over numbers."""
 
     forward: Callable[..., Any]                    # (*args)
@@ -322,8 +321,7 @@ class Operand(NamedTuple):
     literal: bool = False
 
 
-@dataclass(frozen=True)
-class Notation:
+class Notation(NamedTuple):
     """How a rule is written out: bpcli's own (the tables) or a target language's (generated code)."""
 
     number: Callable[[float], str]                # a non-negative number
