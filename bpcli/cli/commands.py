@@ -16,7 +16,7 @@ from bpcli import __version__, check, codegen
 from bpcli import files
 from bpcli.cli import formats
 from bpcli.cli.batch import run_batch
-from bpcli.cli.complete import complete_names, script
+from bpcli.cli.complete import complete_names, ready, script
 from bpcli.cli.options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, negative_perturb,
                                perturbation, point_options, program_options, say, split_names, warn)
 from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError, listed
@@ -51,6 +51,14 @@ class _Bpcli(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The commands in ORDER (for --help and completion), then any others by name."""
         return [name for name in self.ORDER if name in self.commands] + sorted(self.commands.keys() - self.ORDER)
+
+    def _main_shell_completion(self, ctx_args, prog_name: str, complete_var: str | None = None) -> None:
+        """Click's check for a Tab, which every run makes. bpcli's bash and fish classes are registered only
+        when the environment may ask for one (_BPCLI_COMPLETE, or another program name's variable), so
+        other runs do not import click.shell_completion (start-up time)."""
+        if any(name.endswith("_COMPLETE") for name in os.environ):
+            ready()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import sys
 from collections.abc import Iterable
 from itertools import pairwise
@@ -148,6 +147,8 @@ def _point_options(command, formats: tuple[str, ...]):
 
 def dash_expression_hint(args: list[str], option: str) -> str:
     """`bpcli grad "-x^2"` read -x as an option: how to write an expression that starts with "-"."""
+    import shlex   # only for this hint (start-up time)
+
     token = next((arg for arg in args if arg.startswith(option) and not arg.startswith("--")), None)
     if token is None or "--" in args:
         return ""
