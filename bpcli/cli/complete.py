@@ -22,8 +22,11 @@ if TYPE_CHECKING:  # click.shell_completion is imported by a Tab and by `bpcli c
 
 
 def variables(ctx: click.Context) -> list[str]:
-    """The variables of the expression typed so far (from EXPR or -f FILE); [] when it does not parse."""
-    from bpcli import api
+    """The variables of the expression typed so far (from EXPR or -f FILE); [] when it does not parse.
+    Parsed and lowered as api.compile_source does, without importing the api and the engine behind it:
+    every Tab is a fresh process (start-up time)."""
+    from bpcli.core.lowering import lower
+    from bpcli.language.parser import parse
 
     # Click does not put an argument typed before the option into ctx.params (pallets/click#2184).
     expression = ctx.params.get("expression") or next(iter(ctx.args), None)
@@ -34,7 +37,7 @@ def variables(ctx: click.Context) -> list[str]:
             expression = files.read_path(ctx.params["file"]).decode("utf-8")
         if not expression or expression == "-":
             return []
-        return api.compile_source(expression).input_names
+        return lower(parse(expression), expression).input_names
     except (BpcliError, OSError, UnicodeDecodeError):
         return []
 

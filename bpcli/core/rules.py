@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from bpcli import primitives
-from bpcli.core import helpers
 from bpcli.core.nodes import CONST, INPUT, Node
 
 A, OUT, ALL = primitives.ARGUMENTS[0], primitives.OUT, primitives.ALL
@@ -195,6 +194,8 @@ _NAMESPACES: dict[str, dict[str, Any]] = {}
 def namespace(backend: str) -> dict[str, Any]:
     """What compiled rules call on a backend: its column of the table of helpers."""
     if backend not in _NAMESPACES:
+        from bpcli.core import helpers   # here: parsing alone (a Tab's variables) needs no table of helpers
+
         if backend == "numpy":
             raise LookupError("the numpy backend is made by bpcli.points.arrays, the one path that imports NumPy")
         _NAMESPACES[backend] = {"__builtins__": builtins, **helpers.namespace(backend)}
