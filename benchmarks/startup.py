@@ -9,9 +9,10 @@ Every bpcli call here is a fresh process, so this measures process start-up plus
 turn, round after round; medians. Targets: JSON within 4.5x, tables within 7x, a completion within 4x
 `python -c pass`.
 
-On stderr: the machine, the baseline interpreter and the bpcli measured, a warning when the baseline
-looks wrong (slow, or not the interpreter bpcli runs on), and the floor, `python -c "import click"`, which
-every bpcli process pays.
+Before the table: the machine line, the baseline interpreter and the bpcli measured, the floor
+(`python -c "import click"`, which every bpcli process pays), and a warning when the baseline looks wrong
+(a busy machine, a shim, over 30 ms, not the interpreter bpcli runs on, an editable install). Under
+run_all these go to stderr, so its table stays the whole of stdout after its own machine line.
 """
 
 from __future__ import annotations
@@ -19,27 +20,20 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import platform
 import sys
 
 from common import (
+    baseline_warnings,
     bpcli_command,
     environment,
     figure,
     interleaved,
+    machine,
     median_seconds,
     print_table,
 )
 
 TARGETS = {"json": 4.5, "table": 7, "tab": 4}
-SLOW_BASELINE = 0.030   # seconds: `python -c pass` takes about 10 ms on a desktop; much more means a busy
-#                         machine or a shim (pyenv's is a shell script) rather than the interpreter
-
-
-def machine() -> str:
-    """The machine line: processor, cores, system, Python."""
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"{platform.python_implementation()} {platform.python_version()}")
 
 
 def interpreter_of(script: str) -> str | None:
@@ -71,28 +65,26 @@ def editable(interpreter: str) -> bool:
     return bool(glob.glob(os.path.join(prefix, "lib", "python*", "site-packages", "__editable__*bpcli*")))
 
 
-def baseline_warnings(bpcli: str, base_seconds: float) -> list[str]:
-    """What makes `python -c pass` a poor baseline for this run, one line each ([] when nothing does)."""
-    warnings = []
+def bpcli_warnings(bpcli: str) -> list[str]:
+    """What makes this bpcli a poor match for the baseline: another interpreter, or an editable install."""
     real = os.path.realpath(sys.executable)
     if is_script(real):
-        warnings.append(f"the baseline {sys.executable} is a script (a shim?), not the interpreter itself")
+        return [f"warning: the baseline {sys.executable} is a script (a shim?), not the interpreter itself"]
     runs_on = interpreter_of(bpcli)
     if runs_on is None:
-        warnings.append(f"{bpcli} has no #! line: cannot tell which interpreter bpcli runs on")
-    elif os.path.realpath(runs_on) != real:
-        warnings.append(f"bpcli runs on {runs_on} ({os.path.realpath(runs_on)}) but the baseline is {real}: "
-                        f"run this script with {runs_on}")
-    elif editable(runs_on):
-        warnings.append("bpcli is an editable install: its import finder adds start-up time a user's "
-                        "`pip install` does not have")
-    if base_seconds > SLOW_BASELINE:
-        warnings.append(f"python -c pass took {base_seconds * 1000:.0f} ms (over {SLOW_BASELINE * 1000:.0f} ms): "
-                        "a busy machine or a slow interpreter; the ratios understate bpcli's cost")
-    return warnings
+        return [f"warning: {bpcli} has no #! line: cannot tell which interpreter bpcli runs on"]
+    if os.path.realpath(runs_on) != real:
+        return [f"warning: bpcli runs on {runs_on} ({os.path.realpath(runs_on)}) but the baseline is {real}: "
+                f"run this script with {runs_on}"]
+    if editable(runs_on):
+        return ["warning: bpcli is an editable install: its import finder adds start-up time a user's "
+                "`pip install` does not have"]
+    return []
 
 
-def figures(rounds: int = 20) -> list[dict]:
+def measure(rounds: int) -> dict[str, float]:
+    """Median seconds of each command, run in turn round after round: pass, click (the floor), json,
+    table and tab."""
     bpcli = bpcli_command()
     env = environment()
     tab = environment(_BPCLI_COMPLETE="bash_complete", COMP_LINE='bpcli grad "(w+x*y)*z" -v ')
@@ -104,27 +96,45 @@ def figures(rounds: int = 20) -> list[dict]:
         "table": (one, None, env),
         "tab": ([bpcli], None, tab),
     }, rounds)
-    base = median_seconds(runs["pass"])
-    floor = median_seconds(runs["click"])
-    print(machine(), file=sys.stderr)
-    print(f"baseline: {sys.executable} -c pass ({os.path.realpath(sys.executable)}), median {base * 1000:.1f} ms "
-          f"of {rounds} rounds; bpcli: {bpcli}", file=sys.stderr)
-    print(f"floor: {sys.executable} -c 'import click', median {floor * 1000:.1f} ms, "
-          f"{floor / base:.2f}x the baseline", file=sys.stderr)
-    for warning in baseline_warnings(bpcli, base):
-        print(f"warning: {warning}", file=sys.stderr)
+    return {name: median_seconds(r) for name, r in runs.items()}
+
+
+def describe(medians: dict[str, float], rounds: int) -> list[str]:
+    """The baseline used, the floor, and the warnings, one line each."""
+    bpcli, base, floor = bpcli_command(), medians["pass"], medians["click"]
+    return [f"baseline: {sys.executable} -c pass ({os.path.realpath(sys.executable)}), median "
+            f"{base * 1000:.1f} ms of {rounds} rounds; bpcli: {bpcli}",
+            f"floor: {sys.executable} -c 'import click', median {floor * 1000:.1f} ms, {floor / base:.2f}x the "
+            "baseline: every bpcli process imports Click",
+            *bpcli_warnings(bpcli), *baseline_warnings(base)]
+
+
+def rows(medians: dict[str, float]) -> list[dict]:
+    base = medians["pass"]
     return [
-        figure("start-up: grad --format json (s)", median_seconds(runs["json"]), base, TARGETS["json"]),
-        figure("start-up: grad, tables (s)", median_seconds(runs["table"]), base, TARGETS["table"]),
-        figure("start-up: one completion request (s)", median_seconds(runs["tab"]), base, TARGETS["tab"]),
+        figure("start-up: grad --format json (s)", medians["json"], base, TARGETS["json"]),
+        figure("start-up: grad, tables (s)", medians["table"], base, TARGETS["table"]),
+        figure("start-up: one completion request (s)", medians["tab"], base, TARGETS["tab"]),
     ]
+
+
+def figures(rounds: int = 20) -> list[dict]:
+    """The three rows, for run_all (which prints the machine line); the baseline and floor on stderr."""
+    medians = measure(rounds)
+    for line in describe(medians, rounds):
+        print(line, file=sys.stderr)
+    return rows(medians)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    print_table(figures(args.rounds))
+    medians = measure(args.rounds)
+    print(machine())
+    for line in describe(medians, args.rounds):
+        print(line)
+    print_table(rows(medians))
 
 
 if __name__ == "__main__":
