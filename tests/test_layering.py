@@ -45,8 +45,12 @@ def test_import_contracts_fail_on_a_forbidden_import(tmp_path, module, line, bro
 
 
 def modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True).stdout
+    """The modules a fresh interpreter has loaded after `code`. Without `site` (-S), this checkout and this
+    interpreter's path given instead: a .pth file (an editable install's finder, a site's own) may import
+    modules, pathlib or tempfile among them, that a user's interpreter does not."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *(p for p in sys.path if os.path.isdir(p))])}
+    code += "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     return set(json.loads(out.splitlines()[-1]))
 
 
@@ -60,19 +64,57 @@ def test_engine_does_not_import_lark():
     assert "lark" not in loaded and "rich" not in loaded and "click" not in loaded
 
 
-def test_json_path_of_the_cli_does_not_import_rich_or_numpy():
-    code = ("import sys\nfrom bpcli.cli.commands import main\nsys.argv = ['bpcli', 'grad', '(w+x*y)*z', '-v', "
-            "'w=5,x=3,y=2,z=4', '--format', 'json']\ntry:\n    main()\nexcept SystemExit:\n    pass")
-    loaded = modules_after(code)
-    assert "rich" not in loaded and "numpy" not in loaded
-    assert "lark" not in loaded, \
-        "a lone expression is parsed by bpcli.language.fastparse; Lark is for programs and errors"
+POINT = ["grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
+TAB = {"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": 'bpcli grad "(w+x*y)*z" -v '}
 
 
-def test_completion_path_does_not_import_rich_or_numpy():
-    code = ("import os, sys\nos.environ['_BPCLI_COMPLETE'] = 'bash_complete'\n"
-            "os.environ['COMP_LINE'] = 'bpcli grad \"(w+x*y)*z\" -v '\nfrom bpcli.cli.commands import main\n"
-            "sys.argv = ['bpcli']\ntry:\n    main()\nexcept SystemExit:\n    pass")
-    loaded = modules_after(code)
-    assert "rich" not in loaded and "numpy" not in loaded and "lark" not in loaded
-    assert "bpcli.language.fastparse" in loaded  # the expression was parsed, to complete its variables
+def modules_after_cli(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter has loaded once `bpcli ARGS` has run (with `env` added), less those
+    it loads before running anything (an editable install's finder or a site's .pth may load pathlib)."""
+    code = (f"import os, sys\nos.environ.update({env or {}!r})\nfrom bpcli.cli.commands import main\n"
+            f"sys.argv = ['bpcli', *{args!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass")
+    return modules_after(code) - modules_after("")
+
+
+# What one point or one Tab does not need, and so must not import: every bpcli process pays for each at
+# start-up. Click's own imports are the floor; these are ours or come with ours.
+NEVER = {
+    "lark": "a lone expression is parsed by bpcli.language.fastparse; Lark is for programs and errors",
+    "numpy": "NumPy is for many points (--batch, --grid)",
+    "tempfile": "only writing a file (--save, --write, --render) needs it, and it brings shutil, bz2 and lzma",
+    "pathlib": "only Lark's grammar file is found with it",
+    "importlib.metadata": "--version is given its version; looking it up costs a tenth of the start-up",
+    "bpcli.check.gradcheck": "the perturbation check runs only with --perturb",
+    "bpcli.core.explain": "--explain's paths",
+    "bpcli.points.descent": "gradient descent is bpcli step's",
+    "bpcli.symbolic.reverse": "derivatives as formulas are bpcli diff's",
+    "bpcli.codegen.emit": "code is bpcli code's",
+}
+ROWS = {  # also not on the paths that write no table
+    "rich": "Rich is for tables, the tree and the progress bar",
+    "bpcli.views.tables": "JSON, CSV and a Tab touch no table code",
+}
+NOT_A_TAB = {"click.shell_completion": "only a Tab and `bpcli completion` need the shells' classes"}
+
+
+@pytest.mark.parametrize("path, args, env, forbidden", [
+    ("json", [*POINT, "--format", "json"], None, {**NEVER, **ROWS, **NOT_A_TAB}),
+    ("csv", [*POINT, "--format", "csv"], None, {**NEVER, **ROWS, **NOT_A_TAB}),
+    ("tables", POINT, None, {**NEVER, **NOT_A_TAB}),
+    ("tab", [], TAB, {**NEVER, **ROWS, "bpcli.api": "a Tab parses and lowers, no more",
+                      "bpcli.core.engine": "a Tab computes nothing",
+                      "bpcli.core.helpers": "a Tab compiles no rule"}),
+])
+def test_one_point_and_one_tab_import_only_what_they_need(path, args, env, forbidden):
+    loaded = modules_after_cli(args, env)
+    assert not set(forbidden) & loaded, {name: forbidden[name] for name in set(forbidden) & loaded}
+
+
+def test_the_checks_of_what_is_imported_can_fail():
+    """The same check sees what a path does need: tables import Rich, a Tab the shells' classes, a point
+    the engine, and --perturb the check."""
+    assert "rich" in modules_after_cli(POINT)
+    tab = modules_after_cli([], TAB)
+    assert "click.shell_completion" in tab and "bpcli.language.fastparse" in tab  # the expression was parsed
+    assert "bpcli.core.engine" in modules_after_cli([*POINT, "--format", "json"])
+    assert "bpcli.check.gradcheck" in modules_after_cli([*POINT, "--perturb", "--format", "json"])
