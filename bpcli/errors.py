@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 # What a terminal acts on instead of showing: C0 controls (tab and newline too: a message line is one line),
 # DEL and the C1 controls (escape sequences, bells, carriage returns), the line and paragraph separators,
-# the bidi controls that reorder the text around them, and lone surrogates (not encodable).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+# the bidi controls that reorder the text around them, and lone surrogates (not encodable). A pattern that re
+# compiles (and caches) on first use: most runs print no message, and compiling it costs a millisecond.
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
 LIST_LIMIT = 10      # names a message lists before "… and N more"
 ITEM_LIMIT = 60      # characters of one listed name or value before "…"
 
@@ -16,7 +16,7 @@ ITEM_LIMIT = 60      # characters of one listed name or value before "…"
 def escaped(text: str) -> str:
     """`text` safe to print on a terminal: each character a terminal would act on, or that reorders the text
     around it, is shown as its Python escape (\\x1b, \\t, \\u202e); all else is left as it is."""
-    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+    return re.sub(_UNSAFE, lambda m: repr(m.group())[1:-1], text)
 
 
 def cut(text: str, limit: int = ITEM_LIMIT) -> str:
@@ -80,6 +80,8 @@ class InputError(BpcliError):
         # Shown escaped, as every message is; the caret goes under the escaped character, so it counts the
         # characters the escapes before it add.
         text, caret = escaped(text), len(escaped(text[:caret]))
+        import unicodedata   # here: only a message with a caret needs it (start-up time)
+
         caret = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text[:caret])
         where = f"line {line_no}, column {col}" if "\n" in source or self.origin else f"column {col}"
         if self.origin:

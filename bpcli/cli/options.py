@@ -44,7 +44,7 @@ def exit_statuses(command: str = "bpcli") -> str:
     return "\b\nExit status:\n" + "\n".join(rows) + "\n"
 
 
-_BINDING = re.compile(r"[^\W\d]\w*\s*=")   # the start of NAME=VALUE
+_BINDING = r"[^\W\d]\w*\s*="   # the start of NAME=VALUE (compiled by re on first use: only a hint needs it)
 
 LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
 
@@ -167,7 +167,7 @@ def comma_hint(args: list[str]) -> str:
         if value is not None:
             given = [value]
             for extra in args[i + 1:]:
-                if not _BINDING.match(extra):
+                if not re.match(_BINDING, extra):
                     break
                 given.append(extra)
             if len(given) > 1:

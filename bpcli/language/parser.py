@@ -184,7 +184,8 @@ def _join_lines(source: str) -> str:
 
 # ---- turning Lark's exceptions into one clear line ------------------------------------------------
 
-_OPERAND_END = re.compile(r"(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[^\W\d]\w*|\))\s*$")
+# compiled by re on first use (and cached): only an error message needs it
+_OPERAND_END = r"(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[^\W\d]\w*|\))\s*$"
 _OPERAND_START = {"NUMBER", "NAME", "LPAR"}
 _DESCRIBE = {"$END": "end of expression", "RPAR": "')'", "LPAR": "'('", "COMMA": "','"}
 
@@ -212,7 +213,7 @@ def _friendly(source: str, err) -> InputError:
 def _collision(source: str, pos: int, tok: str, kind: str) -> InputError | None:
     """The error for an operand token (`kind`: NUMBER, NAME or LPAR) right after an operand, or None."""
     # Only the tail before the token matters; searching the whole prefix would be quadratic.
-    before = _OPERAND_END.search(source, max(0, pos - 256), pos)
+    before = re.compile(_OPERAND_END).search(source, max(0, pos - 256), pos)
     if kind not in _OPERAND_START or not before:
         return None
     prev = before.group(1)
