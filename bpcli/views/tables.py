@@ -35,13 +35,15 @@ def show(renderable: RenderableType) -> None:
     at ($COLUMNS, else the terminal on stderr or stdin), else 80 columns; so does a terminal when NO_COLOR
     is set (no colour, and no bold or dim either).
     """
-    console = Console(highlight=False)
+    # emoji=False: no text here is an emoji code (user text goes in as Text), and replacing them would load
+    # Rich's table of emoji names on every run, a tenth of the tables' start-up
+    console = Console(highlight=False, emoji=False)
     if console.is_terminal and "NO_COLOR" not in os.environ:
         console.print(renderable)
         return
     width = console.width if console.is_terminal else _columns()
     buffer = io.StringIO()
-    plain = Console(file=buffer, width=width, color_system=None, highlight=False)
+    plain = Console(file=buffer, width=width, color_system=None, highlight=False, emoji=False)
     plain.print(renderable)
     sys.stdout.write("\n".join(line.rstrip() for line in buffer.getvalue().split("\n")))
 
