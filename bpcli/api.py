@@ -12,7 +12,7 @@ import gc
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bpcli.core import engine
 from bpcli.errors import LIST_LIMIT, DomainError, InputError, listed
@@ -25,8 +25,9 @@ if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none
     from bpcli.points import descent
     from bpcli.check import gradcheck
     from bpcli.check import hessian as hessian_check
+    from bpcli.check.gradcheck import Perturb
     from bpcli.core import explain as chain_rule
-    from bpcli.symbolic.reverse import Derivation
+    from bpcli.symbolic.derivatives import Derivatives
 
 
 @dataclass(frozen=True)
@@ -57,65 +58,6 @@ class Gradients(Evaluation):
 
 
 @dataclass(frozen=True)
-class Derivatives:
-    """`bpcli diff`: every derivative of the output up to `order` as formulas, and the program they share.
-
-    Keys are tuples of input names in the order of differentiation: ("x",) for ∂f/∂x, ("x", "y") for
-    ∂²f/∂x∂y. A derivative whose formula written out whole is at most `inline` characters is `whole`, and
-    its formula is that; another one's formula is its last line in `program`, over the program's names.
-    With a point (`inputs`), `values` holds every derivative there and `gradient` bpcli grad's numbers.
-    """
-
-    graph: Graph
-    derivation: Derivation
-    order: int
-    wrt: list[str]
-    formulas: dict[tuple[str, ...], str]
-    whole: dict[tuple[str, ...], bool]
-    conditions: list[str]   # what simplifying cancelled (x/x): the formulas hold where each is not 0
-    inline: int
-    inputs: dict[str, float] | None = None
-    values: dict[tuple[str, ...], float] | None = None
-    gradient: dict[str, float] | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def output(self) -> str:
-        return self.graph.output_name
-
-    def program(self, keys: Iterable[tuple[str, ...]] | None = None, latex: bool = False) -> list[str]:
-        """The steps the derivatives `keys` (default: all) need, one `name = formula` line each, the
-        derivatives' own lines last."""
-        from bpcli.symbolic import text
-
-        notation = text.LATEX if latex else text.BPCLI
-        chosen = list(self.formulas if keys is None else keys)
-        holders = [self.derivation.derivatives[k] for k in chosen]
-        needed = self.derivation.needed(holders)
-        last = set(holders)
-        ordered = [s for s in needed if s.name not in last] + [self.derivation.step(h) for h in holders]
-        return [f"{notation.name(s.name)} = {text.written(s.expr, notation)}" for s in ordered]
-
-    def alone(self, key: tuple[str, ...]) -> str:
-        """One derivative as bpcli input: its formula when whole, else the program that computes it."""
-        return self.formulas[key] if self.whole[key] else "\n".join(self.program([key]))
-
-    def latex(self, key: tuple[str, ...]) -> str:
-        """One derivative's formula in LaTeX (over the program's names when it is not whole)."""
-        from bpcli.symbolic import reverse, text
-
-        step = self.derivation.step(self.derivation.derivatives[key])
-        if self.whole[key]:
-            (found,) = reverse.expand(self.derivation, [step.expr], _FOREVER)
-            assert found is not None   # it was whole at the limit
-            return text.written(found, text.LATEX)
-        return text.written(step.expr, text.LATEX)
-
-
-_FOREVER = 1 << 62
-
-
-@dataclass(frozen=True)
 class Source:
     """Program text, the assigned name to differentiate (None: the last statement), and where it came
     from (a file name, "<stdin>", or None for the command line) for error messages."""
@@ -125,12 +67,19 @@ class Source:
     origin: str | None = None
 
 
-@dataclass(frozen=True)
-class Perturb:
-    """What --perturb asked for: the method and a fixed step (None: scaled to each input)."""
+def __getattr__(name: str) -> Any:
+    """`api.Perturb` and `api.Derivatives`, defined beside the check and the formulas they are for and
+    imported on first use: defining them cost every grad start-up time, and a grad without --perturb
+    needs neither."""
+    if name == "Perturb":
+        from bpcli.check.gradcheck import Perturb
 
-    method: str = "central"
-    step: float | None = None
+        return Perturb
+    if name == "Derivatives":
+        from bpcli.symbolic.derivatives import Derivatives
+
+        return Derivatives
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile_source(source: str | Source) -> Graph:
@@ -232,6 +181,7 @@ def diff(source: str | Source | Graph, values: Mapping[str, float] | None = None
     formulas; with `values` (which must name every variable) also their values there, beside the gradient
     of `grad`. A formula longer than `inline` characters is given as a program of named steps."""
     from bpcli.symbolic import evaluate, reverse, text
+    from bpcli.symbolic.derivatives import Derivatives
 
     if order < 1:
         raise InputError(f"--order must be 1 or more, not {order}")

@@ -39,6 +39,15 @@ RTOL = 1e-6        # a rule wrong by more than this, relative to the derivative,
 
 
 @dataclass(frozen=True)
+class Perturb:
+    """What --perturb asked for: the method and a fixed step (None: scaled to each input). bpcli.api.Perturb
+    is this class, defined here so that a grad without --perturb does not define it (start-up time)."""
+
+    method: str = "central"
+    step: float | None = None
+
+
+@dataclass(frozen=True)
 class Row:
     """One input's check. `left`/`right` are the one-sided slopes, shown when the step crosses a kink.
 

@@ -196,10 +196,10 @@ def split_names(items: tuple[str, ...], required: bool = True) -> list[str] | No
 
 def perturbation(step: str | None, method: str | None):
     """--perturb [STEP] and --perturb-method → the check pipeline.grad runs: None when neither is given."""
-    from bpcli.api import Perturb
-
     if step is None and method is None:
         return None
+    from bpcli.api import Perturb   # after the common case: Perturb is defined with the check it is for
+
     if step in (None, "auto"):
         return Perturb(method or "central")
     from bpcli.points.bindings import plain_number
