@@ -69,8 +69,8 @@ TAB = {"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": 'bpcli grad "(w+x*y)*z" 
 
 
 def modules_after_cli(args: list[str], env: dict[str, str] | None = None) -> set[str]:
-    """The modules a fresh interpreter has loaded once `bpcli ARGS` has run (with `env` added), less those
-    it loads before running anything (an editable install's finder or a site's .pth may load pathlib)."""
+    """The modules a fresh interpreter has loaded once `bpcli ARGS` has run (with `env` added), less those a
+    bare interpreter has loaded: what bpcli costs."""
     code = (f"import os, sys\nos.environ.update({env or {}!r})\nfrom bpcli.cli.commands import main\n"
             f"sys.argv = ['bpcli', *{args!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass")
     return modules_after(code) - modules_after("")
@@ -83,7 +83,7 @@ NEVER = {
     "numpy": "NumPy is for many points (--batch, --grid)",
     "tempfile": "only writing a file (--save, --write, --render) needs it, and it brings shutil, bz2 and lzma",
     "pathlib": "only Lark's grammar file is found with it",
-    "importlib.metadata": "--version is given its version; looking it up costs a tenth of the start-up",
+    "importlib.metadata": "--version is given its version; finding it would import email, zipfile, csv, …",
     "bpcli.check.gradcheck": "the perturbation check runs only with --perturb",
     "bpcli.core.explain": "--explain's paths",
     "bpcli.points.descent": "gradient descent is bpcli step's",
