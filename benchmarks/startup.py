@@ -59,8 +59,8 @@ def is_script(path: str) -> bool:
 
 
 def editable(interpreter: str) -> bool:
-    """Whether bpcli is an editable install (`pip install -e`) in `interpreter`'s environment: its import
-    finder costs start-up time that a user's `pip install` does not have."""
+    """Whether bpcli is an editable install (`pip install -e`) in `interpreter`'s environment: its finder
+    costs every process of that interpreter start-up time that a user's `pip install` does not have."""
     prefix = os.path.dirname(os.path.dirname(interpreter))
     return bool(glob.glob(os.path.join(prefix, "lib", "python*", "site-packages", "__editable__*bpcli*")))
 
@@ -77,8 +77,8 @@ def bpcli_warnings(bpcli: str) -> list[str]:
         return [f"warning: bpcli runs on {runs_on} ({os.path.realpath(runs_on)}) but the baseline is {real}: "
                 f"run this script with {runs_on}"]
     if editable(runs_on):
-        return ["warning: bpcli is an editable install: its import finder adds start-up time a user's "
-                "`pip install` does not have"]
+        return ["warning: bpcli is an editable install: its finder, loaded by a .pth file, runs in every process "
+                "of this interpreter, `python -c pass` too, so the ratios are not a user's: measure a `pip install`"]
     return []
 
 
