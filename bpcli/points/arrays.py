@@ -41,7 +41,12 @@ class Chunk:
 
     value: np.ndarray
     gradient: dict[str, np.ndarray]
-    errors: Sequence[str | None]
+    errors: Errors
+
+    @property
+    def all_fine(self) -> bool:
+        """Whether every row was computed."""
+        return not self.errors.messages
 
 
 class Errors(Sequence):
