@@ -124,3 +124,23 @@ def test_results_go_into_the_array_given():
     assert np.shares_memory(chunk.value, out) and np.array_equal(out[0], chunk.value)
     fresh = arrays.run(graph, columns, names)
     assert np.array_equal(out, np.vstack([fresh.value, *(fresh.gradient[n] for n in names)]))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_rows_written_as_a_block_are_the_rows_written_one_by_one(fmt):
+    import io
+
+    from bpcli.points.writers import Writer
+
+    rng = np.random.default_rng(5)
+    special = [0.0, -0.0, 1e16, 1e15, 123456789012345680.0, 1e-5, 0.0001, 5e-324, -1.7976931348623157e308, 0.1, 3.0]
+    numbers = np.concatenate([special * 3, rng.standard_normal(300) * 10.0 ** rng.integers(-30, 30, 300)])
+    table = numbers[: len(numbers) // 4 * 4].reshape(-1, 4).tolist()
+    one, block = io.StringIO(), io.StringIO()
+    by_row, at_once = Writer(one, fmt, ["x", "y"], ["y"]), Writer(block, fmt, ["x", "y"], ["y"])
+    for row in table:
+        by_row.row(row[:2], row[2], row[3:])
+    at_once.numbers([c for row in table for c in row], len(table))
+    by_row.flush()
+    at_once.flush()
+    assert block.getvalue() == one.getvalue()
