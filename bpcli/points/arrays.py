@@ -232,7 +232,7 @@ class Program:
             if grads[i] is not out[k]:
                 out[k] = 0.0 if grads[i] is None else grads[i]
         problems = [np.logical_not(ok) for ok in failed + more]
-        if not np.isfinite(np.sum(out)):  # one pass; the mask only when something is not finite
+        if not np.isfinite(np.add.reduce(out, axis=1)).all():  # a pass per row; a mask only if one fails
             problems.append(~np.isfinite(out).all(axis=0))
         bad = None
         for problem in problems:

@@ -108,17 +108,18 @@ def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, f
 def _process(graph, columns, constants, wrt, problems: list[str | None], writer, outcome: Outcome,
              on_error: str) -> None:
     """Compute a chunk and write it; `problems` holds a message for rows that could not be read."""
-    good = [i for i, p in enumerate(problems) if p is None]
-    result = arrays.run(graph, {**constants, **{k: v[good] for k, v in columns.items()}}, wrt) if good else None
+    every = problems.count(None) == len(problems)   # every row read: its columns as they are, not copied
+    good = range(len(problems)) if every else [i for i, p in enumerate(problems) if p is None]
+    read = columns if every else {k: v[good] for k, v in columns.items()}
+    result = arrays.run(graph, {**constants, **read}, wrt) if good else None
+    if result is not None and every and result.all_fine and _rows_at_once(columns, writer, result, wrt):
+        outcome.rows += len(good)
+        writer.flush()
+        return
     errors = list(problems)
     if result is not None:
         for j, i in enumerate(good):
             errors[i] = result.errors[j]
-    if result is not None and len(good) == len(problems) and result.all_fine and _rows_at_once(
-            columns, writer, result, wrt):
-        outcome.rows += len(good)
-        writer.flush()
-        return
     position = {i: j for j, i in enumerate(good)}
     for i, error in enumerate(errors):
         outcome.rows += 1
