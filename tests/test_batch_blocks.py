@@ -144,3 +144,21 @@ def test_rows_written_as_a_block_are_the_rows_written_one_by_one(fmt):
     by_row.flush()
     at_once.flush()
     assert block.getvalue() == one.getvalue()
+
+
+@pytest.mark.parametrize("source", ["(w+x*y)*z", "(x+y)*c", "c*(x*y) + x", "exp(x*c)*(x+c)"])
+def test_a_gate_computed_into_the_results_stays_right_when_a_constant_changes_the_steps(source):
+    """The first block finds the gates whose value is an input's gradient; a later call where a constant
+    (1.0, so × 1 is skipped, or an array) makes the passes alias differently still gives the engine's bits."""
+    graph = compile_source(source)
+    names = graph.input_names
+    wrt = [n for n in names if n != "c"]
+    for c in (1.0, np.linspace(0.5, 3.0, 40_000), 2.0, 1.0):
+        columns = {n: np.linspace(-2.0, 2.0, 40_000) * (k + 1) for k, n in enumerate(names)}
+        if "c" in names:
+            columns["c"] = c
+        chunk = arrays.run(graph, columns, wrt)
+        for i in (0, 17, 32_768, 39_999):
+            one = grad(graph, {n: float(np.broadcast_to(v, 40_000)[i]) for n, v in columns.items()}, wrt)
+            assert chunk.value[i] == one.value
+            assert all(chunk.gradient[n][i] == one.gradient[n] for n in wrt)

@@ -151,22 +151,39 @@ class Program:
         self.grad_of = {name: index[name] for name in wrt}
         self.block = max(MIN_BLOCK, min(BLOCK, CELLS // max(1, len(nodes))))
         # Rows of a scratch array, reused block after block: a value per gate that writes in place, a
-        # gradient per node that receives one (the chosen inputs' go straight into the results), one product.
+        # gradient per node that receives one, one product. The output's value and the chosen inputs'
+        # gradients go straight into the results, and so does a gate's value that is an input's gradient.
         rows = [g.node for g in self.gates if g.ufunc is not None and g.node != self.output]
-        rows += [-1 - a for a in sorted({e.args[k] for e in self.edges for k in e.ks} - set(self.grad_of.values()))]
+        rows += [-1 - a for a in sorted({e.args[k] for e in self.edges for k in e.ks})]
         self.rows = {node: r for r, node in enumerate(rows)}
         self.output_in_place = any(g.node == self.output and g.ufunc is not None for g in self.gates)
         self.width = len(rows) + 1
+        self.shared: dict[int, int] | None = None   # gate → row of the results: found on the first block
 
-    def space(self, scratch: np.ndarray, out: np.ndarray) -> tuple[dict, dict, np.ndarray]:
-        """Where one block's values and gradients go: views of `scratch` (width × block) and of the results."""
-        m, rows = out.shape[1], self.rows
+    def space(self, scratch: np.ndarray, out: np.ndarray) -> tuple[dict, dict, list]:
+        """Where one block's values and gradients go: views of `scratch` (width × block) and of the results
+        (`out`); and per row of the results, the view of it they write into (None for the product's)."""
+        m, rows, shared = out.shape[1], self.rows, self.shared or {}
+        results: list = [out[k] for k in range(len(out))]
         values = {node: scratch[r, :m] for node, r in rows.items() if node >= 0}
+        values.update((j, results[k]) for j, k in shared.items())
         grads = {-1 - node: scratch[r, :m] for node, r in rows.items() if node < 0}
-        grads.update((i, out[k]) for k, i in enumerate(self.grad_of.values(), 1))
+        # An input whose gradient is a gate's value sums into scratch, so the gate's value stays whole.
+        grads.update((i, results[k]) for k, i in enumerate(self.grad_of.values(), 1) if k not in shared.values())
         if self.output_in_place:
-            values[self.output] = out[0]
-        return values, grads, scratch[-1, :m]
+            values[self.output] = results[0]
+        return values, grads, results + [scratch[-1, :m]]
+
+    def share(self, into_values: dict, grads: list) -> None:
+        """After a first block: the gates whose value array is an input's whole gradient (f = u*z gives
+        ∂f/∂z = u), to be computed into the results from then on. The passes' steps are fixed, so the
+        next blocks alias alike; were one not to, the copy into the results still makes it right."""
+        gate_of = {id(array): j for j, array in into_values.items() if j != self.output}
+        self.shared = {}
+        for k, i in enumerate(self.grad_of.values(), 1):
+            j = gate_of.get(id(grads[i]))
+            if j is not None and j not in self.shared:
+                self.shared[j] = k
 
     def forward(self, columns: Mapping[str, np.ndarray],
                 into: Mapping[int, np.ndarray] | None = None) -> tuple[list, list]:
@@ -223,13 +240,15 @@ class Program:
         """Both passes on one block, the value and gradients written into the rows of `out`, temporaries
         into `scratch` (width × block); a mask of the points to re-run through the scalar engine, or None
         when every one is fine."""
-        into_values, into_grads, spare = self.space(scratch, out)
+        into_values, into_grads, results = self.space(scratch, out)
         values, failed = self.forward(columns, into_values)
-        grads, more = self.backward(values, into_grads, spare)
-        if values[self.output] is not into_values.get(self.output):
+        grads, more = self.backward(values, into_grads, results[-1])
+        if self.shared is None:
+            self.share(into_values, grads)
+        if values[self.output] is not results[0]:
             out[0] = values[self.output]
         for k, i in enumerate(self.grad_of.values(), 1):
-            if grads[i] is not out[k]:
+            if grads[i] is not results[k]:   # a copy unless it was computed in place
                 out[k] = 0.0 if grads[i] is None else grads[i]
         problems = [np.logical_not(ok) for ok in failed + more]
         if not np.isfinite(np.add.reduce(out, axis=1)).all():  # a pass per row; a mask only if one fails
