@@ -161,8 +161,8 @@ class Program:
         self.shared: dict[int, int] | None = None   # gate → row of the results: found on the first block
 
     def space(self, scratch: np.ndarray, out: np.ndarray) -> tuple[dict, dict, list]:
-        """Where one block's values and gradients go: views of `scratch` (width × block) and of the results
-        (`out`); and per row of the results, the view of it they write into (None for the product's)."""
+        """Where one block's values and gradients go (views of `scratch`, width × block, and of the results
+        `out`), and the views of the results' rows that they write into, then a scratch row for a product."""
         m, rows, shared = out.shape[1], self.rows, self.shared or {}
         results: list = [out[k] for k in range(len(out))]
         values = {node: scratch[r, :m] for node, r in rows.items() if node >= 0}
