@@ -2,12 +2,16 @@
 
     python benchmarks/batch_speed.py [--points 1000000] [--repeat 3]
 
-Compute: bpcli.points.arrays.run on N points (the graph's rules compiled for NumPy) against a hand-written NumPy
-forward and backward pass of the same expression. Backward/forward: the time of bpcli's backward pass
-over its forward pass on the same blocks (and the same for the hand-written NumPy), for the mid-size
-expression and a wide one (30 terms sin(xi*y)). I/O: bpcli's CSV reader and writer (bpcli.points.readers)
-against numpy.loadtxt and numpy.savetxt on the same rows. Every baseline runs in this process,
-interleaved with bpcli round by round; the figures are medians. `figures()` returns them as rows.
+Compute: bpcli.points.arrays.run on N points (the graph's rules compiled for NumPy) against the best plain
+NumPy a user would write for the same forward and backward pass, in a warm process: output and temporary
+arrays allocated once and reused, every step an in-place ufunc (`out=`), one thread. Backward/forward: the
+time of bpcli's backward pass over its forward pass on the same blocks (and the same for plain NumPy
+written as anyone would, whole arrays), for the mid-size expression and a wide one (30 terms sin(xi*y)).
+I/O: bpcli's CSV reader and writer (bpcli.points.readers) against numpy.loadtxt and numpy.savetxt on the
+same rows. End to end: N CSV rows of the lecture's expression through `bpcli grad EXPR --batch FILE >
+out.csv` as a process, against a Python process doing numpy.loadtxt, the hand-written passes and
+numpy.savetxt (fmt `%.17g`) on the same 9 columns, both writing to a file. Every baseline runs in this
+run, interleaved with bpcli round by round; the figures are medians. `figures()` returns them as rows.
 """
 
 from __future__ import annotations
@@ -15,19 +19,23 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # measure this checkout's bpcli
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py, when imported from elsewhere
 
 from bpcli.points import arrays
 from bpcli.points import records
 from bpcli.points import readers
 from bpcli.api import compile_source
 from bpcli.points.writers import Writer
+from common import bpcli_command, environment
 
 LECTURE = "(w+x*y)*z"
 MID = "tanh(w1*x1+w2*x2+b)*sigmoid(x1*x2) - log(1+exp(-x1))"
@@ -35,17 +43,57 @@ WIDE_TERMS = 30
 WIDE = "+".join(f"sin(x{i}*y)" for i in range(WIDE_TERMS))
 
 
-def by_hand_lecture(w, x, y, z):
-    v = x * y
-    u = w + v
-    f = u * z
-    dfdu, dfdz = z, u
-    dfdv = dfdu
-    return f, {"w": dfdu, "x": y * dfdv, "y": x * dfdv, "z": dfdz}
+def by_hand_lecture(w, x, y, z, out, scratch):
+    """(w+x*y)*z and its partials into the rows of `out` (value, d_w, d_x, d_y, d_z), in place."""
+    f, dw, dx, dy, dz = out
+    np.multiply(x, y, out=dz)
+    dz += w                      # u = w + x*y, which is also df/dz
+    np.multiply(dz, z, out=f)
+    np.copyto(dw, z)
+    np.multiply(y, z, out=dx)
+    np.multiply(x, z, out=dy)
 
 
-def by_hand_mid(w1, x1, w2, x2, b):
-    return mid_backward(w1, x1, w2, x2, *mid_forward(w1, x1, w2, x2, b))
+def by_hand_mid(w1, x1, w2, x2, b, out, scratch):
+    """The mid-size expression and its partials into the rows of `out`, every step in place."""
+    f, dw1, dx1, dw2, dx2, db = out
+    a, t, s, e, q = scratch
+    np.multiply(w1, x1, out=a)
+    np.multiply(w2, x2, out=t)
+    a += t
+    a += b
+    np.tanh(a, out=t)
+    np.multiply(x1, x2, out=s)
+    np.negative(s, out=s)
+    np.exp(s, out=s)
+    s += 1
+    np.reciprocal(s, out=s)      # sigmoid(x1*x2)
+    np.negative(x1, out=e)
+    np.exp(e, out=e)
+    np.add(e, 1, out=q)
+    np.log(q, out=q)
+    np.multiply(t, s, out=f)
+    f -= q
+    np.multiply(t, t, out=db)    # da = (1 - t²)·s, which is df/db
+    np.subtract(1, db, out=db)
+    db *= s
+    np.subtract(1, s, out=a)     # ds = t·s·(1 - s)
+    a *= s
+    a *= t
+    np.multiply(db, x1, out=dw1)
+    np.multiply(db, x2, out=dw2)
+    np.multiply(db, w1, out=dx1)
+    np.multiply(a, x2, out=q)
+    dx1 += q
+    np.add(e, 1, out=q)
+    np.divide(e, q, out=q)
+    dx1 += q
+    np.multiply(db, w2, out=dx2)
+    np.multiply(a, x1, out=q)
+    dx2 += q
+
+
+SCRATCH = 5   # temporaries the hand-written passes need, allocated once
 
 
 def mid_forward(w1, x1, w2, x2, b):
@@ -110,8 +158,12 @@ def compute_times(source: str, hand, n: int, repeat: int) -> dict[str, float]:
     graph = compile_source(source)
     names = graph.input_names
     columns = _columns(names, n)
-    return _rounds({"bpcli": lambda: _seconds(lambda: arrays.run(graph, columns, names)),
-                    "hand": lambda: _seconds(lambda: hand(**columns))}, repeat, warm=True)
+    out, scratch, results = np.empty((1 + len(names), n)), np.empty((SCRATCH, n)), np.empty((1 + len(names), n))
+    hand(**columns, out=out, scratch=scratch)
+    arrays.run(graph, columns, names, results)
+    assert np.allclose(out, results), "the hand-written passes compute something else"
+    return _rounds({"bpcli": lambda: _seconds(lambda: arrays.run(graph, columns, names, results)),
+                    "hand": lambda: _seconds(lambda: hand(**columns, out=out, scratch=scratch))}, repeat, warm=True)
 
 
 def _bpcli_passes(source: str, n: int):
@@ -177,11 +229,13 @@ def io_times(n: int, repeat: int) -> dict[str, float]:
         for block in records.blocks(io.BytesIO(raw), ","):
             rows.parse(block)
 
-    def ours_write():
+    def ours_write():  # as --batch writes: a block of rows at a time (about what 64 KiB of input holds)
         writer = Writer(io.StringIO(), "csv", ["x", "y"], ["x", "y"])
-        for row in data.tolist():
-            writer.row(row, row[0], row)
-        writer.flush()
+        table = np.hstack([data, data[:, :1], data])
+        for start in range(0, n, 1000):
+            block = table[start:start + 1000]
+            writer.numbers(block.ravel().tolist(), len(block))
+            writer.flush()
 
     return _rounds({
         "read": lambda: _seconds(ours_read),
@@ -190,6 +244,43 @@ def io_times(n: int, repeat: int) -> dict[str, float]:
         "savetxt": lambda: _seconds(lambda: np.savetxt(io.StringIO(), np.hstack([data, data, data[:, :1]]),
                                                        delimiter=",", fmt="%r")),
     }, repeat)
+
+
+# The end-to-end baseline: what a user would write with NumPy alone for the lecture's expression.
+BY_HAND_PROCESS = """
+import sys
+import numpy as np
+w, x, y, z = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, unpack=True, ndmin=2)
+table = np.empty((9, len(w)))
+table[:4] = w, x, y, z
+f, dw, dx, dy, dz = table[4:]
+np.multiply(x, y, out=dz)
+dz += w
+np.multiply(dz, z, out=f)
+np.copyto(dw, z)
+np.multiply(y, z, out=dx)
+np.multiply(x, z, out=dy)
+np.savetxt(sys.stdout, table.T, fmt="%.17g", delimiter=",", header="w,x,y,z,value,d_w,d_x,d_y,d_z", comments="")
+"""
+
+
+def end_to_end_times(n: int, repeat: int) -> dict[str, float]:
+    """Seconds for n CSV rows of the lecture's expression through `bpcli grad --batch FILE > out.csv` and
+    through the NumPy process above (loadtxt, passes, savetxt), both started afresh each round."""
+    rng = np.random.default_rng(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, out = Path(tmp, "points.csv"), Path(tmp, "out.csv")
+        data = rng.uniform(-2, 2, (n, 4)).tolist()
+        rows.write_text("w,x,y,z\n" + "".join(f"{w!r},{x!r},{y!r},{z!r}\n" for w, x, y, z in data))
+        commands = {"bpcli": [bpcli_command(), "grad", LECTURE, "--batch", str(rows)],
+                    "numpy": [sys.executable, "-c", BY_HAND_PROCESS, str(rows)]}
+
+        def process(command):
+            with out.open("w") as sink:
+                start = time.perf_counter()
+                subprocess.run(command, stdout=sink, env=environment(), check=True)
+                return time.perf_counter() - start
+        return _rounds({name: (lambda c=command: process(c)) for name, command in commands.items()}, repeat)
 
 
 def _row(figure: str, ours: float, baseline: float, target: float) -> dict:
@@ -206,13 +297,15 @@ def figures(points: int, repeat: int) -> list[dict]:
     rows = []
     for name, source, hand in (("lecture", LECTURE, by_hand_lecture), ("mid", MID, by_hand_mid)):
         t = compute_times(source, hand, points, repeat)
-        rows.append(_row(f"compute {name} vs hand-written NumPy", t["bpcli"], t["hand"], 1.2))
+        rows.append(_row(f"compute {name} vs hand-written NumPy, warm", t["bpcli"], t["hand"], 1.5))
     for name, source in (("mid", MID), ("wide", WIDE)):
         t = pass_times(source, points, repeat)
         rows.append(_row(f"batch backward/forward {name}", t["backward"], t["forward"], 2.2))
     t = io_times(max(1, points // 5), repeat)
     rows.append(_row("CSV read vs numpy.loadtxt", t["read"], t["loadtxt"], 1.0))
     rows.append(_row("CSV write vs numpy.savetxt", t["write"], t["savetxt"], 1.0))
+    t = end_to_end_times(points, repeat)
+    rows.append(_row(f"--batch {points:,} CSV rows, process, vs loadtxt+NumPy+savetxt", t["bpcli"], t["numpy"], 1.0))
     return rows
 
 
@@ -237,6 +330,9 @@ def main() -> None:
           f"ratio {t['read'] / t['loadtxt']:5.2f}x")
     print(f"write    {rows:,} CSV rows: bpcli {t['write']:6.2f} s   numpy.savetxt {t['savetxt']:6.2f} s   "
           f"ratio {t['write'] / t['savetxt']:5.2f}x")
+    t = end_to_end_times(n, repeat)
+    print(f"process  {n:,} CSV rows of {LECTURE}, --batch FILE > out.csv: bpcli {t['bpcli']:6.2f} s   "
+          f"numpy.loadtxt + passes + savetxt(%.17g) {t['numpy']:6.2f} s   ratio {t['bpcli'] / t['numpy']:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -5,23 +5,23 @@ engine run over arrays, with every rule taken from `ops` compiled for NumPy (one
 Rows where anything is undefined (a domain check fails, or a value or gradient is not finite) are
 re-run one by one through the scalar engine, which says exactly which node failed and why.
 
-Speed (benchmarks/batch_speed.py), measured lever by lever: the points go through in blocks of 32k, so
-every temporary is a 256 KiB array in cache that malloc recycles, where whole 8 MB arrays are fresh
-pages each time (page faults were most of the time at 10^6 points); the graph is compiled once into
-lists of steps, as a stream calls run() per chunk; checks scan a block once and build a row mask only
-when one fails; all results share one allocation. Writing products in place (out=) measured no faster
-once blocked, so the backward pass stays the engine's plain sum of products (× 1 skipped).
+Speed (benchmarks/batch_speed.py): the points go through in blocks of 32k, so every temporary is a
+256 KiB array in cache; the graph is compiled once into lists of steps, as a stream calls run() per chunk.
+Gates that are one ufunc (+, *, exp, tanh…) write into a scratch array kept for the whole call, and
+gradients are summed into it in place, the chosen inputs' straight into the results: fresh memory costs
+a page fault per 4 KiB. Checks scan a block once and build a row mask only when one fails; a gate whose
+inf or nan is sure to reach the output (through +, -, *) is left to the one check of the results.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bpcli.points.np_exact import np
 
+from bpcli import primitives
 from bpcli.core import engine
 from bpcli.core import helpers, rules
 from bpcli.errors import BpcliError
@@ -41,7 +41,12 @@ class Chunk:
 
     value: np.ndarray
     gradient: dict[str, np.ndarray]
-    errors: Sequence[str | None]
+    errors: Errors
+
+    @property
+    def all_fine(self) -> bool:
+        """Whether every row was computed."""
+        return not self.errors.messages
 
 
 class Errors(Sequence):
@@ -62,19 +67,22 @@ class Errors(Sequence):
         return self.messages.get(row % self.n)
 
 
-def run(graph: Graph, columns: Mapping[str, np.ndarray], wrt: Sequence[str]) -> Chunk:
-    """Value and gradients at every row of `columns` (each input an array, or a scalar shared by all)."""
+def run(graph: Graph, columns: Mapping[str, np.ndarray], wrt: Sequence[str], out: np.ndarray | None = None) -> Chunk:
+    """Value and gradients at every row of `columns` (each input an array, or a scalar shared by all);
+    `out`, if given, an array of 1 + len(wrt) rows of as many points that receives them (memory written
+    before costs no page faults, so a caller running many calls may keep one)."""
     n = max((len(v) for v in columns.values() if np.ndim(v)), default=1)
     passes = program(graph, wrt)
     columns = {name: _input(columns[name]) for name in passes.inputs.values()}
     # The value, then each gradient: one allocation, as fresh memory costs page faults (fewer when larger).
-    results = np.empty((1 + len(passes.wrt), n))
+    results = np.empty((1 + len(passes.wrt), n)) if out is None else out
+    scratch = np.empty((passes.width, min(n, passes.block)))
     bad_rows = []
     with np.errstate(all="ignore"):
         for start in range(0, n, passes.block):
             stop = min(start + passes.block, n)
             part = {name: col[start:stop] if col.ndim else col for name, col in columns.items()}
-            bad = passes.compute(part, results[:, start:stop])
+            bad = passes.compute(part, results[:, start:stop], scratch)
             if bad is not None:
                 bad_rows.extend((start + np.flatnonzero(bad)).tolist())
     value, gradient = results[0], {name: results[k] for k, name in enumerate(passes.wrt, 1)}
@@ -99,6 +107,8 @@ class _Gate:
     args: tuple[int, ...]
     rule: Callable
     checks: tuple[Callable, ...]
+    watched: bool   # whether its value is checked for inf and nan here (else the output's check sees them)
+    ufunc: np.ufunc | None   # the rule, when it is one ufunc: then it writes into a buffer (out=)
 
 
 @dataclass(frozen=True)
@@ -134,14 +144,51 @@ class Program:
         self.size, self.output, self.wrt = len(nodes), graph.output, wrt
         self.inputs = {i: nodes[i].name for i in graph.inputs}
         self.leaves = [np.float64(n.const) if n.op == CONST else None for n in nodes]
-        self.gates = [_gate(i, node) for i, node in enumerate(nodes) if node.is_gate]
+        seen = _seen_at_output(graph)
+        self.gates = [_gate(i, node, not seen[i]) for i, node in enumerate(nodes) if node.is_gate]
         self.edges = _edges(graph, wrt)
         index = {name: i for i, name in self.inputs.items()}
         self.grad_of = {name: index[name] for name in wrt}
         self.block = max(MIN_BLOCK, min(BLOCK, CELLS // max(1, len(nodes))))
+        # Rows of a scratch array, reused block after block: a value per gate that writes in place, a
+        # gradient per node that receives one, one product. The output's value and the chosen inputs'
+        # gradients go straight into the results, and so does a gate's value that is an input's gradient.
+        rows = [g.node for g in self.gates if g.ufunc is not None and g.node != self.output]
+        rows += [-1 - a for a in sorted({e.args[k] for e in self.edges for k in e.ks})]
+        self.rows = {node: r for r, node in enumerate(rows)}
+        self.output_in_place = any(g.node == self.output and g.ufunc is not None for g in self.gates)
+        self.width = len(rows) + 1
+        self.shared: dict[int, int] | None = None   # gate → row of the results: found on the first block
 
-    def forward(self, columns: Mapping[str, np.ndarray]) -> tuple[list, list]:
-        """Every node's value on a block, and the results of domain checks that failed somewhere."""
+    def space(self, scratch: np.ndarray, out: np.ndarray) -> tuple[dict, dict, list]:
+        """Where one block's values and gradients go (views of `scratch`, width × block, and of the results
+        `out`), and the views of the results' rows that they write into, then a scratch row for a product."""
+        m, rows, shared = out.shape[1], self.rows, self.shared or {}
+        results: list = [out[k] for k in range(len(out))]
+        values = {node: scratch[r, :m] for node, r in rows.items() if node >= 0}
+        values.update((j, results[k]) for j, k in shared.items())
+        grads = {-1 - node: scratch[r, :m] for node, r in rows.items() if node < 0}
+        # An input whose gradient is a gate's value sums into scratch, so the gate's value stays whole.
+        grads.update((i, results[k]) for k, i in enumerate(self.grad_of.values(), 1) if k not in shared.values())
+        if self.output_in_place:
+            values[self.output] = results[0]
+        return values, grads, results + [scratch[-1, :m]]
+
+    def share(self, into_values: dict, grads: list) -> None:
+        """After a first block: the gates whose value array is an input's whole gradient (f = u*z gives
+        ∂f/∂z = u), to be computed into the results from then on. The passes' steps are fixed, so the
+        next blocks alias alike; were one not to, the copy into the results still makes it right."""
+        gate_of = {id(array): j for j, array in into_values.items() if j != self.output}
+        self.shared = {}
+        for k, i in enumerate(self.grad_of.values(), 1):
+            j = gate_of.get(id(grads[i]))
+            if j is not None and j not in self.shared:
+                self.shared[j] = k
+
+    def forward(self, columns: Mapping[str, np.ndarray],
+                into: Mapping[int, np.ndarray] | None = None) -> tuple[list, list]:
+        """Every node's value on a block, and the results of domain checks that failed somewhere; `into`:
+        the arrays that gates computed by one ufunc write their values into (else each is a new array)."""
         values = list(self.leaves)
         for i, name in self.inputs.items():
             values[i] = columns[name]
@@ -150,16 +197,21 @@ class Program:
             args = [values[a] for a in gate.args]
             if gate.checks:
                 _check(gate.checks, args, failed)
-            value = values[gate.node] = gate.rule(*args)
+            if gate.ufunc is not None and into is not None and gate.node in into:
+                value = values[gate.node] = gate.ufunc(*args, out=into[gate.node])
+            else:
+                value = values[gate.node] = gate.rule(*args)
             # An intermediate inf or nan can vanish downstream (min(exp(x), 1) at x = 1000 is 1), but the
             # scalar engine stops there, so these rows go to it. One pass (a sum) in the common case; a sum
             # that overflows from finite values only costs the mask.
-            if not np.isfinite(np.sum(value)):
+            if gate.watched and not np.isfinite(np.sum(value)):
                 failed.append(np.isfinite(value))
         return values, failed
 
-    def backward(self, values: list) -> tuple[list, list]:
-        """∂f/∂node on a block (None where no edge reached), and the gradient checks that failed."""
+    def backward(self, values: list, into: Mapping[int, np.ndarray] | None = None,
+                 spare: np.ndarray | None = None) -> tuple[list, list]:
+        """∂f/∂node on a block (None where no edge reached), and the gradient checks that failed; `into`:
+        each node's array for its gradient, written in place with `spare` for a product (else new arrays)."""
         grads: list = [None] * self.size
         grads[self.output] = 1.0
         failed: list = []
@@ -173,23 +225,34 @@ class Program:
             out = values[gate.node]
             every = gate.every(*args, out) if gate.every else None
             for k in gate.ks:
-                product = _times(upstream, every[k] if every is not None else gate.partials[k](*args, out))
+                local = every[k] if every is not None else gate.partials[k](*args, out)
                 to = gate.args[k]
-                grads[to] = product if grads[to] is None else grads[to] + product
+                if into is None:
+                    product = _times(upstream, local)
+                    grads[to] = product if grads[to] is None else grads[to] + product
+                elif grads[to] is None:
+                    grads[to] = _times(upstream, local, into[to])
+                else:
+                    grads[to] = np.add(grads[to], _times(upstream, local, spare), out=into[to])
         return grads, failed
 
-    def compute(self, columns: Mapping[str, np.ndarray], out: np.ndarray) -> np.ndarray | None:
-        """Both passes on one block, the value and gradients written into the rows of `out`; a mask of
-        the points to re-run through the scalar engine, or None when every one is fine."""
-        values, failed = self.forward(columns)
-        grads, more = self.backward(values)
-        out[0] = values[self.output]
+    def compute(self, columns: Mapping[str, np.ndarray], out: np.ndarray, scratch: np.ndarray) -> np.ndarray | None:
+        """Both passes on one block, the value and gradients written into the rows of `out`, temporaries
+        into `scratch` (width × block); a mask of the points to re-run through the scalar engine, or None
+        when every one is fine."""
+        into_values, into_grads, results = self.space(scratch, out)
+        values, failed = self.forward(columns, into_values)
+        grads, more = self.backward(values, into_grads, results[-1])
+        if self.shared is None:
+            self.share(into_values, grads)
+        if values[self.output] is not results[0]:
+            out[0] = values[self.output]
         for k, i in enumerate(self.grad_of.values(), 1):
-            out[k] = 0.0 if grads[i] is None else grads[i]
+            if grads[i] is not results[k]:   # a copy unless it was computed in place
+                out[k] = 0.0 if grads[i] is None else grads[i]
         problems = [np.logical_not(ok) for ok in failed + more]
-        finite = np.isfinite(out)
-        if not finite.all():
-            problems.append(~finite.all(axis=0))
+        if not np.isfinite(np.add.reduce(out, axis=1)).all():  # a pass per row; a mask only if one fails
+            problems.append(~np.isfinite(out).all(axis=0))
         bad = None
         for problem in problems:
             bad = np.zeros(out.shape[1], dtype=bool) if bad is None else bad
@@ -205,9 +268,44 @@ def _check(checks, args: list, failed: list) -> None:
             failed.append(ok)
 
 
-def _gate(i: int, node) -> _Gate:
+def _gate(i: int, node, watched: bool) -> _Gate:
     compiled = rules.rules(node.op, len(node.args), "numpy")
-    return _Gate(i, node.args, compiled.forward, tuple(check for check, _ in compiled.checks))
+    return _Gate(i, node.args, compiled.forward, tuple(check for check, _ in compiled.checks), watched,
+                 _ufunc(node.op, len(node.args)))
+
+
+# The gates whose rule is one of Python's operators: on arrays, exactly these ufuncs.
+_OPERATORS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "neg": np.negative}
+
+
+def _ufunc(op: str, arity: int) -> np.ufunc | None:
+    """The ufunc that a gate's compiled rule calls and nothing else (+, *, exp, tanh…), or None."""
+    if op in _OPERATORS:
+        return _OPERATORS[op]
+    helper = rules.namespace("numpy").get(op)
+    if primitives.OPS[op].forward is None and isinstance(helper, np.ufunc) and helper.nin == arity:
+        return helper
+    return None
+
+
+# Gates whose value is inf or nan at a point wherever an argument is (inf - inf and 0 * inf are nan).
+_SPREADS = frozenset({"add", "sub", "mul", "neg"})
+
+
+def _seen_at_output(graph: Graph) -> list[bool]:
+    """Per node: is an inf or nan in its value sure to reach the output's value at the same point? Then
+    the check of the results finds that point, and the node needs no check of its own."""
+    nodes = graph.nodes
+    seen = [False] * len(nodes)
+    used = [False] * len(nodes)
+    seen[graph.output] = True
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        spreads = node.op in _SPREADS and seen[i]
+        for a in node.args:
+            seen[a] = (seen[a] or not used[a]) and spreads if a != graph.output else True
+            used[a] = True
+    return seen
 
 
 def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edges]:
@@ -231,13 +329,13 @@ def _edges(graph: Graph, wrt: Sequence[str]) -> list[_Edges]:
     return edges
 
 
-def _times(upstream, local):
+def _times(upstream, local, into: np.ndarray | None = None):
     # × 1 is no multiplication: the seed and the partials of +, - and unary + are mostly 1.
     if isinstance(local, float) and local == 1.0:
         return upstream
     if isinstance(upstream, float) and upstream == 1.0:
         return local
-    return upstream * local
+    return upstream * local if into is None else np.multiply(upstream, local, out=into)
 
 
 def _scalar_fallback(graph: Graph, columns, wrt, row: int, value: np.ndarray, gradient: dict) -> str | None:
@@ -253,33 +351,3 @@ def _scalar_fallback(graph: Graph, columns, wrt, row: int, value: np.ndarray, gr
     for name in wrt:
         gradient[name][row] = backward.grads[index[name]]
     return None
-# ---- grids ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Grid:
-    """`x=0:10:0.1`: the points start + i·step for i = 0 … count−1 (no drift), end included when on the grid,
-    and never a point past end (one that passes it by rounding, 0.30000000000000004 for 0:0.3:0.1, is end)."""
-
-    name: str
-    start: float
-    step: float
-    count: int
-    end: float = math.inf
-
-    def points(self, index: np.ndarray) -> np.ndarray:
-        """The grid's values at positions `index`."""
-        with np.errstate(over="ignore"):
-            points = self.start + index * self.step
-        if not np.isfinite(points).all():  # index·step overflowed: halve, then double (both exact)
-            points = np.where(np.isfinite(points), points, (self.start / 2 + index * (self.step / 2)) * 2)
-        return np.minimum(points, self.end) if self.step > 0 else np.maximum(points, self.end)
-
-
-def grid_chunks(grids: Sequence[Grid], size: int) -> Iterator[dict[str, np.ndarray]]:
-    """The product of the grids (the last varies fastest), `size` points at a time."""
-    shape = tuple(g.count for g in grids)
-    total = math.prod(shape)
-    for start in range(0, total, size):
-        flat = np.arange(start, min(start + size, total), dtype=np.int64)
-        positions = np.unravel_index(flat, shape)
-        yield {g.name: g.points(p) for g, p in zip(grids, positions)}

@@ -18,6 +18,7 @@ from bpcli.points.np_exact import np
 
 from bpcli.points import arrays
 from bpcli.points import bindings
+from bpcli.points.grids import Grid, grid_chunks
 from bpcli.points import records
 from bpcli.errors import DomainError, InputError, listed
 from bpcli.core.graph import Graph
@@ -36,7 +37,7 @@ class Outcome:
     failed: list[tuple[int, str]] = field(default_factory=list)
 
 
-def parse_grid(text: str) -> arrays.Grid:
+def parse_grid(text: str) -> Grid:
     """`x=0:10:0.1` → Grid(x, 0, 0.1, 101, 10); the end is included when it lies on the grid."""
     name, eq, spec = text.partition("=")
     parts = spec.split(":")
@@ -55,10 +56,10 @@ def parse_grid(text: str) -> arrays.Grid:
     # END counts when it is on the grid up to rounding: of START and END (half an ulp each, magnified by
     # the division when STEP is small) and of the arithmetic (a few ulps of the quotient).
     slack = (math.ulp(start) + math.ulp(end)) / abs(step) + 4 * math.ulp(span)
-    return arrays.Grid(name.strip(), start, step, int(math.floor(span + slack)) + 1, end)
+    return Grid(name.strip(), start, step, int(math.floor(span + slack)) + 1, end)
 
 
-def check_grids(grids: Sequence[arrays.Grid]) -> None:
+def check_grids(grids: Sequence[Grid]) -> None:
     """One grid per name, and a product of a sane size."""
     names = [g.name for g in grids]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -69,13 +70,13 @@ def check_grids(grids: Sequence[arrays.Grid]) -> None:
         raise InputError(f"the grids have {total:.3g} points together: too many (at most {MAX_POINTS:.0e})")
 
 
-def run_grid(graph: Graph, grids: Sequence[arrays.Grid], constants: dict[str, float], wrt: Sequence[str],
+def run_grid(graph: Graph, grids: Sequence[Grid], constants: dict[str, float], wrt: Sequence[str],
              out: TextIO, fmt: str, on_error: str, progress=None) -> Outcome:
     """Every point of the product of the grids; `progress(n, total)` is told of each chunk done."""
     writer = _Writer(out, fmt, [g.name for g in grids], wrt)
     outcome = Outcome()
     total = math.prod(g.count for g in grids)
-    for chunk in arrays.grid_chunks(grids, GRID_CHUNK):
+    for chunk in grid_chunks(grids, GRID_CHUNK):
         size = len(next(iter(chunk.values())))
         _process(graph, chunk, constants, wrt, [None] * size, writer, outcome, on_error)
         if progress is not None:
@@ -107,8 +108,14 @@ def run_rows(graph: Graph, source: BinaryIO, in_fmt: str, constants: dict[str, f
 def _process(graph, columns, constants, wrt, problems: list[str | None], writer, outcome: Outcome,
              on_error: str) -> None:
     """Compute a chunk and write it; `problems` holds a message for rows that could not be read."""
-    good = [i for i, p in enumerate(problems) if p is None]
-    result = arrays.run(graph, {**constants, **{k: v[good] for k, v in columns.items()}}, wrt) if good else None
+    every = problems.count(None) == len(problems)   # every row read: its columns as they are, not copied
+    good = range(len(problems)) if every else [i for i, p in enumerate(problems) if p is None]
+    read = columns if every else {k: v[good] for k, v in columns.items()}
+    result = arrays.run(graph, {**constants, **read}, wrt) if good else None
+    if result is not None and every and result.all_fine and _rows_at_once(columns, writer, result, wrt):
+        outcome.rows += len(good)
+        writer.flush()
+        return
     errors = list(problems)
     if result is not None:
         for j, i in enumerate(good):
@@ -129,6 +136,19 @@ def _process(graph, columns, constants, wrt, problems: list[str | None], writer,
         writer.row([_cell(columns, k, i) for k in writer.inputs], result.value[j],
                    [result.gradient[n][j] for n in wrt])
     writer.flush()
+
+
+def _rows_at_once(columns, writer, result: arrays.Chunk, wrt) -> bool:
+    """Write a chunk whose every row was read and computed as one block of text; False (nothing written)
+    when a number is not finite, which the row-by-row path writes as it always has."""
+    table = np.empty((len(result.value), len(writer.keys)))
+    for k, column in enumerate([*(columns[name] for name in writer.inputs), result.value,
+                                *(result.gradient[name] for name in wrt)]):
+        table[:, k] = column
+    if not np.isfinite(table).all():
+        return False
+    writer.numbers(table.ravel().tolist(), len(table))
+    return True
 
 
 def _cell(columns, name: str, i: int) -> float | None:

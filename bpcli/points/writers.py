@@ -8,6 +8,7 @@ point, in CSV, TSV or JSON Lines. No NumPy here: one point must not pay for impo
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -34,6 +35,20 @@ class Rows:
             self.buffer.append(json.dumps(dict(zip(self.keys, numbers))))
         else:
             self.buffer.append(self.sep.join("" if c is None else repr(c) for c in numbers))
+
+    def numbers(self, flat: list[float], count: int) -> None:
+        """`count` rows of finite floats given one after the other in `flat`: the text `cells` gives each
+        row, formatted by one %-operation in C (%r is repr, the digits `cells` writes; JSON writes a
+        finite float as its repr too)."""
+        if count:
+            self.buffer.append((self.template * count)[:-1] % tuple(flat))
+
+    @cached_property
+    def template(self) -> str:
+        """One row of %r fields and a line end, as `cells` would lay it out."""
+        if self.fmt == "jsonl":
+            return "{" + ", ".join(json.dumps(key).replace("%", "%%") + ": %r" for key in self.keys) + "}\n"
+        return self.sep.join(["%r"] * len(self.keys)) + "\n"
 
     def flush(self) -> None:
         """Write the rows made so far, as one block that Ctrl-C cannot cut: every row written is whole."""
