@@ -31,9 +31,9 @@ def write_point(result, fmt: str, explanations=None) -> None:
 
 
 def _point_json(result, fmt: str, explanations=None) -> None:
-    from bpcli.views.export import to_json
+    from bpcli.views.export import json_pieces
 
-    click.echo(to_json(result, explanations))
+    write_pieces(json_pieces(result, explanations))
 
 
 def _gradient_table(result, fmt: str, explanations=None) -> None:

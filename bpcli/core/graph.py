@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from bpcli import primitives
 from bpcli.core import rules as rule_forms
@@ -76,30 +77,53 @@ class Graph:
         node = self.nodes[i]
         if not node.is_gate:
             return node.name
-        return rule_forms.spelled_gate(node.op, [self.operands[a] for a in node.args])
+        key = (node.op, len(node.args))
+        template = self._spellings.get(key)
+        if template is None:
+            template = self._spellings[key] = rule_forms.Template(
+                lambda holes: rule_forms.spelled_gate(node.op, holes), [None] * len(node.args)).fill
+        return template(*self._texts(node.args)[0])
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
         node = self.nodes[i]
-        op = primitives.OPS[node.op]
-        rule = rule_forms.parsed(node.op).partials[0 if op.arity is None else k]
-        operands, args = self.operands, node.args
-        if op.arity is None:
-            # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
-            shown = [operands[a] for a in (args if len(args) <= 8 else args[:3] + args[-1:])]
-            if len(args) > 8:
-                shown.insert(3, rule_forms.Operand("…"))
-            leaves = rule_forms.bound(op, shown, rule_forms.Operand(node.name), operands[args[k]])
-        else:
-            leaves = rule_forms.bound(op, [operands[a] for a in args], rule_forms.Operand(node.name))
-        return rule_forms.spelled(rule, leaves)
+        texts, fixed = self._texts(node.args)
+        return self._local_templates(node.op, fixed)[k](node.name, *texts)
+
+    def local_formulas(self, i: int) -> list[str]:
+        """`local_formula(i, k)` for every argument k of gate i, at once."""
+        node = self.nodes[i]
+        texts, fixed = self._texts(node.args)
+        return [fill(node.name, *texts) for fill in self._local_templates(node.op, fixed)]
+
+    def _texts(self, args: tuple[int, ...]) -> tuple[list[str], tuple[rule_forms.Operand | None, ...]]:
+        """The arguments' texts in a formula, and each one's operand if it is a constant (else None)."""
+        nodes = self.nodes
+        operands = [None if nodes[a].const is None else _operand(nodes[a]) for a in args]
+        return [nodes[a].name if o is None else o.text for a, o in zip(args, operands)], tuple(operands)
+
+    def _local_templates(self, name: str, fixed: tuple[rule_forms.Operand | None, ...]) -> list:
+        """Per argument k, the fill(output's name, *arguments' texts) of ∂gate/∂(argument k). Names are holes;
+        constants are part of the template, since rules fold them."""
+        key = (name, *fixed)
+        found = self._spellings.get(key)
+        if found is None:
+            op = primitives.OPS[name]
+            found = self._spellings[key] = [
+                rule_forms.Template(lambda holes, k=k: _spelled_local(op, k, holes), [None, *fixed]).fill
+                for k in range(len(fixed))]
+        return found
+
+    @cached_property
+    def _spellings(self) -> dict[tuple, Any]:
+        """Templates of definitions and local formulas, by op and constants (see rule_forms.Template)."""
+        return {}
 
     @cached_property
     def operands(self) -> list[rule_forms.Operand]:
         """Each node as it reads inside another gate's definition or rule: its name (negative constants in
         parentheses), and a constant's value."""
-        return [rule_forms.Operand(f"({n.name})" if n.name.startswith("-") else n.name, n.const,
-                                   n.op == CONST and n.name not in primitives.CONSTANTS) for n in self.nodes]
+        return list(map(_operand, self.nodes))
 
     @cached_property
     def rules(self) -> tuple[rule_forms.Rules | None, ...]:
@@ -120,3 +144,24 @@ class Graph:
     def kinked(self) -> bool:
         """Whether any gate has a kink (relu, abs, max, min); computed once, the check asks per input."""
         return any(node.op in primitives.KINKED for node in self.nodes)
+
+
+def _spelled_local(op: primitives.Op, k: int, holes) -> str:
+    """∂gate/∂(argument k) of gate `op` over `holes`: the output, then the arguments."""
+    out, args = holes[0], holes[1:]
+    if op.arity is None:
+        # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
+        shown = list(args if len(args) <= 8 else args[:3] + args[-1:])
+        if len(args) > 8:
+            shown.insert(3, rule_forms.Operand("…"))
+        leaves = rule_forms.bound(op, shown, out, args[k])
+    else:
+        leaves = rule_forms.bound(op, args, out)
+    return rule_forms.spelled(rule_forms.parsed(op.name).partials[0 if op.arity is None else k], leaves)
+
+
+def _operand(n: Node) -> rule_forms.Operand:
+    """A node as it reads inside another gate's definition or rule (Graph.operands, made when needed:
+    a definition or a formula a node needs only its arguments')."""
+    return rule_forms.Operand(f"({n.name})" if n.name.startswith("-") else n.name, n.const,
+                              n.op == CONST and n.name not in primitives.CONSTANTS)
