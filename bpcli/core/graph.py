@@ -74,15 +74,15 @@ class Graph:
 
     def definition(self, i: int) -> str:
         """A gate's definition over its arguments' names (`x*y`, `sin(v)`); a leaf's own name."""
-        node = self.nodes[i]
-        if not node.is_gate:
-            return node.name
-        key = (node.op, len(node.args))
-        template = self._spellings.get(key)
-        if template is None:
-            template = self._spellings[key] = rule_forms.Template(
-                lambda holes: rule_forms.spelled_gate(node.op, holes), [None] * len(node.args)).fill
-        return template(*self._texts(node.args)[0])
+        name, op, args = self.nodes[i][:3]
+        if not args:   # a leaf (every gate has arguments)
+            return name
+        fill = self._spellings.get((op, len(args)))
+        if fill is None:
+            fill = self._spellings[op, len(args)] = rule_forms.Template(
+                lambda holes: rule_forms.spelled_gate(op, holes), [None] * len(args)).fill
+        nodes = self.nodes
+        return fill(*[_text(nodes[a].name) for a in args])
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
@@ -100,7 +100,7 @@ class Graph:
         """The arguments' texts in a formula, and each one's operand if it is a constant (else None)."""
         nodes = self.nodes
         operands = [None if nodes[a].const is None else _operand(nodes[a]) for a in args]
-        return [nodes[a].name if o is None else o.text for a, o in zip(args, operands)], tuple(operands)
+        return [_text(nodes[a].name) for a in args], tuple(operands)
 
     def _local_templates(self, name: str, fixed: tuple[rule_forms.Operand | None, ...]) -> list:
         """Per argument k, the fill(output's name, *arguments' texts) of ∂gate/∂(argument k). Names are holes;
@@ -163,5 +163,9 @@ def _spelled_local(op: primitives.Op, k: int, holes) -> str:
 def _operand(n: Node) -> rule_forms.Operand:
     """A node as it reads inside another gate's definition or rule (Graph.operands, made when needed:
     a definition or a formula a node needs only its arguments')."""
-    return rule_forms.Operand(f"({n.name})" if n.name.startswith("-") else n.name, n.const,
-                              n.op == CONST and n.name not in primitives.CONSTANTS)
+    return rule_forms.Operand(_text(n.name), n.const, n.op == CONST and n.name not in primitives.CONSTANTS)
+
+
+def _text(name: str) -> str:
+    """A node's name as an operand: a negative constant in parentheses."""
+    return f"({name})" if name[0] == "-" else name

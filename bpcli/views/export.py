@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
@@ -16,7 +17,8 @@ from bpcli import files
 from bpcli.errors import InputError
 from bpcli.numfmt import fmt
 from bpcli.api import Evaluation, Gradients
-from bpcli.core.engine import Backward
+from bpcli.core import engine
+from bpcli.core.engine import Backward, Edge
 
 
 def to_json(result: Evaluation, explanations=None) -> str:
@@ -43,7 +45,8 @@ def json_pieces(result: Evaluation, explanations=None) -> Iterator[str]:
     yield from _items(_nodes(result, backward))
     if backward is not None:
         yield ',\n  "backward": '
-        yield from _items(_edges(result.graph, backward))
+        # edges recorded by the pass, or (for output that needs them only here) the same ones computed again
+        yield from _items(_edges(result.graph, backward.edges or engine.flows(result.graph, result.values, backward)))
     yield "".join(",\n" + _member(key, value) for key, value in _tail(result, explanations).items()) + "\n}"
 
 
@@ -134,20 +137,18 @@ def _nodes(result: Evaluation, backward: Backward | None) -> Iterator[list[str]]
             ends = ["}"] * (hi - lo)
         chunk = []
         for i in range(lo, hi):
-            node = nodes[i]
-            args = ", ".join([_string(nodes[a].name) for a in node.args])
-            chunk.append(f'{{"name": {_string(node.name)}, "op": {_string(node.op)}, '
-                         f'"expr": {_string(definition(i))}, "args": [{args}], '
+            name, op, args = nodes[i][:3]
+            chunk.append(f'{{"name": {_string(name)}, "op": {_string(op)}, "expr": {_string(definition(i))}, '
+                         f'"args": [{", ".join([_string(nodes[a].name) for a in args])}], '
                          f'"value": {numbers[i - lo]}{ends[i - lo]}')
         yield chunk
 
 
-def _edges(graph, backward: Backward) -> Iterator[list[str]]:
+def _edges(graph, edges: Iterable[Edge]) -> Iterator[list[str]]:
     """The backward pass's edges' objects in the order computed, CHUNK at a time."""
-    nodes, edges = graph.nodes, backward.edges
+    nodes, edges = graph.nodes, iter(edges)
     gate, formulas, source = -1, [], ""
-    for lo in range(0, len(edges), CHUNK):
-        part = edges[lo:lo + CHUNK]
+    while part := list(itertools.islice(edges, CHUNK)):
         numbers = _numbers([x for e in part for x in (e.upstream, e.local, e.product)])
         chunk = []
         for j, e in enumerate(part):
