@@ -86,33 +86,28 @@ class Graph:
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
-        node = self.nodes[i]
-        texts, fixed = self._texts(node.args)
-        return self._local_templates(node.op, fixed)[k](node.name, *texts)
+        name, fills, texts = self._local_parts(i)
+        return fills[k](name, *texts)
 
     def local_formulas(self, i: int) -> list[str]:
         """`local_formula(i, k)` for every argument k of gate i, at once."""
-        node = self.nodes[i]
-        texts, fixed = self._texts(node.args)
-        return [fill(node.name, *texts) for fill in self._local_templates(node.op, fixed)]
+        name, fills, texts = self._local_parts(i)
+        return [fill(name, *texts) for fill in fills]
 
-    def _texts(self, args: tuple[int, ...]) -> tuple[list[str], tuple[rule_forms.Operand | None, ...]]:
-        """The arguments' texts in a formula, and each one's operand if it is a constant (else None)."""
+    def _local_parts(self, i: int) -> tuple[str, list, list[str]]:
+        """Gate i's name, per argument k the fill(name, *texts) of ∂gate/∂(argument k), and the arguments'
+        texts. Names are holes in the templates; constants are part of them, since rules fold them."""
         nodes = self.nodes
-        operands = [None if nodes[a].const is None else _operand(nodes[a]) for a in args]
-        return [_text(nodes[a].name) for a in args], tuple(operands)
-
-    def _local_templates(self, name: str, fixed: tuple[rule_forms.Operand | None, ...]) -> list:
-        """Per argument k, the fill(output's name, *arguments' texts) of ∂gate/∂(argument k). Names are holes;
-        constants are part of the template, since rules fold them."""
-        key = (name, *fixed)
-        found = self._spellings.get(key)
-        if found is None:
-            op = primitives.OPS[name]
-            found = self._spellings[key] = [
+        node = nodes[i]
+        args = [nodes[a] for a in node.args]
+        fixed = tuple([None if n.const is None else _operand(n) for n in args])
+        fills = self._spellings.get((node.op, fixed))
+        if fills is None:
+            op = primitives.OPS[node.op]
+            fills = self._spellings[node.op, fixed] = [
                 rule_forms.Template(lambda holes, k=k: _spelled_local(op, k, holes), [None, *fixed]).fill
                 for k in range(len(fixed))]
-        return found
+        return node.name, fills, [n.name if o is None else o.text for n, o in zip(args, fixed)]
 
     @cached_property
     def _spellings(self) -> dict[tuple, Any]:
