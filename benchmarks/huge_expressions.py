@@ -59,8 +59,10 @@ def measure(shape, n: int, rounds: int, document: bool = False) -> dict:
     for name in commands:
         found[name], found[f"{name}_mb"] = median_seconds(runs[name]), peak_mb(runs[name])
     if document and not big:
-        head = runs["json"][0][2][:4096].splitlines()
-        assert head[3] == f'  "value": {ours["value"]!r},', head[:4]
+        document_ = runs["json"][0][2]   # the expression's line is as long as the expression
+        start = document_.index('\n  "value": ') + 1
+        line = document_[start:document_.index("\n", start)]
+        assert line == f'  "value": {ours["value"]!r},', line
     return found
 
 
