@@ -100,14 +100,14 @@ class Graph:
         nodes = self.nodes
         node = nodes[i]
         args = [nodes[a] for a in node.args]
-        fixed = tuple([None if n.const is None else _operand(n) for n in args])
-        fills = self._spellings.get((node.op, fixed))
+        key = (node.op, *[None if n.const is None else n.name for n in args])   # a constant's name is its value
+        fills = self._spellings.get(key)
         if fills is None:
-            op = primitives.OPS[node.op]
-            fills = self._spellings[node.op, fixed] = [
+            op, fixed = primitives.OPS[node.op], [None if n.const is None else _operand(n) for n in args]
+            fills = self._spellings[key] = [
                 rule_forms.Template(lambda holes, k=k: _spelled_local(op, k, holes), [None, *fixed]).fill
                 for k in range(len(fixed))]
-        return node.name, fills, [n.name if o is None else o.text for n, o in zip(args, fixed)]
+        return node.name, fills, [n.name if n.const is None else _text(n.name) for n in args]
 
     @cached_property
     def _spellings(self) -> dict[tuple, Any]:
