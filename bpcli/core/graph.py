@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import functools
 from functools import cached_property
 from typing import Any
 
@@ -104,9 +105,8 @@ class Graph:
         fills = self._spellings.get(key)
         if fills is None:
             op, fixed = primitives.OPS[node.op], [None if n.const is None else _operand(n) for n in args]
-            fills = self._spellings[key] = [
-                rule_forms.Template(lambda holes, k=k: _spelled_local(op, k, holes), [None, *fixed]).fill
-                for k in range(len(fixed))]
+            fills = self._spellings[key] = [rule_forms.Template(functools.partial(_spelled_local, op, k),
+                                                                [None, *fixed]).fill for k in range(len(fixed))]
         return node.name, fills, [n.name if n.const is None else _text(n.name) for n in args]
 
     @cached_property
@@ -141,7 +141,7 @@ class Graph:
         return any(node.op in primitives.KINKED for node in self.nodes)
 
 
-def _spelled_local(op: primitives.Op, k: int, holes) -> str:
+def _spelled_local(op: primitives.Op, k: int, holes: list[rule_forms.Operand]) -> str:
     """∂gate/∂(argument k) of gate `op` over `holes`: the output, then the arguments."""
     out, args = holes[0], holes[1:]
     if op.arity is None:

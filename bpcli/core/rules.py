@@ -398,7 +398,7 @@ class Template:
     fold), so a template made for one gate holds for every gate with the same op, constants and rule.
     """
 
-    def __init__(self, spell: Callable[[Sequence[Operand | None]], str], operands: Sequence[Operand | None]) -> None:
+    def __init__(self, spell: Callable[[list[Operand]], str], operands: Sequence[Operand | None]) -> None:
         holes = [Operand(f"\x00{j}\x00") if o is None else o for j, o in enumerate(operands)]
         parts = spell(holes).replace("{", "{{").replace("}", "}}").split("\x00")
         # fill(*texts): the spelling with texts[j] in hole j (texts of the other operands are ignored)

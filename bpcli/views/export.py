@@ -11,7 +11,7 @@ import signal
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 
 from bpcli import files
 from bpcli.errors import InputError
@@ -159,6 +159,21 @@ def _edges(graph, edges: Iterable[Edge]) -> Iterator[list[str]]:
                          f'"upstream": {numbers[3 * j]}, "local": {numbers[3 * j + 1]}, '
                          f'"product": {numbers[3 * j + 2]}}}')
         yield chunk
+
+
+def descent_json(run) -> Iterator[str]:
+    """The JSON document for `bpcli step`, in pieces as the run computes its steps (each step is one piece,
+    one line): every step as data, then the final values and a -v string."""
+    head = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt}
+    yield document(head)[:-2] + ',\n  "steps": ['
+    count = 0
+    for state in run:
+        yield ("\n    " if count == 0 else ",\n    ") + _dumps(_finite(asdict(state)))
+        count += 1
+    tail = {"final": run.final, "vars": ",".join(f"{name}={value!r}" for name, value in run.final.items()),
+            "diverged": run.diverged}
+    yield ("\n  ]" if count else "]") + "".join(f",\n  {_dumps(key)}: {_dumps(value)}" for key, value in tail.items())
+    yield "\n}"
 
 
 def dot(graph, result=None) -> str:
