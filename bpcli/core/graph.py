@@ -111,7 +111,8 @@ class Graph:
 
     @cached_property
     def _spellings(self) -> dict[tuple, Any]:
-        """Templates of definitions and local formulas, by op and constants (see rule_forms.Template)."""
+        """Templates (rule_forms.Template) of definitions, by (op, number of arguments), and of a gate's
+        local formulas, by (op, per argument its name if a constant, else None)."""
         return {}
 
     @cached_property
