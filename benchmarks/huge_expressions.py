@@ -7,6 +7,10 @@ For deep (((x*y+1)*y+1)*y+1)… and wide sin(x0*y)+sin(x1*y)+… expressions of 
 `python3 benchmarks/reference_tape.py FILE` as whole processes (process start to JSON written), in turn,
 medians of --rounds, and reads peak memory with /usr/bin/time. Targets: at 10⁵ operations
 within 3x the reference; t(10N)/t(N) at most 12; peak memory at the largest size under 2x the reference's.
+
+`--format json` (every node and edge: 32 MB at 10⁵ deep operations, read by this script through a pipe) runs
+in turn with the two at 10⁵ operations, target within 4x the reference's time, and at the largest size
+(written to /dev/null), target peak memory under 2x the reference's.
 """
 
 from __future__ import annotations
@@ -33,38 +37,52 @@ def wide(n: int) -> tuple[str, list[str]]:
     return "+".join(f"sin(x{i}*y)" for i in range(terms)), [f"x{i}={i % 7 / 7}" for i in range(terms)] + ["y=0.3"]
 
 
-def measure(shape, n: int, rounds: int) -> dict:
-    """Median seconds and peak MB of bpcli and of the reference on one expression; checks they agree."""
+def measure(shape, n: int, rounds: int, document: bool = False) -> dict:
+    """Median seconds and peak MB of bpcli and of the reference on one expression; checks they agree.
+    With `document`, also of `--format json` (key "json"), run in turn with them."""
     text, values = shape(n)
     with tempfile.NamedTemporaryFile("w", suffix=".vars", delete=False) as vfile:
         vfile.write("\n".join(values))
+    grad = [bpcli_command(), "grad", "-", "--vars", vfile.name, "-q", "--format"]
+    commands = {"bpcli": (grad + ["jsonl"], text, None),
+                "reference": ([sys.executable, str(HERE / "reference_tape.py"), vfile.name], text, None)}
+    if document:   # a big document goes to the null device, so that this script need not hold it
+        big = n > 100_000
+        commands["json"] = ((["sh", "-c", 'exec "$@" > /dev/null', "sh"] if big else []) + grad + ["json"], text, None)
     try:
-        runs = interleaved({
-            "bpcli": ([bpcli_command(), "grad", "-", "--vars", vfile.name, "--format", "jsonl", "-q"], text, None),
-            "reference": ([sys.executable, str(HERE / "reference_tape.py"), vfile.name], text, None),
-        }, rounds)
+        runs = interleaved(commands, rounds)
     finally:
         Path(vfile.name).unlink()
     ours, theirs = json.loads(runs["bpcli"][0][2]), json.loads(runs["reference"][0][2])
     assert abs(ours["value"] - theirs["value"]) <= 1e-9 * max(1.0, abs(theirs["value"])), (ours, theirs)
-    return {"n": n, "shape": shape.__name__, "bpcli": median_seconds(runs["bpcli"]),
-            "reference": median_seconds(runs["reference"]), "bpcli_mb": peak_mb(runs["bpcli"]),
-            "reference_mb": peak_mb(runs["reference"])}
+    found = {"n": n, "shape": shape.__name__}
+    for name in commands:
+        found[name], found[f"{name}_mb"] = median_seconds(runs[name]), peak_mb(runs[name])
+    if document and not big:
+        document_ = runs["json"][0][2]   # the expression's line is as long as the expression
+        start = document_.index('\n  "value": ') + 1
+        line = document_[start:document_.index("\n", start)]
+        assert line == f'  "value": {ours["value"]!r},', line
+    return found
 
 
 def figures(sizes: list[int], rounds: int, at: int = 100_000) -> list[dict]:
     rows = []
     for shape in (deep, wide):
-        results = [measure(shape, n, rounds) for n in sizes]
+        results = [measure(shape, n, rounds, document=n in (at, sizes[-1])) for n in sizes]
         for r in results:
             print(f"  {r['shape']:<5}{r['n']:>9}  bpcli {r['bpcli']:7.2f} s  reference {r['reference']:6.2f} s"
                   f"  {r['bpcli'] / r['reference']:5.1f}x"
-                  f"  {r['bpcli_mb'] or 0:6.0f} MB vs {r['reference_mb'] or 0:5.0f} MB",
-                  file=sys.stderr)
+                  f"  {r['bpcli_mb'] or 0:6.0f} MB vs {r['reference_mb'] or 0:5.0f} MB", file=sys.stderr)
+            if "json" in r:
+                print(f"  {'':<14}json  {r['json']:7.2f} s  {r['json'] / r['reference']:5.1f}x"
+                      f"  {r['json_mb'] or 0:6.0f} MB", file=sys.stderr)
         for r in results:
             if r["n"] == at:
                 rows.append(figure(f"{shape.__name__} {at:,} ops, process start to JSON (s)", r["bpcli"],
                                    r["reference"], 3))
+                rows.append(figure(f"{shape.__name__} {at:,} ops, --format json, every node and edge (s)",
+                                   r["json"], r["reference"], 4))
         growth = max((b["bpcli"] / a["bpcli"], a["n"], b["n"]) for a, b in itertools.pairwise(results))
         rows.append(figure(f"{shape.__name__}: worst t(10N)/t(N), N {growth[1]:,} to {growth[2]:,}",
                            growth[0], None, 12, ratio=growth[0]))
@@ -72,6 +90,9 @@ def figures(sizes: list[int], rounds: int, at: int = 100_000) -> list[dict]:
         if top["bpcli_mb"] and top["reference_mb"]:
             rows.append(figure(f"{shape.__name__} {top['n']:,} ops, peak memory (MB)", top["bpcli_mb"],
                                top["reference_mb"], 2))
+        if top["json_mb"] and top["reference_mb"]:
+            rows.append(figure(f"{shape.__name__} {top['n']:,} ops, --format json, peak memory (MB)",
+                               top["json_mb"], top["reference_mb"], 2))
     return rows
 
 

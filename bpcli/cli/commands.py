@@ -203,7 +203,8 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     how = perturbation(perturb, perturb_method)
     try:
-        result = api.grad(source, values, split_names(wrt), how, edges=fmt not in ROW_FORMATS, order=order)
+        # edges recorded only for what shows them all together: JSON writes them as computed again
+        result = api.grad(source, values, split_names(wrt), how, edges=fmt == "table" or explain, order=order)
     except InputError as err:
         if not values and err.message.startswith("no value for"):   # no point at all: the formula, perhaps
             err.message += "; or for the derivative as a formula: bpcli diff EXPR"

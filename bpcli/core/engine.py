@@ -7,7 +7,7 @@ that is not finite, raises DomainError naming the node, its definition and its a
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -95,14 +95,14 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
 
     With `wrt`, only the edges that lead to those inputs are computed (so x^y at x = -2 has a gradient
     with respect to x even though the one with respect to y is undefined). With edges=False the
-    Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge).
+    Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge;
+    `flows` gives the same edges later, one at a time).
     """
     nodes = graph.nodes
     # -0.0 is the identity of IEEE addition (0.0 is not: 0.0 + -0.0 is 0.0), so each gradient is its first
     # contribution exactly, then sums, as in the batch path and generated code: ∂cos(x)/∂x at 0 is -0.0.
     grads = [-0.0] * len(nodes)
     grads[graph.output] = 1.0
-    flows: list[Edge] = []
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
     live = graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
@@ -123,14 +123,40 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
                 local = locals_[k] if locals_ is not None and k not in checked else None
                 if local is None or not isfinite(local):
                     local = _local(graph, i, k, vals, values[i], rules)  # checks, IEEE values, the message
-                product = upstream * local
-                grads[a] += product
-                if edges:
-                    flows.append(Edge(i, k, a, upstream, local, product))
+                grads[a] += upstream * local
     for i, g in enumerate(grads):
         if depends[i] and not isfinite(g):
             raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
-    return Backward(grads, flows, depends)
+    done = Backward(grads, [], depends)
+    if edges:
+        done.edges.extend(flows(graph, values, done))
+    return done
+
+
+def flows(graph: Graph, values: list[float], done: Backward) -> Iterator[Edge]:
+    """The edges of a finished backward pass, in the order computed, one at a time: the same numbers the
+    pass computed, since each local is computed again the same way and ∂f/∂node was final when the pass
+    reached node (only later gates, walked before it, add to it)."""
+    nodes, grads, depends, live = graph.nodes, done.grads, done.needed, graph.live
+    isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
+    for i in range(len(nodes) - 1, -1, -1):
+        rules = all_rules[i]
+        if rules is None or not (depends[i] and live[i]):
+            continue
+        args = nodes[i].args
+        checked = rules.checked
+        vals = list(map(value_of, args))
+        try:
+            locals_ = rules.all_partials(*vals, values[i])
+        except (OverflowError, ZeroDivisionError, ValueError):
+            locals_ = None
+        upstream = grads[i]
+        for k, a in enumerate(args):
+            if depends[a]:
+                local = locals_[k] if locals_ is not None and k not in checked else None
+                if local is None or not isfinite(local):
+                    local = _local(graph, i, k, vals, values[i], rules)
+                yield Edge(i, k, a, upstream, local, upstream * local)
 
 
 def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: rule_forms.Rules) -> float:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import functools
 from functools import cached_property
+from typing import Any
 
 from bpcli import primitives
 from bpcli.core import rules as rule_forms
@@ -73,33 +75,51 @@ class Graph:
 
     def definition(self, i: int) -> str:
         """A gate's definition over its arguments' names (`x*y`, `sin(v)`); a leaf's own name."""
-        node = self.nodes[i]
-        if not node.is_gate:
-            return node.name
-        return rule_forms.spelled_gate(node.op, [self.operands[a] for a in node.args])
+        name, op, args = self.nodes[i][:3]
+        if not args:   # a leaf (every gate has arguments)
+            return name
+        fill = self._spellings.get((op, len(args)))
+        if fill is None:
+            fill = self._spellings[op, len(args)] = rule_forms.Template(
+                lambda holes: rule_forms.spelled_gate(op, holes), [None] * len(args)).fill
+        nodes = self.nodes
+        return fill(*[_text(nodes[a].name) for a in args])
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
-        node = self.nodes[i]
-        op = primitives.OPS[node.op]
-        rule = rule_forms.parsed(node.op).partials[0 if op.arity is None else k]
-        operands, args = self.operands, node.args
-        if op.arity is None:
-            # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
-            shown = [operands[a] for a in (args if len(args) <= 8 else args[:3] + args[-1:])]
-            if len(args) > 8:
-                shown.insert(3, rule_forms.Operand("…"))
-            leaves = rule_forms.bound(op, shown, rule_forms.Operand(node.name), operands[args[k]])
-        else:
-            leaves = rule_forms.bound(op, [operands[a] for a in args], rule_forms.Operand(node.name))
-        return rule_forms.spelled(rule, leaves)
+        name, fills, texts = self._local_parts(i)
+        return fills[k](name, *texts)
+
+    def local_formulas(self, i: int) -> list[str]:
+        """`local_formula(i, k)` for every argument k of gate i, at once."""
+        name, fills, texts = self._local_parts(i)
+        return [fill(name, *texts) for fill in fills]
+
+    def _local_parts(self, i: int) -> tuple[str, list, list[str]]:
+        """Gate i's name, per argument k the fill(name, *texts) of ∂gate/∂(argument k), and the arguments'
+        texts. Names are holes in the templates; constants are part of them, since rules fold them."""
+        nodes = self.nodes
+        node = nodes[i]
+        args = [nodes[a] for a in node.args]
+        key = (node.op, *[None if n.const is None else n.name for n in args])   # a constant's name is its value
+        fills = self._spellings.get(key)
+        if fills is None:
+            op, fixed = primitives.OPS[node.op], [None if n.const is None else _operand(n) for n in args]
+            fills = self._spellings[key] = [rule_forms.Template(functools.partial(_spelled_local, op, k),
+                                                                [None, *fixed]).fill for k in range(len(fixed))]
+        return node.name, fills, [n.name if n.const is None else _text(n.name) for n in args]
+
+    @cached_property
+    def _spellings(self) -> dict[tuple, Any]:
+        """Templates (rule_forms.Template) of definitions, by (op, number of arguments), and of a gate's
+        local formulas, by (op, per argument its name if a constant, else None)."""
+        return {}
 
     @cached_property
     def operands(self) -> list[rule_forms.Operand]:
         """Each node as it reads inside another gate's definition or rule: its name (negative constants in
         parentheses), and a constant's value."""
-        return [rule_forms.Operand(f"({n.name})" if n.name.startswith("-") else n.name, n.const,
-                                   n.op == CONST and n.name not in primitives.CONSTANTS) for n in self.nodes]
+        return list(map(_operand, self.nodes))
 
     @cached_property
     def rules(self) -> tuple[rule_forms.Rules | None, ...]:
@@ -120,3 +140,28 @@ class Graph:
     def kinked(self) -> bool:
         """Whether any gate has a kink (relu, abs, max, min); computed once, the check asks per input."""
         return any(node.op in primitives.KINKED for node in self.nodes)
+
+
+def _spelled_local(op: primitives.Op, k: int, holes: list[rule_forms.Operand]) -> str:
+    """∂gate/∂(argument k) of gate `op` over `holes`: the output, then the arguments."""
+    out, args = holes[0], holes[1:]
+    if op.arity is None:
+        # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
+        shown = list(args if len(args) <= 8 else args[:3] + args[-1:])
+        if len(args) > 8:
+            shown.insert(3, rule_forms.Operand("…"))
+        leaves = rule_forms.bound(op, shown, out, args[k])
+    else:
+        leaves = rule_forms.bound(op, args, out)
+    return rule_forms.spelled(rule_forms.parsed(op.name).partials[0 if op.arity is None else k], leaves)
+
+
+def _operand(n: Node) -> rule_forms.Operand:
+    """A node as it reads inside another gate's definition or rule (Graph.operands, made when needed:
+    a definition or a formula a node needs only its arguments')."""
+    return rule_forms.Operand(_text(n.name), n.const, n.op == CONST and n.name not in primitives.CONSTANTS)
+
+
+def _text(name: str) -> str:
+    """A node's name as an operand: a negative constant in parentheses."""
+    return f"({name})" if name[0] == "-" else name

@@ -397,6 +397,20 @@ def spelled_gate(name: str, operands: Sequence[Operand], notation: Notation = BP
     return _gate_term(name, [_leaf(o, notation) for o in operands], notation, fold=False).text
 
 
+class Template:
+    """A spelling with holes: written once with placeholder operands, then filled per gate with names.
+
+    Spelling depends on an operand's text only by copying it (a name is an atom, and only constants
+    fold), so a template made for one gate holds for every gate with the same op, constants and rule.
+    """
+
+    def __init__(self, spell: Callable[[list[Operand]], str], operands: Sequence[Operand | None]) -> None:
+        holes = [Operand(f"\x00{j}\x00") if o is None else o for j, o in enumerate(operands)]
+        parts = spell(holes).replace("{", "{{").replace("}", "}}").split("\x00")
+        # fill(*texts): the spelling with texts[j] in hole j (texts of the other operands are ignored)
+        self.fill = "".join(f"{{{p}}}" if j % 2 else p for j, p in enumerate(parts)).format
+
+
 def _leaf(operand: Operand, notation: Notation) -> _Term:
     return _Term(operand.text, _ATOM, operand.value, operand.literal and operand.value is not None)
 

@@ -2,34 +2,70 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
+from json.encoder import encode_basestring
 
 from bpcli import files
 from bpcli.errors import InputError
 from bpcli.numfmt import fmt
 from bpcli.api import Evaluation, Gradients
-from bpcli.core.engine import Backward
+from bpcli.core import engine
+from bpcli.core.engine import Backward, Edge
 
 
 def to_json(result: Evaluation, explanations=None) -> str:
-    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients); schema in docs/json.md.
+    """The JSON document for `bpcli eval` (an Evaluation) or `bpcli grad` (Gradients) whole; schema in
+    docs/json.md. The command line writes `json_pieces` as they come instead."""
+    return "".join(json_pieces(result, explanations))
+
+
+def json_pieces(result: Evaluation, explanations=None) -> Iterator[str]:
+    """The JSON document of `to_json` in pieces of many nodes or edges each, made from the graph and the
+    value lists as they are written: its peak memory is a piece, not the document or a dict per node.
 
     One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
-    every piece goes through json's C encoder (indent= would use the pure-Python one, 10x slower).
+    every number and string goes through json's C encoder (indent= would use the pure-Python one).
     """
-    doc = to_dict(result)
+    backward = result.backward if isinstance(result, Gradients) else None
+    head: dict = {"expression": result.graph.source, "output": result.graph.output_name,
+                  "value": result.value, "inputs": result.inputs}
+    if isinstance(result, Gradients):
+        head["gradient"] = result.gradient
+        if result.hessian is not None:
+            head["hessian"] = result.hessian
+    yield "{\n" + ",\n".join(_member(key, value) for key, value in head.items()) + ',\n  "nodes": '
+    yield from _items(_nodes(result, backward))
+    if backward is not None:
+        yield ',\n  "backward": '
+        # edges recorded by the pass, or (for output that needs them only here) the same ones computed again
+        yield from _items(_edges(result.graph, backward.edges or engine.flows(result.graph, result.values, backward)))
+    yield "".join(",\n" + _member(key, value) for key, value in _tail(result, explanations).items()) + "\n}"
+
+
+def _tail(result: Evaluation, explanations) -> dict:
+    """The small sections after the graph: the check's rows and the chain rule."""
+    doc: dict = {}
+    if isinstance(result, Gradients) and result.check is not None:
+        check = result.check
+        second = result.hessian_check
+        doc["perturb"] = {"method": check.method, "step": check.step,
+                          "ok": check.ok and (second is None or second.ok),
+                          "rows": [_finite(asdict(row)) for row in check.rows]}
+        if second is not None:
+            doc["perturb"]["hessian"] = [_finite(asdict(row)) for row in second.rows]
     if explanations is not None:
         doc["explain"] = {ex.name: {"paths": ex.paths, "links": ex.links, "grouped": ex.grouped,
                                     "total": ex.total, "terms": [_term(t) for t in ex.terms]}
                           for ex in explanations}
-    return _document(doc)
+    return doc
 
 
 def _term(t) -> dict:
@@ -38,22 +74,20 @@ def _term(t) -> dict:
 
 def document(doc: dict) -> str:
     """A document of plain data as JSON, one top-level key per line."""
-    return _document(doc)
+    return "{\n" + ",\n".join(_member(key, value) for key, value in doc.items()) + "\n}"
 
 
-def _document(doc: dict) -> str:
-    lines = []
-    for key, value in doc.items():
-        if isinstance(value, list):
-            text = _lines(value, "  ")
-        elif isinstance(value, dict) and isinstance(value.get("rows"), list):
-            head = _dumps({k: v for k, v in value.items() if not isinstance(v, list)})[:-1]
-            text = head + "".join(f", {_dumps(k)}: {_lines(v, '  ')}" for k, v in value.items()
-                                  if isinstance(v, list)) + "}"
-        else:
-            text = _dumps(value)
-        lines.append(f"  {_dumps(key)}: {text}")
-    return "{\n" + ",\n".join(lines) + "\n}"
+def _member(key: str, value) -> str:
+    """One top-level key and its value, on one line; a list (or a dict's list of rows) an item a line."""
+    if isinstance(value, list):
+        text = _lines(value, "  ")
+    elif isinstance(value, dict) and isinstance(value.get("rows"), list):
+        head = _dumps({k: v for k, v in value.items() if not isinstance(v, list)})[:-1]
+        text = head + "".join(f", {_dumps(k)}: {_lines(v, '  ')}" for k, v in value.items()
+                              if isinstance(v, list)) + "}"
+    else:
+        text = _dumps(value)
+    return f"  {_dumps(key)}: {text}"
 
 
 def _lines(items: list[dict], indent: str) -> str:
@@ -69,43 +103,69 @@ def _lines(items: list[dict], indent: str) -> str:
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+_string = encode_basestring   # what _dumps writes for a str (ensure_ascii=False)
+CHUNK = 4096   # nodes or edges a piece: few calls of the encoder, and a piece of a few hundred kB at most
 
 
-def to_dict(result: Evaluation) -> dict:
-    """The document as plain Python data, in a fixed key order."""
-    graph = result.graph
-    doc: dict = {
-        "expression": graph.source,
-        "output": graph.output_name,
-        "value": result.value,
-        "inputs": result.inputs,
-    }
-    backward = None
-    if isinstance(result, Gradients):
-        assert result.backward is not None   # grad always runs the backward pass
-        backward = result.backward
-        doc["gradient"] = result.gradient
-        if result.hessian is not None:
-            doc["hessian"] = result.hessian
-    doc["nodes"] = [_node(result, i, backward) for i in range(len(graph.nodes))]
-    if backward is not None:
-        doc["backward"] = [_edge(graph, e) for e in backward.edges]
-    if isinstance(result, Gradients) and result.check is not None:
-        check = result.check
-        second = result.hessian_check
-        doc["perturb"] = {"method": check.method, "step": check.step,
-                          "ok": check.ok and (second is None or second.ok),
-                          "rows": [_finite(asdict(row)) for row in check.rows]}
-        if second is not None:
-            doc["perturb"]["hessian"] = [_finite(asdict(row)) for row in second.rows]
-    return doc
+def _items(chunks: Iterator[list[str]]) -> Iterator[str]:
+    """A top-level list, one item a line, from chunks of its items' texts."""
+    first = True
+    for chunk in chunks:
+        yield ("[\n    " if first else ",\n    ") + ",\n    ".join(chunk)
+        first = False
+    yield "[]" if first else "\n  ]"
+
+
+def _numbers(values: list) -> list[str]:
+    """Each number as _dumps writes it in a list (so an int or a bool stays one): one call for many."""
+    return _dumps(values)[1:-1].split(", ") if values else []
+
+
+def _nodes(result: Evaluation, backward: Backward | None) -> Iterator[list[str]]:
+    """The nodes' objects, CHUNK at a time: name, op, expr, args, value and, for grad, grad."""
+    graph, values = result.graph, result.values
+    nodes, definition = graph.nodes, graph.definition
+    for lo in range(0, len(nodes), CHUNK):
+        hi = min(lo + CHUNK, len(nodes))
+        numbers = _numbers(values[lo:hi])
+        if backward is not None:
+            # Parts of the expression that depend on no differentiated input carry no gradient.
+            grads, needed = backward.grads, backward.needed
+            gradients = _numbers([grads[i] if needed[i] else None for i in range(lo, hi)])
+            ends = [f", \"grad\": {g}}}" for g in gradients]
+        else:
+            ends = ["}"] * (hi - lo)
+        chunk = []
+        for i in range(lo, hi):
+            name, op, args = nodes[i][:3]
+            chunk.append(f'{{"name": {_string(name)}, "op": {_string(op)}, "expr": {_string(definition(i))}, '
+                         f'"args": [{", ".join([_string(nodes[a].name) for a in args])}], '
+                         f'"value": {numbers[i - lo]}{ends[i - lo]}')
+        yield chunk
+
+
+def _edges(graph, edges: Iterable[Edge]) -> Iterator[list[str]]:
+    """The backward pass's edges' objects in the order computed, CHUNK at a time."""
+    nodes, edges = graph.nodes, iter(edges)
+    gate, formulas, source = -1, [], ""
+    while part := list(itertools.islice(edges, CHUNK)):
+        numbers = _numbers([x for e in part for x in (e.upstream, e.local, e.product)])
+        chunk = []
+        for j, e in enumerate(part):
+            if e.node != gate:   # a gate's edges come one after another: its formulas, made at once
+                gate, formulas = e.node, graph.local_formulas(e.node)
+                source = f'{{"from": {_string(nodes[gate].name)}, "to": '
+            chunk.append(f'{source}{_string(nodes[e.to].name)}, "local_expr": {_string(formulas[e.arg])}, '
+                         f'"upstream": {numbers[3 * j]}, "local": {numbers[3 * j + 1]}, '
+                         f'"product": {numbers[3 * j + 2]}}}')
+        yield chunk
 
 
 def descent_json(run) -> Iterator[str]:
     """The JSON document for `bpcli step`, in pieces as the run computes its steps (each step is one piece,
     one line): every step as data, then the final values and a -v string."""
     head = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt}
-    yield _document(head)[:-2] + ',\n  "steps": ['
+    yield document(head)[:-2] + ',\n  "steps": ['
     count = 0
     for state in run:
         yield ("\n    " if count == 0 else ",\n    ") + _dumps(_finite(asdict(state)))
@@ -221,20 +281,3 @@ def _signal_name(number: int) -> str:
 def _finite(row: dict) -> dict:
     """RFC 8259 has no NaN or Infinity: a number that is not finite is reported as null."""
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
-
-
-def _node(result: Evaluation, i: int, backward: Backward | None) -> dict:
-    graph = result.graph
-    node = graph.nodes[i]
-    entry = {"name": node.name, "op": node.op, "expr": graph.definition(i),
-             "args": [graph.nodes[a].name for a in node.args], "value": result.values[i]}
-    if backward is not None:
-        # Parts of the expression that depend on no differentiated input carry no gradient.
-        entry["grad"] = backward.grads[i] if backward.needed[i] else None
-    return entry
-
-
-def _edge(graph, edge) -> dict:
-    return {"from": graph.nodes[edge.node].name, "to": graph.nodes[edge.to].name,
-            "local_expr": graph.local_formula(edge.node, edge.arg),
-            "upstream": edge.upstream, "local": edge.local, "product": edge.product}
