@@ -6,9 +6,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import signal
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from json.encoder import encode_basestring
@@ -250,6 +247,9 @@ def render_with_dot(source: str, path: str, nodes: int) -> None:
     if nodes > MAX_RENDER_NODES:
         raise InputError(f"--render draws at most {MAX_RENDER_NODES} nodes (dot would take minutes); this graph "
                          f"has {nodes}: print its source with --format dot instead")
+    import shutil      # here, not at the top: only drawing needs them, and one point's JSON pays for each import
+    import subprocess
+
     exe = shutil.which("dot")
     if exe is None:
         raise InputError("--render needs Graphviz's dot, which is not installed: apt-get install graphviz "
@@ -273,6 +273,8 @@ def render_with_dot(source: str, path: str, nodes: int) -> None:
 
 def _signal_name(number: int) -> str:
     try:
+        import signal
+
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
