@@ -87,13 +87,29 @@ class Graph:
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
+        if primitives.OPS[self.nodes[i].op].arity is None:
+            return self._variadic_local(i, k)
         name, fills, texts = self._local_parts(i)
         return fills[k](name, *texts)
 
     def local_formulas(self, i: int) -> list[str]:
         """`local_formula(i, k)` for every argument k of gate i, at once."""
+        if primitives.OPS[self.nodes[i].op].arity is None:
+            return [self._variadic_local(i, k) for k in range(len(self.nodes[i].args))]
         name, fills, texts = self._local_parts(i)
         return [fill(name, *texts) for fill in fills]
+
+    def _variadic_local(self, i: int, k: int) -> str:
+        """∂gate/∂(argument k) of a gate of any number of arguments (max, min), spelled with its argument list
+        cut to the first three, …, the last: no template, since one would hold all n arguments, and each of
+        the gate's n edges would fill it (n² work)."""
+        node = self.nodes[i]
+        args, operands = node.args, self.operands
+        shown = [operands[a] for a in args] if len(args) <= 8 else \
+            [*(operands[a] for a in args[:3]), rule_forms.Operand("…"), operands[args[-1]]]
+        op = primitives.OPS[node.op]
+        leaves = rule_forms.bound(op, shown, rule_forms.Operand(node.name), operands[args[k]])
+        return rule_forms.spelled(rule_forms.parsed(node.op).partials[0], leaves)
 
     def _local_parts(self, i: int) -> tuple[str, list, list[str]]:
         """Gate i's name, per argument k the fill(name, *texts) of ∂gate/∂(argument k), and the arguments'
@@ -143,17 +159,10 @@ class Graph:
 
 
 def _spelled_local(op: primitives.Op, k: int, holes: list[rule_forms.Operand]) -> str:
-    """∂gate/∂(argument k) of gate `op` over `holes`: the output, then the arguments."""
+    """∂gate/∂(argument k) of gate `op` (of a fixed number of arguments) over `holes`: the output, then the
+    arguments."""
     out, args = holes[0], holes[1:]
-    if op.arity is None:
-        # the argument list as its first three, …, its last: all n on each of n edges is n² work and text
-        shown = list(args if len(args) <= 8 else args[:3] + args[-1:])
-        if len(args) > 8:
-            shown.insert(3, rule_forms.Operand("…"))
-        leaves = rule_forms.bound(op, shown, out, args[k])
-    else:
-        leaves = rule_forms.bound(op, args, out)
-    return rule_forms.spelled(rule_forms.parsed(op.name).partials[0 if op.arity is None else k], leaves)
+    return rule_forms.spelled(rule_forms.parsed(op.name).partials[k], rule_forms.bound(op, args, out))
 
 
 def _operand(n: Node) -> rule_forms.Operand:
