@@ -96,13 +96,14 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     With `wrt`, only the edges that lead to those inputs are computed (so x^y at x = -2 has a gradient
     with respect to x even though the one with respect to y is undefined). With edges=False the
     Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge;
-    `flows` gives the same edges later, one at a time).
+    `flows` gives the same edges later, one at a time, for output written as it is made).
     """
     nodes = graph.nodes
     # -0.0 is the identity of IEEE addition (0.0 is not: 0.0 + -0.0 is 0.0), so each gradient is its first
     # contribution exactly, then sums, as in the batch path and generated code: ∂cos(x)/∂x at 0 is -0.0.
     grads = [-0.0] * len(nodes)
     grads[graph.output] = 1.0
+    recorded: list[Edge] = []
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
     live = graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
@@ -123,14 +124,14 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
                 local = locals_[k] if locals_ is not None and k not in checked else None
                 if local is None or not isfinite(local):
                     local = _local(graph, i, k, vals, values[i], rules)  # checks, IEEE values, the message
-                grads[a] += upstream * local
+                product = upstream * local
+                grads[a] += product
+                if edges:
+                    recorded.append(Edge(i, k, a, upstream, local, product))
     for i, g in enumerate(grads):
         if depends[i] and not isfinite(g):
             raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
-    done = Backward(grads, [], depends)
-    if edges:
-        done.edges.extend(flows(graph, values, done))
-    return done
+    return Backward(grads, recorded, depends)
 
 
 def flows(graph: Graph, values: list[float], done: Backward) -> Iterator[Edge]:

@@ -365,27 +365,16 @@ class Algebra:
         assert node.const is not None   # a constant node carries its value
         return self.constant(node.name, node.const)
 
-    def partials(self, x: Expr, out: Expr | None = None) -> list[tuple[Expr, Expr]]:
-        """The local partials of expression x with respect to each of its arguments: (argument, ∂x/∂argument),
-        one pair per edge (x*x made raw has two). `out` stands for x in the rules that use the output (the
-        step's name, for formulas over the names of the forward pass)."""
-        out = x if out is None else out
-        if x.kind == SUM:
-            return [(t, self.number(k)) for t, k in zip(x.args, x.coefs)]
-        if x.kind == PROD:
-            pairs = list(zip(x.args, x.coefs))
-            found = []
-            for i, (base, e) in enumerate(pairs):
-                rest = pairs[:i] + pairs[i + 1:] + ([(base, e - 1)] if e != 1 else [])
-                found.append((base, self._product(x.num * e, [(b, k) for b, k in rest])))
-            return found
-        if x.kind != GATE:
-            return []
-        return [(arg, self.partial(x, k, out)) for k, arg in enumerate(x.args)]
-
     def partial(self, x: Expr, k: int, out: Expr, shared: Mapping[int, Expr] | None = None) -> Expr:
-        """The local partial of gate x with respect to its argument k (for one edge of the backward pass);
-        `shared` as for `rule`."""
+        """∂x/∂(its argument k), for one edge of the backward pass: a sum's coefficient, a product's
+        coef·e·base^(e-1)·(the other factors), a gate's rule with `out` standing for x's value (a step's
+        name, for formulas over the forward pass) and `shared` as for `rule`."""
+        if x.kind == SUM:
+            return self.number(x.coefs[k])
+        if x.kind == PROD:
+            base, e = x.args[k], x.coefs[k]
+            rest = [(b, c) for j, (b, c) in enumerate(zip(x.args, x.coefs)) if j != k]
+            return self._product(x.num * e, rest + ([(base, e - 1)] if e != 1 else []))
         op = primitives.OPS[x.name]
         return self.rule(total_rule(x.name, k), rule_forms.bound(op, list(x.args), out,
                                                                  x.args[k] if op.arity is None else None), shared)

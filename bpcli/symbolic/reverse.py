@@ -159,7 +159,7 @@ def reverse(algebra: Algebra, steps: Sequence[Step], output: str, wrt: Sequence[
             for k, arg in enumerate(n.args):
                 if not inside[arg.id]:
                     continue
-                local = _local(algebra, n, k, algebra.symbol(s.name) if n is x else n, shared if n is x else None)
+                local = algebra.partial(n, k, algebra.symbol(s.name) if n is x else n, shared if n is x else None)
                 product = algebra.mul(adjoint, local)
                 if arg.kind == SYM:
                     pending.setdefault(arg.name, []).append(product)
@@ -188,18 +188,6 @@ def _named_parts(algebra: Algebra, x: Expr, step: str, names: _Names, added: lis
             added.append(Step(name, part, "shared"))
             shared[i] = algebra.symbol(name)
     return shared
-
-
-def _local(algebra: Algebra, n: Expr, k: int, out: Expr, shared: dict[int, Expr] | None = None) -> Expr:
-    """∂n/∂(its argument k), with `out` standing for n's value (and, for a gate, the parts of its rule given
-    in `shared`)."""
-    if n.kind == "gate":
-        return algebra.partial(n, k, out, shared)
-    if n.kind == "sum":
-        return algebra.number(n.coefs[k])
-    base, e = n.args[k], n.coefs[k]   # a product: coef · e · base^(e-1) · the other factors
-    rest = [(b, c) for j, (b, c) in enumerate(zip(n.args, n.coefs)) if j != k]
-    return algebra._product(n.num * e, rest + ([(base, e - 1)] if e != 1 else []))
 
 
 def derive(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1) -> Derivation:
