@@ -351,18 +351,24 @@ def test_a_cell_may_be_as_long_as_a_line(installed, tmp_path):
     assert (p.returncode, p.stdout) == (0, b"x,value,d_x\n1.0,1.0,1.0\n")
 
 
-def test_ctrl_c_while_the_command_line_is_imported_is_130(monkeypatch, capsys):
+@pytest.mark.parametrize("module", ["bpcli.cli.quick", "bpcli.cli.commands"])
+def test_ctrl_c_while_the_command_line_is_imported_is_130(monkeypatch, capsys, module):
+    """At the first import (the quick reader's) and at Click's, which a command it leaves imports."""
     import builtins
 
     import bpcli.__main__ as entry
+    from bpcli.cli import actions
 
     real = builtins.__import__
 
-    def interrupted(name, *args, **kwargs):
-        if name == "bpcli.cli.commands":
+    def interrupted(name, globals=None, locals=None, fromlist=(), level=0):
+        package, _, last = module.rpartition(".")
+        if name == module or (name == package and last in (fromlist or ())):
             raise KeyboardInterrupt
-        return real(name, *args, **kwargs)
+        return real(name, globals, locals, fromlist, level)
 
+    monkeypatch.setattr(actions, "start", lambda: None)   # the test process keeps its streams
+    monkeypatch.setattr(sys, "argv", ["bpcli", "diff", "x^2"])   # a command the quick reader leaves to Click
     monkeypatch.setattr(builtins, "__import__", interrupted)
     with pytest.raises(SystemExit) as done:
         entry.main()

@@ -14,7 +14,8 @@ import sys
 import click
 
 from bpcli import files
-from bpcli.cli.options import say, waiting_for, warn
+from bpcli.cli.actions import say, warn
+from bpcli.cli.options import waiting_for
 from bpcli.errors import DomainError, InputError
 from bpcli.points import ROW_FORMATS
 

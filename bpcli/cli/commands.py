@@ -5,21 +5,20 @@ The one `except BpcliError` lives in `_Bpcli.main`: it prints the error on stder
 
 from __future__ import annotations
 
-import gc
 import os
-import signal
 import sys
 
 import click
 
 from bpcli import __version__, check, codegen
 from bpcli import files
-from bpcli.cli import formats
+from bpcli.cli import actions, formats
+from bpcli.cli.actions import flushed as _flushed, perturbation, report as _report, say, split_names, warn
 from bpcli.cli.batch import run_batch
 from bpcli.cli.complete import complete_names, ready, script
 from bpcli.cli.options import (Number, NoRepeats, comma_hint, dash_expression_hint, exit_statuses, negative_perturb,
-                               perturbation, point_options, program_options, say, split_names, warn)
-from bpcli.errors import BpcliError, CheckFailed, DomainError, InputError, OutputError, listed
+                               point_options, program_options)
+from bpcli.errors import BpcliError, DomainError, InputError
 from bpcli.points import ROW_FORMATS
 
 
@@ -61,6 +60,7 @@ class _Bpcli(click.Group):
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        actions.settings.update(actions.DEFAULTS)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -92,26 +92,6 @@ class _Bpcli(click.Group):
             click.echo("bpcli: interrupted", err=True)
             code = 130
         sys.exit(_flushed(code))
-
-
-def _report(err: BpcliError) -> int:
-    """The error on stderr, one line (a syntax error adds the source line and a caret); its exit status."""
-    lines = err.lines()
-    say(f"bpcli: error: {lines[0]}")
-    for line in lines[1:]:
-        say(line)
-    return err.exit_code
-
-
-def _flushed(code: int) -> int:
-    """The exit status, once what stdout still buffers is written. If it cannot be, the output is lost: that
-    is reported too, and the status becomes OutputError's unless an error has set one already."""
-    try:
-        sys.stdout.flush()
-    except OutputError as err:
-        _report(err)
-        return code or err.exit_code
-    return code
 
 
 @click.group(cls=_Bpcli, epilog=exit_statuses(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -198,46 +178,10 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
     from bpcli import api
 
     api.check_order(order)
-    _refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain), order)
+    actions.refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain), order)
     if batch_file or grid:
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
-    how = perturbation(perturb, perturb_method)
-    try:
-        # edges recorded only for what shows them all together: JSON writes them as computed again
-        result = api.grad(source, values, split_names(wrt), how, edges=fmt == "table" or explain, order=order)
-    except InputError as err:
-        if not values and err.message.startswith("no value for"):   # no point at all: the formula, perhaps
-            err.message += "; or for the derivative as a formula: bpcli diff EXPR"
-        raise
-    _write(formats.GRAD, fmt, result, api.explain(result) if explain else None)
-    _verdict(result)
-
-
-def _refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool, order: int = 1) -> None:
-    """InputError for grad's options that do not go together; `one_point`: --perturb or --explain is given."""
-    if batch_format and not batch_file:
-        raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
-    if one_point and (batch_file or grid):
-        raise InputError("--perturb and --explain are for one point; not with --batch or --grid")
-    if one_point and fmt in ROW_FORMATS:
-        raise InputError(f"--format {fmt} writes one row of numbers; --perturb and --explain need table or json")
-    if order == 2 and (batch_file or grid):
-        raise InputError("--order 2 is for one point; not with --batch or --grid")
-    if order == 2 and fmt in ROW_FORMATS:
-        raise InputError(f"--format {fmt} writes one row of numbers; --order 2 needs table or json")
-
-
-def _verdict(result) -> None:
-    """CheckFailed when the --perturb check disagrees with backprop or the Hessian (after the tables that
-    show where)."""
-    bad = [r.name for r in result.check.rows if r.verdict == "mismatch"] if result.check else []
-    second = result.hessian_check
-    if second:   # imported only then: the check's modules cost a grad without --perturb start-up time
-        from bpcli.check.hessian import entry
-
-        bad += [entry(result.graph.output_name, r.of, r.by) for r in second.rows if r.verdict == "mismatch"]
-    if bad:
-        raise CheckFailed(f"the perturbation check disagrees with backprop for {listed(bad)}")
+    actions.grad(source, values, fmt, split_names(wrt), perturbation(perturb, perturb_method), explain, order)
 
 
 @cli.command(epilog=exit_statuses("diff"), short_help="Derivatives of EXPR as formulas, to any order.")
@@ -266,7 +210,7 @@ def diff(source, values: dict, fmt: str, wrt: tuple[str, ...], order: int, inlin
     result = api.diff(source, values, split_names(wrt), order, inline)
     if not result.wrt:
         warn(f"{result.output} has no variables: there is nothing to differentiate")
-    _write(formats.DIFF, fmt, result)
+    actions.write(formats.DIFF, fmt, result)
 
 
 @cli.command("eval", epilog=exit_statuses("eval"), short_help="Value of EXPR at a point, gate by gate.")
@@ -277,16 +221,7 @@ def eval_(source, values: dict, fmt: str) -> None:
     \b
       bpcli eval "(w+x*y)*z" -v w=5,x=3,y=2,z=4
     """
-    from bpcli import api
-
-    _write(formats.EVAL, fmt, api.evaluate(source, values))
-
-
-def _write(table: dict, fmt: str, result, explanations=None) -> None:
-    """The point's warnings on stderr, then the result as `table` says `fmt` is written."""
-    for warning in result.warnings:
-        warn(warning)
-    table[fmt](result, fmt, explanations)
+    actions.evaluate(source, values, fmt)
 
 
 @cli.command(epilog=exit_statuses("code"), short_help="The two passes as straight-line code.")
@@ -307,7 +242,7 @@ def code(source, lang: str) -> None:
     from bpcli import api
 
     graph = api.compile_source(source)
-    click.echo(emit.LANGUAGES[lang](graph))
+    actions.echo(emit.LANGUAGES[lang](graph))
     for warning in graph.unused:
         warn(warning)
 
@@ -401,24 +336,8 @@ def _not_read(option: str, path: str, source, words: tuple[str, str], vars_too: 
 
 
 def main() -> None:
-    """Entry point of the `bpcli` console script.
-
-    The cyclic garbage collector is off for the process: a bpcli process runs one command and exits, and
-    what it builds (a graph of tuples and lists, rows of numbers) holds no cycles; on a 10⁵-node graph the
-    collector's rescans of it cost about a tenth of the run (benchmarks/huge_expressions.py).
-
-    When whatever reads stdout goes away (`bpcli … --batch big.csv | head`), bpcli ends silently as other
-    Unix tools do, by SIGPIPE (status 141 in the shell): the write fails with EPIPE and files.Output sends
-    the signal. Click would exit 1, which here means that the --perturb check failed. The signal itself
-    stays ignored, so that a reader of stderr that goes away (`2> >(exit)`) costs only the messages.
-
-    The standard streams are made safe first (bpcli.files.standard_streams): closed ones read or write
-    as closed, and a failure to write stdout is an error with its own status (74).
-    """
-    gc.disable()
-    files.standard_streams()
-    if hasattr(signal, "SIGPIPE"):  # POSIX only; a broken stdout ends the run by SIGPIPE (files.Output)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    """Run the command line with Click's reader, once the process is ready (actions.start)."""
+    actions.start()
     cli(prog_name="bpcli")
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-import click
-
-from bpcli.cli.options import shown
+from bpcli.cli.actions import echo, shown, warn
 from bpcli.points import ROW_FORMATS
 
 
@@ -75,10 +73,9 @@ def _derivatives_table(result, fmt: str, explanations=None) -> None:
 
 def _derivatives_text(result, fmt: str, explanations=None) -> None:
     """plain and latex: text for another program (a shell, a slide), so what cancelled goes to stderr."""
-    from bpcli.cli.options import warn
     from bpcli.views import derivatives
 
-    click.echo(derivatives.plain(result) if fmt == "plain" else derivatives.latex(result))
+    echo(derivatives.plain(result) if fmt == "plain" else derivatives.latex(result))
     note = derivatives.conditions_note(result)
     if note:
         warn(note)
@@ -87,7 +84,7 @@ def _derivatives_text(result, fmt: str, explanations=None) -> None:
 def _derivatives_json(result, fmt: str, explanations=None) -> None:
     from bpcli.views import derivatives, export
 
-    click.echo(export.document(derivatives.to_dict(result)))
+    echo(export.document(derivatives.to_dict(result)))
 
 
 DIFF = {"table": _derivatives_table, "plain": _derivatives_text, "json": _derivatives_json,
@@ -150,7 +147,7 @@ def _descent_table(run, fmt: str) -> None:
     with shown():
         tables.show(tables.descent(run, ends))
     if run.final:
-        click.echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
+        echo(",".join(f"{name}={value!r}" for name, value in run.final.items()))
 
 
 STEP = {"table": _descent_table, "json": _descent_json, **dict.fromkeys(ROW_FORMATS, write_steps)}
@@ -168,7 +165,7 @@ def _dot(graph, result) -> None:
 
     with shown():
         text = export.dot(graph, result)
-    click.echo(text)
+    echo(text)
 
 
 def _mermaid(graph, result) -> None:
@@ -176,7 +173,7 @@ def _mermaid(graph, result) -> None:
 
     with shown():
         text = export.mermaid(graph, result)
-    click.echo(text)
+    echo(text)
 
 
 def render(graph, result, path: str) -> None:

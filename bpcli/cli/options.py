@@ -14,8 +14,9 @@ from itertools import pairwise
 
 import click
 
+from bpcli.cli import actions
 from bpcli.cli.complete import complete_values
-from bpcli.errors import InputError, escaped
+from bpcli.errors import InputError
 
 # Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
 # all); a command's --help shows its own rows.
@@ -46,42 +47,12 @@ def exit_statuses(command: str = "bpcli") -> str:
 
 _BINDING = r"[^\W\d]\w*\s*="   # the start of NAME=VALUE (compiled by re on first use: only a hint needs it)
 
-LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
-
-
-def say(line: str) -> None:
-    """One line of a message on stderr, made safe for a terminal: every message quotes data (names, headers,
-    cells, file names, the expression), so control characters are shown escaped here, for all of them;
-    an overlong line is cut with a count."""
-    if len(line) > LINE_LIMIT:  # the start says what, the end often what to do: keep both
-        head, tail = LINE_LIMIT * 2 // 3, LINE_LIMIT // 3
-        line = f"{line[:head]}… ({len(line) - head - tail} characters cut) …{line[-tail:]}"
-    click.echo(escaped(line), err=True)
-
-
-def warn(message: str) -> None:
-    """A warning on stderr, unless --quiet."""
-    ctx = click.get_current_context(silent=True)
-    if not (ctx and ctx.find_root().meta.get("bpcli.quiet")):
-        say(f"bpcli: warning: {message}")
-
-
 def _set_quiet(ctx: click.Context, _param, value: bool) -> None:
-    if value:
-        ctx.find_root().meta["bpcli.quiet"] = True
+    actions.settings["quiet"] = value
 
 
 def _set_digits(ctx: click.Context, _param, value: int) -> None:
-    ctx.find_root().meta["bpcli.digits"] = value
-
-
-def shown():
-    """The block where tables, trees and graph labels are made: numbers with --digits significant digits."""
-    from bpcli import numfmt
-
-    ctx = click.get_current_context(silent=True)
-    return numfmt.significant(ctx.find_root().meta.get("bpcli.digits", numfmt.TABLE_DIGITS) if ctx
-                              else numfmt.TABLE_DIGITS)
+    actions.settings["digits"] = value
 
 
 def program_options(command):
@@ -181,35 +152,6 @@ def negative_perturb(option: str, args) -> bool:
 
     args = list(sys.argv[1:] if args is None else args)
     return plain_number(option) is not None and any(a == "--perturb" and b == option for a, b in pairwise(args))
-
-
-def split_names(items: tuple[str, ...], required: bool = True) -> list[str] | None:
-    """`--wrt a,b --wrt c` → [a, b, c]; None when not given. Given but empty: InputError, or [] with
-    required=False, where the library refuses it in turn with its other settings (api.step)."""
-    if not items:
-        return None
-    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
-    if not names and required:
-        raise InputError("--wrt needs at least one variable name")
-    return names
-
-
-def perturbation(step: str | None, method: str | None):
-    """--perturb [STEP] and --perturb-method → the check pipeline.grad runs: None when neither is given."""
-    if step is None and method is None:
-        return None
-    from bpcli.api import Perturb   # after the common case: Perturb is defined with the check it is for
-
-    if step in (None, "auto"):
-        return Perturb(method or "central")
-    from bpcli.points.bindings import plain_number
-
-    value = plain_number(step)
-    if value is None:
-        raise InputError(f"--perturb takes a step such as 0.001, not {step!r}")
-    if not (value > 0 and value < float("inf")):
-        raise InputError(f"--perturb step must be a positive number, not {step}")
-    return Perturb(method or "central", value)
 
 
 class Number(click.ParamType):

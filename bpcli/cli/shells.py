@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 
-from click.shell_completion import (BashComplete, CompletionItem, FishComplete, add_completion_class,
-                                     split_arg_string)
+from click.shell_completion import BashComplete, CompletionItem, FishComplete, add_completion_class
+
+from bpcli.cli.complete import bash_item, bash_words, fish_item, fish_words
 
 
 class LineBashComplete(BashComplete):
@@ -49,27 +50,11 @@ class LineBashComplete(BashComplete):
 """
 
     def get_completion_args(self) -> tuple[list[str], str]:
-        line = os.environ.get("COMP_LINE", "")
-        words = _split(line)
-        incomplete = "" if not line or line[-1].isspace() else (words.pop() if words else "")
-        self._incomplete = incomplete
-        return words[1:], incomplete
+        args, self._incomplete = bash_words(os.environ)
+        return args, self._incomplete
 
     def format_completion(self, item: CompletionItem) -> str:
-        # bash replaces only what follows the last word-break character of the current word
-        breaks = os.environ.get("COMP_WORDBREAKS", "\"'><=;|&(:")
-        incomplete = getattr(self, "_incomplete", "")
-        cut = max((incomplete.rfind(ch) for ch in breaks if ch not in "\"'"), default=-1)
-        value = item.value[cut + 1:] if cut >= 0 and item.value.startswith(incomplete[:cut + 1]) else item.value
-        return f"{item.type},{value}"
-
-
-def _split(line: str) -> list[str]:
-    """Words as the shell would split them; an unterminated quote closes at the end of the line."""
-    try:
-        return split_arg_string(line)
-    except ValueError:
-        return split_arg_string(line + '"') if line.count('"') % 2 else []
+        return bash_item(item.type, item.value, getattr(self, "_incomplete", ""), os.environ)
 
 
 class LineFishComplete(FishComplete):
@@ -100,19 +85,10 @@ complete --no-files --command %(prog_name)s --arguments "(%(complete_func)s)";
 """
 
     def get_completion_args(self) -> tuple[list[str], str]:
-        # As Click's, except that a blank current token (COMP_CWORD=" ") is an empty word: Click takes
-        # the first word of an empty split (IndexError, a traceback in the user's terminal).
-        words = _split(os.environ.get("COMP_WORDS", ""))
-        token = os.environ.get("COMP_CWORD", "")
-        incomplete = next(iter(_split(token)), "") if token else ""
-        args = words[1:]
-        if incomplete and args and args[-1] == incomplete:  # fish sends the partial word in both
-            args.pop()
-        return args, incomplete
+        return fish_words(os.environ)
 
     def format_completion(self, item: CompletionItem) -> str:
-        help_ = (item.help or "").replace("\n", " ").replace("\t", " ")
-        return f"{item.type},{item.value}\t{help_}" if help_ else f"{item.type},{item.value}"
+        return fish_item(item.type, item.value, item.help)
 
 
 add_completion_class(LineBashComplete, "bash")
