@@ -12,7 +12,7 @@ import gc
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from bpcli.core import engine
 from bpcli.errors import LIST_LIMIT, DomainError, InputError, listed
@@ -57,10 +57,10 @@ class Gradients(Evaluation):
     hessian_check: hessian_check.Report | None = None
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Program text, the assigned name to differentiate (None: the last statement), and where it came
-    from (a file name, "<stdin>", or None for the command line) for error messages."""
+    from (a file name, "<stdin>", or None for the command line) for error messages. A NamedTuple, as the
+    records every run defines: a dataclass costs start-up time to define."""
 
     text: str
     output: str | None = None
@@ -248,8 +248,7 @@ def step(source: str | Source | Graph, values: Mapping[str, float], wrt: Iterabl
     return descent.descend(ev.graph, ev.inputs, _wrt(ev.graph, wrt), lr, steps, target, ev.graph.source, ev.warnings)
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """Many points: rows from a stream (`rows`, in `rows_format`) or the product of `grids` (NAME=A:B:STEP)."""
 
     rows: BinaryIO | None = None   # a binary stream

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -39,9 +38,8 @@ class Check(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True)
-class Op:
-    """One primitive gate.
+class Op(NamedTuple):
+    """One primitive gate (a NamedTuple, as Check: every run defines it; `_replace` makes a changed copy).
 
     arity None means any number from two on; then `partials` holds the one rule, for the argument `a`.
     symbol: how the user writes an operator (`+`); None for a function, written as a call (`sin(x)`).

@@ -56,7 +56,7 @@ def run():
 def broken_rule(monkeypatch):
     """break_rule(name, *partials) swaps in a deliberately wrong derivative rule until the test ends."""
     def break_rule(name: str, *partials: str) -> None:
-        monkeypatch.setitem(primitives.OPS, name, dataclasses.replace(primitives.OPS[name], partials=partials))
+        monkeypatch.setitem(primitives.OPS, name, primitives.OPS[name]._replace(partials=partials))
         rules.forget()  # compiled rules are cached per (name, arity, backend)
     try:
         yield break_rule

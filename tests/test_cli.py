@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -63,7 +62,7 @@ def test_perturb_method_implies_perturb(run):
 
 
 def test_mismatch_exits_1(run, monkeypatch):
-    monkeypatch.setitem(primitives.OPS, "mul", dataclasses.replace(primitives.OPS["mul"], partials=("b", "a + 1.0")))
+    monkeypatch.setitem(primitives.OPS, "mul", primitives.OPS["mul"]._replace(partials=("b", "a + 1.0")))
     rules.forget()
     try:
         r = run(*SEED, "--perturb")

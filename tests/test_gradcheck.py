@@ -20,7 +20,7 @@ from bpcli.check.quotient import EPS, Nudge, Quotient
 def broken(monkeypatch):
     """Swap in a deliberately wrong derivative rule for one op."""
     def breaking(name: str, *partials: str) -> None:
-        monkeypatch.setitem(primitives.OPS, name, dataclasses.replace(primitives.OPS[name], partials=partials))
+        monkeypatch.setitem(primitives.OPS, name, primitives.OPS[name]._replace(partials=partials))
         rules.forget()
     yield breaking
     monkeypatch.undo()

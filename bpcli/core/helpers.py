@@ -22,7 +22,6 @@ from __future__ import annotations
 import cmath
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import reduce
 from typing import Any, NamedTuple
 
@@ -38,9 +37,9 @@ class Code(NamedTuple):
     counted: int | None = None
 
 
-@dataclass(frozen=True)
-class Helper:
-    """One function, six ways. `numpy` takes the numpy module and returns the function on arrays."""
+class Helper(NamedTuple):
+    """One function, six ways. `numpy` takes the numpy module and returns the function on arrays. A
+    NamedTuple, as Code."""
 
     name: str
     float: Callable[..., Any]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -80,6 +79,8 @@ def _json_vars(text: str, origin: str) -> dict[str, float]:
 def json_object(text: str) -> list[tuple[str, object]]:
     """The (name, value) pairs of a JSON object, as both --vars and JSON Lines rows read one: InputError for
     text that is not a JSON object, a name given twice, or NaN and Infinity (which RFC 8259 JSON lacks)."""
+    import json   # here: a point given with -v needs no JSON reader (start-up time)
+
     try:
         pairs = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_not_json)
     except (json.JSONDecodeError, ValueError) as err:
