@@ -68,10 +68,12 @@ POINT = ["grad", "(w+x*y)*z", "-v", "w=5,x=3,y=2,z=4"]
 TAB = {"_BPCLI_COMPLETE": "bash_complete", "COMP_LINE": 'bpcli grad "(w+x*y)*z" -v '}
 
 
-def modules_after_cli(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+def modules_after_cli(args: list[str], env: dict[str, str] | None = None,
+                      entry: str = "bpcli.cli.commands") -> set[str]:
     """The modules a fresh interpreter has loaded once `bpcli ARGS` has run (with `env` added), less those a
-    bare interpreter has loaded: what bpcli costs."""
-    code = (f"import os, sys\nos.environ.update({env or {}!r})\nfrom bpcli.cli.commands import main\n"
+    bare interpreter has loaded: what bpcli costs. `entry`: the module whose main runs it (Click's reader,
+    or the console script's, which tries the quick reader first)."""
+    code = (f"import os, sys\nos.environ.update({env or {}!r})\nfrom {entry} import main\n"
             f"sys.argv = ['bpcli', *{args!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass")
     return modules_after(code) - modules_after("")
 
@@ -105,8 +107,11 @@ NOT_A_TAB = {"click.shell_completion": "only a Tab and `bpcli completion` need t
                       "bpcli.core.engine": "a Tab computes nothing",
                       "bpcli.core.helpers": "a Tab compiles no rule"}),
 ])
-def test_one_point_and_one_tab_import_only_what_they_need(path, args, env, forbidden):
-    loaded = modules_after_cli(args, env)
+@pytest.mark.parametrize("entry", ["bpcli.cli.commands", "bpcli.__main__"])
+def test_one_point_and_one_tab_import_only_what_they_need(path, args, env, forbidden, entry):
+    if entry == "bpcli.__main__":
+        forbidden = {**forbidden, "click": "the quick reader reads these command lines without Click"}
+    loaded = modules_after_cli(args, env, entry)
     assert not set(forbidden) & loaded, {name: forbidden[name] for name in set(forbidden) & loaded}
 
 

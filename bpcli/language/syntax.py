@@ -18,25 +18,26 @@ A group `(…)` is no item: its span is the inner expression's, as in the gramma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 Span = tuple[int, int]
 NUM, VAR, CALL, BINARY, UNARY = range(5)
 
+# Plain classes with __slots__, not dataclasses: every run defines them, and a dataclass costs start-up
+# time to define (lowering empties a statement's items as it consumes them, so they are not tuples).
 
-@dataclass(eq=False, slots=True)
+
 class Statement:
     """`name = expression` (name and name_span set) or a bare expression; `items` in postfix order."""
 
-    items: list
-    span: Span
-    name: str | None = None
-    name_span: Span | None = None
+    __slots__ = ("items", "span", "name", "name_span")
+
+    def __init__(self, items: list, span: Span, name: str | None = None, name_span: Span | None = None) -> None:
+        self.items, self.span, self.name, self.name_span = items, span, name, name_span
 
 
-@dataclass(eq=False, slots=True)
 class Program:
     """Statements in order. A lone expression is a program of one."""
 
-    statements: tuple[Statement, ...]
-    span: Span
+    __slots__ = ("statements", "span")
+
+    def __init__(self, statements: tuple[Statement, ...], span: Span) -> None:
+        self.statements, self.span = statements, span
