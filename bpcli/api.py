@@ -1,4 +1,4 @@
-"""The front door: source text and input values in, result dataclasses out. Renderers read these.
+"""The front door: source text and input values in, results out (immutable records). Renderers read these.
 
     >>> r = grad("(w+x*y)*z", {"w": 5, "x": 3, "y": 2, "z": 4})
     >>> r.value, r.gradient["x"]
@@ -11,7 +11,6 @@ import contextlib
 import gc
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from bpcli.core import engine
@@ -24,20 +23,57 @@ from bpcli.language.parser import parse
 if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none of them (start-up time)
     from bpcli.points import descent
     from bpcli.check import gradcheck
-    from bpcli.check import hessian as hessian_check
+    from bpcli.check import hessian as second_check
     from bpcli.check.gradcheck import Perturb
     from bpcli.core import explain as chain_rule
     from bpcli.symbolic.derivatives import Derivatives
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class _Result:
+    """What the results share, as a frozen dataclass would give it: fields set once (listed in `_fields`),
+    a repr, and equality field by field. Not a dataclass: importing dataclasses imports inspect, about
+    10 ms of every process (as much again as Python's own start), and defining one costs a millisecond."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _set(self, *values: Any) -> None:
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a result is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a result is immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{name}={getattr(self, name)!r}' for name in self._fields)})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]   # its fields are lists and dicts
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:   # pickle and copy: made again from the fields
+        return type(self), tuple(getattr(self, name) for name in self._fields)
+
+
+class Evaluation(_Result):
     """The forward pass: the graph, the inputs' values and every node's value."""
 
+    __slots__ = ("graph", "inputs", "values", "warnings")
+    _fields: tuple[str, ...] = __slots__
     graph: Graph
     inputs: dict[str, float]
     values: list[float]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
+
+    def __init__(self, graph: Graph, inputs: dict[str, float], values: list[float],
+                 warnings: list[str] | None = None) -> None:
+        self._set(graph, inputs, values, [] if warnings is None else warnings)
 
     @property
     def value(self) -> float:
@@ -45,16 +81,26 @@ class Evaluation:
         return self.values[self.graph.output]
 
 
-@dataclass(frozen=True)
 class Gradients(Evaluation):
-    """Forward and backward passes; `gradient` holds ∂f/∂name for the chosen inputs (--wrt), in order."""
+    """Forward and backward passes; `gradient` holds ∂f/∂name for the chosen inputs (--wrt), in order.
+    With order 2, `hessian` holds ∂²f/∂x∂y for x and y among the chosen inputs (full and symmetric), and
+    `hessian_check` its check."""
 
-    backward: engine.Backward | None = None
-    gradient: dict[str, float] = field(default_factory=dict)
-    check: gradcheck.Report | None = None
-    # with order 2: ∂²f/∂x∂y for x and y among the chosen inputs (full and symmetric), and its check
-    hessian: dict[str, dict[str, float]] | None = None
-    hessian_check: hessian_check.Report | None = None
+    __slots__ = ("backward", "gradient", "check", "hessian", "hessian_check")
+    _fields = Evaluation._fields + __slots__
+    backward: engine.Backward | None
+    gradient: dict[str, float]
+    check: gradcheck.Report | None
+    hessian: dict[str, dict[str, float]] | None
+    hessian_check: second_check.Report | None
+
+    def __init__(self, graph: Graph, inputs: dict[str, float], values: list[float],
+                 warnings: list[str] | None = None, backward: engine.Backward | None = None,
+                 gradient: dict[str, float] | None = None, check: gradcheck.Report | None = None,
+                 hessian: dict[str, dict[str, float]] | None = None,
+                 hessian_check: second_check.Report | None = None) -> None:
+        self._set(graph, inputs, values, [] if warnings is None else warnings, backward,
+                  {} if gradient is None else gradient, check, hessian, hessian_check)
 
 
 class Source(NamedTuple):

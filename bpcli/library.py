@@ -62,7 +62,10 @@ class Derivatives(_Shown, api.Derivatives):
 
 
 def _as(kind: type, result: Any) -> Any:
-    return kind(*(getattr(result, f.name) for f in dataclasses.fields(result)))
+    """`result` as the subclass `kind` of its class: the same fields (api's results list theirs in `_fields`;
+    Derivatives is a dataclass)."""
+    names = getattr(result, "_fields", None) or [f.name for f in dataclasses.fields(result)]
+    return kind(*(getattr(result, name) for name in names))
 
 
 class GraphView:
