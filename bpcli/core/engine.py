@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from bpcli.core import advice
@@ -33,8 +32,7 @@ class Edge(NamedTuple):
     product: float
 
 
-@dataclass(frozen=True)
-class Backward:
+class Backward(NamedTuple):
     """The result of the backward pass: ∂f/∂node for every node, and every edge in the order computed.
 
     `needed[i]` says whether node i depends on an input being differentiated; grads[i] means

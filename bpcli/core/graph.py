@@ -8,7 +8,6 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 import functools
 from functools import cached_property
 from typing import Any
@@ -20,16 +19,34 @@ from bpcli.core.nodes import CONST, INPUT, Node, make_node
 __all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
 
 
-@dataclass(frozen=True, eq=False)
 class Graph:
-    """The gates of one expression. Immutable: values and gradients live outside it, in lists by index."""
+    """The gates of one expression. Immutable: values and gradients live outside it, in lists by index.
 
+    assigned: name the program assigns → its offset; unused: warnings for statements the output does not
+    use; pruned: True when every node is live (lowering keeps only those). A plain class, not a dataclass:
+    importing dataclasses costs a process about 10 ms (api._Result says more)."""
+
+    _fields = ("source", "nodes", "output", "assigned", "unused", "pruned")
     source: str
     nodes: tuple[Node, ...]
     output: int
-    assigned: Mapping[str, int] = field(default_factory=dict)  # name the program assigns → its offset
-    unused: tuple[str, ...] = ()             # warnings for statements the output does not use
-    pruned: bool = False                     # True: every node is live (lowering keeps only those)
+    assigned: Mapping[str, int]
+    unused: tuple[str, ...]
+    pruned: bool
+
+    def __init__(self, source: str, nodes: tuple[Node, ...], output: int, assigned: Mapping[str, int] | None = None,
+                 unused: tuple[str, ...] = (), pruned: bool = False) -> None:
+        self.__dict__.update(source=source, nodes=nodes, output=output, assigned={} if assigned is None else assigned,
+                             unused=unused, pruned=pruned)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a graph is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {name!r}: a graph is immutable")
+
+    def __repr__(self) -> str:
+        return f"Graph({', '.join(f'{name}={getattr(self, name)!r}' for name in self._fields)})"
 
     @cached_property
     def depends(self) -> tuple[bool, ...]:

@@ -7,7 +7,6 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from json.encoder import encode_basestring
 
 from bpcli import files
@@ -51,6 +50,8 @@ def _tail(result: Evaluation, explanations) -> dict:
     """The small sections after the graph: the check's rows and the chain rule."""
     doc: dict = {}
     if isinstance(result, Gradients) and result.check is not None:
+        from dataclasses import asdict   # the check's rows are dataclasses; a run without --perturb needs none
+
         check = result.check
         second = result.hessian_check
         doc["perturb"] = {"method": check.method, "step": check.step,
@@ -161,6 +162,8 @@ def _edges(graph, edges: Iterable[Edge]) -> Iterator[list[str]]:
 def descent_json(run) -> Iterator[str]:
     """The JSON document for `bpcli step`, in pieces as the run computes its steps (each step is one piece,
     one line): every step as data, then the final values and a -v string."""
+    from dataclasses import asdict
+
     head = {"program": run.source, "lr": run.lr, "target": run.target, "wrt": run.wrt}
     yield document(head)[:-2] + ',\n  "steps": ['
     count = 0
