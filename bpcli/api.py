@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from bpcli.core import engine
 from bpcli.errors import LIST_LIMIT, DomainError, InputError, listed
 from bpcli.numfmt import fmt
+from bpcli.core.frozen import Frozen
 from bpcli.core.graph import Graph
 from bpcli.core.lowering import lower
 from bpcli.language.parser import parse
@@ -29,26 +30,11 @@ if TYPE_CHECKING:  # imported where used: one point with no --perturb needs none
     from bpcli.symbolic.derivatives import Derivatives
 
 
-class _Result:
-    """What the results share, as a frozen dataclass would give it: fields set once (listed in `_fields`),
-    a repr, and equality field by field. Not a dataclass: importing dataclasses imports inspect, about
-    10 ms of every process (as much again as Python's own start), and defining one costs a millisecond."""
+class _Result(Frozen):
+    """What the results share, as a frozen dataclass would give it: fields set once, a repr (Frozen), and
+    equality field by field."""
 
     __slots__ = ()
-    _fields: tuple[str, ...] = ()
-
-    def _set(self, *values: Any) -> None:
-        for name, value in zip(self._fields, values, strict=True):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a result is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a result is immutable")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{name}={getattr(self, name)!r}' for name in self._fields)})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -14,17 +14,17 @@ from typing import Any
 
 from bpcli import primitives
 from bpcli.core import rules as rule_forms
+from bpcli.core.frozen import Frozen
 from bpcli.core.nodes import CONST, INPUT, Node, make_node
 
 __all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
 
 
-class Graph:
+class Graph(Frozen):
     """The gates of one expression. Immutable: values and gradients live outside it, in lists by index.
 
     assigned: name the program assigns → its offset; unused: warnings for statements the output does not
-    use; pruned: True when every node is live (lowering keeps only those). A plain class, not a dataclass:
-    importing dataclasses costs a process about 10 ms (api._Result says more)."""
+    use; pruned: True when every node is live (lowering keeps only those). Equal only to itself."""
 
     _fields = ("source", "nodes", "output", "assigned", "unused", "pruned")
     source: str
@@ -36,17 +36,7 @@ class Graph:
 
     def __init__(self, source: str, nodes: tuple[Node, ...], output: int, assigned: Mapping[str, int] | None = None,
                  unused: tuple[str, ...] = (), pruned: bool = False) -> None:
-        self.__dict__.update(source=source, nodes=nodes, output=output, assigned={} if assigned is None else assigned,
-                             unused=unused, pruned=pruned)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to {name!r}: a graph is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete {name!r}: a graph is immutable")
-
-    def __repr__(self) -> str:
-        return f"Graph({', '.join(f'{name}={getattr(self, name)!r}' for name in self._fields)})"
+        self._set(source, nodes, output, {} if assigned is None else assigned, unused, pruned)
 
     @cached_property
     def depends(self) -> tuple[bool, ...]:
