@@ -6,8 +6,9 @@ that is not finite, raises DomainError naming the node, its definition and its a
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from bpcli.core import advice
@@ -132,12 +133,32 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     return Backward(grads, recorded, depends)
 
 
+class Flows(NamedTuple):
+    """Consecutive edges of the backward pass as columns, edge j from gate node[j] to its argument to[j] (at
+    position arg[j]): what a streamed document writes a column at a time, without an object per edge."""
+
+    node: list[int]
+    arg: list[int]
+    to: list[int]
+    upstream: list[float]
+    local: list[float]
+    product: list[float]
+
+
 def flows(graph: Graph, values: list[float], done: Backward) -> Iterator[Edge]:
-    """The edges of a finished backward pass, in the order computed, one at a time: the same numbers the
-    pass computed, since each local is computed again the same way and ∂f/∂node was final when the pass
-    reached node (only later gates, walked before it, add to it)."""
+    """The edges of a finished backward pass, in the order computed, one at a time (see `flow_columns`)."""
+    for columns in flow_columns(graph, values, done):
+        yield from itertools.starmap(Edge, zip(*columns))
+
+
+def flow_columns(graph: Graph, values: list[float], done: Backward, size: int = 4096) -> Iterator[Flows]:
+    """The edges of a finished backward pass, in the order computed, some `size` at a time (a gate's edges
+    in one piece): the same numbers the pass computed, since each local is computed again the same way and
+    ∂f/∂node was final when the pass reached node (only later gates, walked before it, add to it)."""
     nodes, grads, depends, live = graph.nodes, done.grads, done.needed, graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
+    columns = Flows([], [], [], [], [], [])
+    to_gate, to_arg, to_to, to_upstream, to_local, to_product = _appends(columns)
     for i in range(len(nodes) - 1, -1, -1):
         rules = all_rules[i]
         if rules is None or not (depends[i] and live[i]):
@@ -155,7 +176,22 @@ def flows(graph: Graph, values: list[float], done: Backward) -> Iterator[Edge]:
                 local = locals_[k] if locals_ is not None and k not in checked else None
                 if local is None or not isfinite(local):
                     local = _local(graph, i, k, vals, values[i], rules)
-                yield Edge(i, k, a, upstream, local, upstream * local)
+                to_gate(i)
+                to_arg(k)
+                to_to(a)
+                to_upstream(upstream)
+                to_local(local)
+                to_product(upstream * local)
+        if len(columns.node) >= size:
+            yield columns
+            columns = Flows([], [], [], [], [], [])
+            to_gate, to_arg, to_to, to_upstream, to_local, to_product = _appends(columns)
+    if columns.node:
+        yield columns
+
+
+def _appends(columns: Flows) -> list[Callable[[Any], None]]:
+    return [column.append for column in columns]
 
 
 def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: rule_forms.Rules) -> float:

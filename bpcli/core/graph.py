@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import functools
+import itertools
+import operator
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from bpcli import primitives
@@ -18,6 +21,9 @@ from bpcli.core.frozen import Frozen
 from bpcli.core.nodes import CONST, INPUT, Node, make_node
 
 __all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
+
+_HEAD = itemgetter(0, 1, 2)   # a node's name, op and args
+_CONST_VALUE = itemgetter(4)
 
 
 class Graph(Frozen):
@@ -82,15 +88,24 @@ class Graph(Frozen):
 
     def definition(self, i: int) -> str:
         """A gate's definition over its arguments' names (`x*y`, `sin(v)`); a leaf's own name."""
-        name, op, args = self.nodes[i][:3]
-        if not args:   # a leaf (every gate has arguments)
-            return name
-        fill = self._spellings.get((op, len(args)))
-        if fill is None:
-            fill = self._spellings[op, len(args)] = rule_forms.Template(
-                lambda holes: rule_forms.spelled_gate(op, holes), [None] * len(args)).fill
-        nodes = self.nodes
-        return fill(*[_text(nodes[a].name) for a in args])
+        return self.definitions(i, i + 1)[0]
+
+    def definitions(self, lo: int, hi: int) -> list[str]:
+        """`definition(i)` for each node i from lo up to hi, at once. Names are holes in a template per op and
+        number of arguments; a negative constant goes in parentheses (`_text`)."""
+        nodes, spellings, negatives = self.nodes, self._spellings, self._negatives
+        out = []
+        for name, op, args in map(_HEAD, nodes[lo:hi]):
+            if not args:
+                out.append(name)
+                continue
+            fill = spellings.get((op, len(args)))
+            if fill is None:
+                fill = spellings[op, len(args)] = rule_forms.Template(
+                    functools.partial(rule_forms.spelled_gate, op), [None] * len(args)).fill
+            texts = [nodes[a][0] for a in args]
+            out.append(fill(*(texts if negatives.isdisjoint(args) else map(_text, texts))))
+        return out
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
@@ -105,6 +120,46 @@ class Graph(Frozen):
             return [self._variadic_local(i, k) for k in range(len(self.nodes[i].args))]
         name, fills, texts = self._local_parts(i)
         return [fill(name, *texts) for fill in fills]
+
+    def edge_formulas(self, gates: list[int], positions: list[int]) -> list[str]:
+        """`local_formula(gates[j], positions[j])` for each j. A gate's edges come one after another (as the
+        backward pass makes them), so its formulas are made once: a gate of fixed arity fills the templates
+        of its op and constant arguments with its other arguments' names."""
+        nodes, constants = self.nodes, self._constants
+        variadic = {name for name, op in primitives.OPS.items() if op.arity is None}
+        spellings: dict[Any, list] = {}   # op, or (op, per argument its index if a constant) → the fills
+        out = []
+        last, name, fills, texts, formulas = -1, "", None, [], []
+        for i, k in zip(gates, positions):
+            if i != last:
+                last = i
+                name, op, args = _HEAD(nodes[i])
+                if op in variadic:
+                    fills, formulas = None, self.local_formulas(i)
+                else:
+                    if constants.isdisjoint(args):
+                        key: Any = op
+                        texts = [nodes[a][0] for a in args]
+                    else:
+                        key = (op, *[a if a in constants else -1 for a in args])
+                        texts = [_text(nodes[a][0]) if a in constants else nodes[a][0] for a in args]
+                    fills = spellings.get(key)
+                    if fills is None:
+                        fills = spellings[key] = self._local_parts(i)[1]
+            out.append(formulas[k] if fills is None else fills[k](name, *texts))
+        return out
+
+    @cached_property
+    def _constants(self) -> frozenset[int]:
+        """The constants' indices (a constant is part of the templates of a gate's local formulas)."""
+        nodes = self.nodes
+        return frozenset(itertools.compress(range(len(nodes)), map(operator.is_not, map(_CONST_VALUE, nodes),
+                                                                   itertools.repeat(None))))
+
+    @cached_property
+    def _negatives(self) -> frozenset[int]:
+        """The negative constants' indices: each reads in parentheses inside another gate's definition."""
+        return frozenset(i for i in self._constants if self.nodes[i].name[0] == "-")
 
     def _variadic_local(self, i: int, k: int) -> str:
         """∂gate/∂(argument k) of a gate of any number of arguments (max, min), spelled with its argument list

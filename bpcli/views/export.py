@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -28,7 +27,7 @@ def json_pieces(result: Evaluation, explanations=None) -> Iterator[str]:
     value lists as they are written: its peak memory is a piece, not the document or a dict per node.
 
     One top-level key per line and one list item (a node, an edge, a check row) per line: readable, and
-    every number and string goes through json's C encoder (indent= would use the pure-Python one).
+    every number and string is written as json's C encoder writes it (indent= would use the pure-Python one).
     """
     backward = result.backward if isinstance(result, Gradients) else None
     head: dict = {"expression": result.graph.source, "output": result.graph.output_name,
@@ -38,11 +37,14 @@ def json_pieces(result: Evaluation, explanations=None) -> Iterator[str]:
         if result.hessian is not None:
             head["hessian"] = result.hessian
     yield "{\n" + ",\n".join(_member(key, value) for key, value in head.items()) + ',\n  "nodes": '
-    yield from _items(_nodes(result, backward))
+    numbers = _Numbers(4 * CHUNK)
+    yield from _items(_nodes(result, backward, numbers))
     if backward is not None:
         yield ',\n  "backward": '
         # edges recorded by the pass, or (for output that needs them only here) the same ones computed again
-        yield from _items(_edges(result.graph, backward.edges or engine.flows(result.graph, result.values, backward)))
+        columns = (_recorded(backward.edges) if backward.edges
+                   else engine.flow_columns(result.graph, result.values, backward, CHUNK))
+        yield from _items(_edges(result.graph, columns, numbers))
     yield "".join(",\n" + _member(key, value) for key, value in _tail(result, explanations).items()) + "\n}"
 
 
@@ -105,11 +107,11 @@ _string = encode_basestring   # what _dumps writes for a str (ensure_ascii=False
 CHUNK = 4096   # nodes or edges a piece: few calls of the encoder, and a piece of a few hundred kB at most
 
 
-def _items(chunks: Iterator[list[str]]) -> Iterator[str]:
-    """A top-level list, one item a line, from chunks of its items' texts."""
+def _items(chunks: Iterator[str]) -> Iterator[str]:
+    """A top-level list, one item a line, from texts of consecutive items (each an item a line)."""
     first = True
     for chunk in chunks:
-        yield ("[\n    " if first else ",\n    ") + ",\n    ".join(chunk)
+        yield ("[\n    " if first else ",\n    ") + chunk
         first = False
     yield "[]" if first else "\n  ]"
 
@@ -119,44 +121,102 @@ def _numbers(values: list) -> list[str]:
     return _dumps(values)[1:-1].split(", ") if values else []
 
 
-def _nodes(result: Evaluation, backward: Backward | None) -> Iterator[list[str]]:
+class _Numbers(dict):
+    """Numbers as JSON text, as _dumps writes them, remembered: float to text is the slowest step of writing a
+    document, and a document repeats many numbers (a gate's upstream on each of its edges, a product as
+    its argument's gradient, constants, 0 and 1). Holds at most `most` numbers, so that its memory stays
+    that of a piece or so."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__({None: "null"})
+        self.most = most
+
+    def __missing__(self, x: float) -> str:
+        if not math.isfinite(x):
+            return _dumps(x)   # raises, as for any document that holds one
+        text = repr(x)
+        if x:   # 0.0 == -0.0, and they are written apart
+            if len(self) >= self.most:
+                self.clear()
+                self[None] = "null"
+            self[x] = text
+        return text
+
+    def column(self, values: list) -> list[str]:
+        """Each of `values` (numbers and None) as text."""
+        if set(map(type, values)) <= _FLOAT_OR_NONE:   # not an int or bool, which equals a float's key
+            return list(map(self.__getitem__, values))
+        return _numbers(values)
+
+
+_FLOAT_OR_NONE = {float, type(None)}
+# A node's object, its fields between these: name, op, expr, args (their texts), value and (for grad) grad.
+_NODE = ['},\n    {"name": "', None, '", "op": "', None, '", "expr": "', None, '", "args": [', None,
+         '], "value": ', None, ', "grad": ', None]
+# An edge's object: from, to, local_expr, upstream, local, product.
+_EDGE = ['},\n    {"from": "', None, '", "to": "', None, '", "local_expr": "', None, '", "upstream": ', None,
+         ', "local": ', None, ', "product": ', None]
+
+
+def _joined(fields: list, columns: list[list[str]]) -> str:
+    """Items one a line: `fields` (literal texts, each followed by a column's text) once per item."""
+    step, count = len(fields), len(columns[0])
+    parts = fields * count
+    for j, column in enumerate(columns):
+        parts[2 * j + 1::step] = column
+    parts[0] = parts[0][7:]   # no '},\n    ' before the first
+    return "".join(parts) + "}"
+
+
+def _plain(texts: list[str]) -> bool:
+    """Whether no text holds a character json escapes in a string (names, definitions and formulas hold none)."""
+    whole = "".join(texts)
+    return whole.isprintable() and '"' not in whole and "\\" not in whole
+
+
+def _quoted(texts: list[str]) -> list[str]:
+    """Texts as inside a JSON string, as _string writes them."""
+    return texts if _plain(texts) else [_string(t)[1:-1] for t in texts]
+
+
+def _nodes(result: Evaluation, backward: Backward | None, numbers: _Numbers) -> Iterator[str]:
     """The nodes' objects, CHUNK at a time: name, op, expr, args, value and, for grad, grad."""
     graph, values = result.graph, result.values
-    nodes, definition = graph.nodes, graph.definition
+    nodes = graph.nodes
+    fields = _NODE if backward is not None else _NODE[:-2]
+    plain = True   # no name so far needs escaping: a node's arguments come before it
     for lo in range(0, len(nodes), CHUNK):
         hi = min(lo + CHUNK, len(nodes))
-        numbers = _numbers(values[lo:hi])
+        part = nodes[lo:hi]
+        names = [n[0] for n in part]
+        plain = plain and _plain(names)
+        if plain:
+            args = ['"' + '", "'.join([nodes[a][0] for a in n[2]]) + '"' if n[2] else "" for n in part]
+        else:
+            args = [", ".join([_string(nodes[a][0]) for a in n[2]]) for n in part]
+        columns = [names if plain else _quoted(names), _quoted([n[1] for n in part]),
+                   _quoted(graph.definitions(lo, hi)), args, numbers.column(values[lo:hi])]
         if backward is not None:
             # Parts of the expression that depend on no differentiated input carry no gradient.
             grads, needed = backward.grads, backward.needed
-            gradients = _numbers([grads[i] if needed[i] else None for i in range(lo, hi)])
-            ends = [f", \"grad\": {g}}}" for g in gradients]
-        else:
-            ends = ["}"] * (hi - lo)
-        chunk = []
-        for i in range(lo, hi):
-            name, op, args = nodes[i][:3]
-            chunk.append(f'{{"name": {_string(name)}, "op": {_string(op)}, "expr": {_string(definition(i))}, '
-                         f'"args": [{", ".join([_string(nodes[a].name) for a in args])}], '
-                         f'"value": {numbers[i - lo]}{ends[i - lo]}')
-        yield chunk
+            columns.append(numbers.column([grads[i] if needed[i] else None for i in range(lo, hi)]))
+        yield _joined(fields, columns)
 
 
-def _edges(graph, edges: Iterable[Edge]) -> Iterator[list[str]]:
-    """The backward pass's edges' objects in the order computed, CHUNK at a time."""
-    nodes, edges = graph.nodes, iter(edges)
-    gate, formulas, source = -1, [], ""
-    while part := list(itertools.islice(edges, CHUNK)):
-        numbers = _numbers([x for e in part for x in (e.upstream, e.local, e.product)])
-        chunk = []
-        for j, e in enumerate(part):
-            if e.node != gate:   # a gate's edges come one after another: its formulas, made at once
-                gate, formulas = e.node, graph.local_formulas(e.node)
-                source = f'{{"from": {_string(nodes[gate].name)}, "to": '
-            chunk.append(f'{source}{_string(nodes[e.to].name)}, "local_expr": {_string(formulas[e.arg])}, '
-                         f'"upstream": {numbers[3 * j]}, "local": {numbers[3 * j + 1]}, '
-                         f'"product": {numbers[3 * j + 2]}}}')
-        yield chunk
+def _recorded(edges: list[Edge]) -> Iterator[engine.Flows]:
+    """Edges recorded by the backward pass as the columns of engine.flow_columns, CHUNK at a time."""
+    for lo in range(0, len(edges), CHUNK):
+        yield engine.Flows(*map(list, zip(*edges[lo:lo + CHUNK])))
+
+
+def _edges(graph, chunks: Iterable[engine.Flows], numbers: _Numbers) -> Iterator[str]:
+    """The backward pass's edges' objects in the order computed, a chunk of columns at a time."""
+    nodes = graph.nodes
+    for f in chunks:
+        columns = [_quoted([nodes[i][0] for i in f.node]), _quoted([nodes[a][0] for a in f.to]),
+                   _quoted(graph.edge_formulas(f.node, f.arg)), numbers.column(f.upstream),
+                   numbers.column(f.local), numbers.column(f.product)]
+        yield _joined(_EDGE, columns)
 
 
 def descent_json(run) -> Iterator[str]:
