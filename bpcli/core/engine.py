@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Collection, Iterator, Mapping
+import operator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from bpcli.core import advice
@@ -155,10 +156,21 @@ def flow_columns(graph: Graph, values: list[float], done: Backward, size: int = 
     """The edges of a finished backward pass, in the order computed, some `size` at a time (a gate's edges
     in one piece): the same numbers the pass computed, since each local is computed again the same way and
     ∂f/∂node was final when the pass reached node (only later gates, walked before it, add to it)."""
-    nodes, grads, depends, live = graph.nodes, done.grads, done.needed, graph.live
+    grads = done.grads
+    for gate, arg, to, local in _local_columns(graph, values, done, size):
+        upstream = list(map(grads.__getitem__, gate))
+        yield Flows(gate, arg, to, upstream, local, list(map(operator.mul, upstream, local)))
+
+
+def _local_columns(graph: Graph, values: list[float], done: Backward,
+                   size: int) -> Iterator[tuple[list[int], list[int], list[int], list[float]]]:
+    """Flows' columns gate, arg, to and local: the loop of the backward pass without its sums."""
+    nodes, depends, live = graph.nodes, done.needed, graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
-    columns = Flows([], [], [], [], [], [])
-    to_gate, to_arg, to_to, to_upstream, to_local, to_product = _appends(columns)
+    gates: list[int] = []
+    positions: list[int] = []
+    tos: list[int] = []
+    locals_at: list[float] = []
     for i in range(len(nodes) - 1, -1, -1):
         rules = all_rules[i]
         if rules is None or not (depends[i] and live[i]):
@@ -170,28 +182,20 @@ def flow_columns(graph: Graph, values: list[float], done: Backward, size: int = 
             locals_ = rules.all_partials(*vals, values[i])
         except (OverflowError, ZeroDivisionError, ValueError):
             locals_ = None
-        upstream = grads[i]
         for k, a in enumerate(args):
             if depends[a]:
                 local = locals_[k] if locals_ is not None and k not in checked else None
                 if local is None or not isfinite(local):
                     local = _local(graph, i, k, vals, values[i], rules)
-                to_gate(i)
-                to_arg(k)
-                to_to(a)
-                to_upstream(upstream)
-                to_local(local)
-                to_product(upstream * local)
-        if len(columns.node) >= size:
-            yield columns
-            columns = Flows([], [], [], [], [], [])
-            to_gate, to_arg, to_to, to_upstream, to_local, to_product = _appends(columns)
-    if columns.node:
-        yield columns
-
-
-def _appends(columns: Flows) -> list[Callable[[Any], None]]:
-    return [column.append for column in columns]
+                gates.append(i)
+                positions.append(k)
+                tos.append(a)
+                locals_at.append(local)
+        if len(gates) >= size:
+            yield gates, positions, tos, locals_at
+            gates, positions, tos, locals_at = [], [], [], []
+    if gates:
+        yield gates, positions, tos, locals_at
 
 
 def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: rule_forms.Rules) -> float:
