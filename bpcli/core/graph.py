@@ -7,7 +7,7 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 import functools
 import itertools
 import operator
@@ -23,7 +23,7 @@ from bpcli.core.nodes import CONST, INPUT, Node, make_node
 __all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
 
 _HEAD = itemgetter(0, 1, 2)   # a node's name, op and args
-_CONST_VALUE = itemgetter(4)
+_NAME, _OP, _ARGS, _CONST_VALUE = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(4)
 
 
 class Graph(Frozen):
@@ -92,20 +92,48 @@ class Graph(Frozen):
 
     def definitions(self, lo: int, hi: int) -> list[str]:
         """`definition(i)` for each node i from lo up to hi, at once. Names are holes in a template per op and
-        number of arguments; a negative constant goes in parentheses (`_text`)."""
-        nodes, spellings, negatives = self.nodes, self._spellings, self._negatives
-        out = []
-        for name, op, args in map(_HEAD, nodes[lo:hi]):
-            if not args:
-                out.append(name)
-                continue
-            fill = spellings.get((op, len(args)))
-            if fill is None:
-                fill = spellings[op, len(args)] = rule_forms.Template(
-                    functools.partial(rule_forms.spelled_gate, op), [None] * len(args)).fill
-            texts = [nodes[a][0] for a in args]
-            out.append(fill(*(texts if negatives.isdisjoint(args) else map(_text, texts))))
-        return out
+        number of arguments, filled by map where every node has at most two arguments and none is a
+        negative constant (which reads in parentheses, `_text`), else one by one."""
+        nodes = self.nodes
+        part = nodes[lo:hi]
+        fills = self._definition_fills(set(map(_OP, part)))
+        if fills is None or (self._negatives and not self._negatives.isdisjoint(
+                itertools.chain.from_iterable(map(_ARGS, part)))):
+            return [self._definition_one(i) for i in range(lo, hi)]
+        names = self.argument_names(range(lo, hi), 2)
+        return list(map(operator.call, map(fills.__getitem__, map(_OP, part)), *names))
+
+    def argument_names(self, indices: Iterable[int], width: int) -> list[list[str]]:
+        """The names of the first `width` arguments of the nodes `indices`, a list per position; a node with
+        fewer arguments has its own name in their place."""
+        nodes = self.nodes
+        indices = list(indices)
+        arguments = list(map(iter, map(_ARGS, map(nodes.__getitem__, indices))))
+        return [list(map(_NAME, map(nodes.__getitem__, map(next, arguments, indices)))) for _ in range(width)]
+
+    def _definition_fills(self, ops: set[str]) -> dict[str, Callable[..., str]] | None:
+        """Per op, the fill(first, second) of its definition's template (a leaf's: its own name); None if an
+        op takes more than two arguments."""
+        fills: dict[str, Callable[..., str]] = {}
+        for op in ops:
+            arity = 0 if op in (INPUT, CONST) else primitives.OPS[op].arity
+            if arity is None or arity > 2:
+                return None
+            fills[op] = "{0}".format if arity == 0 else self._definition_fill(op, arity)
+        return fills
+
+    def _definition_fill(self, op: str, arity: int) -> Callable[..., str]:
+        fill = self._spellings.get((op, arity))
+        if fill is None:
+            fill = self._spellings[op, arity] = rule_forms.Template(
+                functools.partial(rule_forms.spelled_gate, op), [None] * arity).fill
+        return fill
+
+    def _definition_one(self, i: int) -> str:
+        name, op, args = _HEAD(self.nodes[i])
+        if not args:   # a leaf (every gate has arguments)
+            return name
+        return self._definition_fill(op, len(args))(*[_text(self.nodes[a][0]) for a in args])
 
     def local_formula(self, i: int, k: int) -> str:
         """The local gradient ∂node/∂(argument k) as a formula over names (`y` for ∂v/∂x when v = x*y)."""
