@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from typing import Any
 
@@ -141,6 +142,10 @@ class _Lowering:
                 if (text, n) not in calls_seen:
                     self.check_call(text, n, name_span)
                     calls_seen.add((text, n))
+                if n == 1:   # the commonest call, sin(v): its argument's place takes the gate, as for an operator
+                    gates.append((text, (results[-1],), span))
+                    results[-1] = len(gates) - 1
+                    continue
                 args = tuple(results[len(results) - n:])
                 del results[len(results) - n:]
                 results.append(self.gate(text, args, span))
@@ -211,7 +216,7 @@ class _Lowering:
         taken.add(output)
         fresh = names.intermediate_names(taken)
         if gates and not self.gate_names:  # no names given: the output is the last gate kept
-            found = [next(fresh) for _ in range(len(gates) - 1)]
+            found = list(itertools.islice(fresh, len(gates) - 1))
             found.append(output)
             return found
         return [self.gate_names.get(j) or (output if j == root else next(fresh)) for j in gates]

@@ -36,8 +36,9 @@ def json_pieces(result: Evaluation, explanations=None) -> Iterator[str]:
         head["gradient"] = result.gradient
         if result.hessian is not None:
             head["hessian"] = result.hessian
-    yield "{\n" + ",\n".join(_member(key, value) for key, value in head.items()) + ',\n  "nodes": '
     numbers = _Numbers(4 * CHUNK)
+    yield "{\n" + ",\n".join(f"  {_dumps(key)}: {_number_object(value, numbers)}" if key in ("inputs", "gradient")
+                              else _member(key, value) for key, value in head.items()) + ',\n  "nodes": '
     yield from _items(_nodes(result, backward, numbers))
     if backward is not None:
         yield ',\n  "backward": '
@@ -156,6 +157,20 @@ _NODE = ['},\n    {"name": "', None, '", "op": "', None, '", "expr": "', None, '
 # An edge's object: from, to, local_expr, upstream, local, product.
 _EDGE = ['},\n    {"from": "', None, '", "to": "', None, '", "local_expr": "', None, '", "upstream": ', None,
          ', "local": ', None, ', "product": ', None]
+
+
+def _number_object(values: dict, numbers: _Numbers) -> str:
+    """A dict of names to numbers as _dumps writes it, the numbers through `numbers` (an input or a gradient
+    per variable, as many as there are variables)."""
+    names = list(values)
+    if not (names and set(map(type, names)) == {str} and set(map(type, values.values())) == {float}
+            and _plain(names)):
+        return _dumps(values)
+    parts: list = [', "', None, '": ', None] * len(names)
+    parts[1::4] = names
+    parts[3::4] = numbers.column(list(values.values()))
+    parts[0] = '{"'
+    return "".join(parts) + "}"
 
 
 def _joined(fields: list, columns: list[list[str]]) -> str:
