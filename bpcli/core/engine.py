@@ -6,6 +6,7 @@ that is not finite, raises DomainError naming the node, its definition and its a
 
 from __future__ import annotations
 
+import array
 import itertools
 import math
 import operator
@@ -44,6 +45,9 @@ class Backward(NamedTuple):
     grads: list[float]
     edges: list[Edge]
     needed: tuple[bool, ...]
+    # every edge's local gradient in the order computed, 8 bytes each, whether or not `edges` are recorded:
+    # what `flows` needs to give the edges again without computing each local a second time
+    locals: array.array
 
 
 def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = "float") -> list[Any]:
@@ -96,7 +100,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     With `wrt`, only the edges that lead to those inputs are computed (so x^y at x = -2 has a gradient
     with respect to x even though the one with respect to y is undefined). With edges=False the
     Backward's edge list stays empty (a caller that shows only the gradient saves an object per edge;
-    `flows` gives the same edges later, one at a time, for output written as it is made).
+    `flows` gives the same edges later from the locals recorded, for output written as it is made).
     """
     nodes = graph.nodes
     # -0.0 is the identity of IEEE addition (0.0 is not: 0.0 + -0.0 is 0.0), so each gradient is its first
@@ -104,6 +108,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     grads = [-0.0] * len(nodes)
     grads[graph.output] = 1.0
     recorded: list[Edge] = []
+    tape = array.array("d")
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
     live = graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
@@ -126,12 +131,13 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
                     local = _local(graph, i, k, vals, values[i], rules)  # checks, IEEE values, the message
                 product = upstream * local
                 grads[a] += product
+                tape.append(local)
                 if edges:
                     recorded.append(Edge(i, k, a, upstream, local, product))
     for i, g in enumerate(grads):
         if depends[i] and not isfinite(g):
             raise DomainError(f"the gradient ∂{graph.output_name}/∂{graph.nodes[i].name} overflows double precision")
-    return Backward(grads, recorded, depends)
+    return Backward(grads, recorded, depends, tape)
 
 
 class Flows(NamedTuple):
@@ -154,48 +160,36 @@ def flows(graph: Graph, values: list[float], done: Backward) -> Iterator[Edge]:
 
 def flow_columns(graph: Graph, values: list[float], done: Backward, size: int = 4096) -> Iterator[Flows]:
     """The edges of a finished backward pass, in the order computed, some `size` at a time (a gate's edges
-    in one piece): the same numbers the pass computed, since each local is computed again the same way and
-    ∂f/∂node was final when the pass reached node (only later gates, walked before it, add to it)."""
-    grads = done.grads
-    for gate, arg, to, local in _local_columns(graph, values, done, size):
+    in one piece): the pass's locals, and its upstreams, since ∂f/∂node was final when the pass reached node
+    (only later gates, walked before it, add to it)."""
+    grads, tape = done.grads, done.locals
+    start = 0
+    for gate, arg, to in _edge_columns(graph, done, size):
         upstream = list(map(grads.__getitem__, gate))
+        local = tape[start:start + len(gate)].tolist()
+        start += len(gate)
         yield Flows(gate, arg, to, upstream, local, list(map(operator.mul, upstream, local)))
 
 
-def _local_columns(graph: Graph, values: list[float], done: Backward,
-                   size: int) -> Iterator[tuple[list[int], list[int], list[int], list[float]]]:
-    """Flows' columns gate, arg, to and local: the loop of the backward pass without its sums."""
-    nodes, depends, live = graph.nodes, done.needed, graph.live
-    isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
+def _edge_columns(graph: Graph, done: Backward, size: int) -> Iterator[tuple[list[int], list[int], list[int]]]:
+    """Flows' columns gate, arg and to: the walk of the backward pass."""
+    nodes, depends, live, all_rules = graph.nodes, done.needed, graph.live, graph.rules
     gates: list[int] = []
     positions: list[int] = []
     tos: list[int] = []
-    locals_at: list[float] = []
     for i in range(len(nodes) - 1, -1, -1):
-        rules = all_rules[i]
-        if rules is None or not (depends[i] and live[i]):
+        if all_rules[i] is None or not (depends[i] and live[i]):
             continue
-        args = nodes[i].args
-        checked = rules.checked
-        vals = list(map(value_of, args))
-        try:
-            locals_ = rules.all_partials(*vals, values[i])
-        except (OverflowError, ZeroDivisionError, ValueError):
-            locals_ = None
-        for k, a in enumerate(args):
+        for k, a in enumerate(nodes[i].args):
             if depends[a]:
-                local = locals_[k] if locals_ is not None and k not in checked else None
-                if local is None or not isfinite(local):
-                    local = _local(graph, i, k, vals, values[i], rules)
                 gates.append(i)
                 positions.append(k)
                 tos.append(a)
-                locals_at.append(local)
         if len(gates) >= size:
-            yield gates, positions, tos, locals_at
-            gates, positions, tos, locals_at = [], [], [], []
+            yield gates, positions, tos
+            gates, positions, tos = [], [], []
     if gates:
-        yield gates, positions, tos, locals_at
+        yield gates, positions, tos
 
 
 def _local(graph: Graph, i: int, k: int, args: list[float], out: float, rules: rule_forms.Rules) -> float:
