@@ -90,17 +90,19 @@ class Graph(Frozen):
         """A gate's definition over its arguments' names (`x*y`, `sin(v)`); a leaf's own name."""
         return self.definitions(i, i + 1)[0]
 
-    def definitions(self, lo: int, hi: int) -> list[str]:
+    def definitions(self, lo: int, hi: int, names: list[list[str]] | None = None) -> list[str]:
         """`definition(i)` for each node i from lo up to hi, at once. Names are holes in a template per op and
         number of arguments, filled by map where every node has at most two arguments and none is a
-        negative constant (which reads in parentheses, `_text`), else one by one."""
+        negative constant (which reads in parentheses, `_text`), else one by one. `names`: the caller's
+        argument_names(range(lo, hi), 2), if it has them."""
         nodes = self.nodes
         part = nodes[lo:hi]
         fills = self._definition_fills(set(map(_OP, part)))
         if fills is None or (self._negatives and not self._negatives.isdisjoint(
                 itertools.chain.from_iterable(map(_ARGS, part)))):
             return [self._definition_one(i) for i in range(lo, hi)]
-        names = self.argument_names(range(lo, hi), 2)
+        if names is None:
+            names = self.argument_names(range(lo, hi), 2)
         return list(map(operator.call, map(fills.__getitem__, map(_OP, part)), *names))
 
     def argument_names(self, indices: Iterable[int], width: int) -> list[list[str]]:

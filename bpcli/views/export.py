@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
+from operator import itemgetter
 
 from bpcli import files
 from bpcli.errors import InputError
@@ -105,14 +107,16 @@ def _lines(items: list[dict], indent: str) -> str:
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 _string = encode_basestring   # what _dumps writes for a str (ensure_ascii=False)
+_NAME, _OP, _ARGS = itemgetter(0), itemgetter(1), itemgetter(2)
 CHUNK = 4096   # nodes or edges a piece: few calls of the encoder, and a piece of a few hundred kB at most
 
 
 def _items(chunks: Iterator[str]) -> Iterator[str]:
-    """A top-level list, one item a line, from texts of consecutive items (each an item a line)."""
+    """A top-level list, one item a line, from texts of consecutive items, each but the first chunk's
+    starting with the separator ',\n    ' (as `_joined` writes them)."""
     first = True
     for chunk in chunks:
-        yield ("[\n    " if first else ",\n    ") + chunk
+        yield "[\n    " + chunk if first else chunk
         first = False
     yield "[]" if first else "\n  ]"
 
@@ -173,14 +177,16 @@ def _number_object(values: dict, numbers: _Numbers) -> str:
     return "".join(parts) + "}"
 
 
-def _joined(fields: list, columns: list[list[str]]) -> str:
-    """Items one a line: `fields` (literal texts, each followed by a column's text) once per item."""
+def _joined(fields: list, columns: list[list[str]], first: bool) -> str:
+    """Items one a line: `fields` (literal texts, each followed by a column's text) once per item, after
+    ',\n    ' unless `first`."""
     step, count = len(fields), len(columns[0])
     parts = fields * count
     for j, column in enumerate(columns):
         parts[2 * j + 1::step] = column
-    parts[0] = parts[0][7:]   # no '},\n    ' before the first
-    return "".join(parts) + "}"
+    parts[0] = parts[0][7:] if first else parts[0][1:]   # no '},\n    ' before the first item, no '}' after it
+    parts.append("}")
+    return "".join(parts)
 
 
 def _plain(texts: list[str]) -> bool:
@@ -203,19 +209,28 @@ def _nodes(result: Evaluation, backward: Backward | None, numbers: _Numbers) -> 
     for lo in range(0, len(nodes), CHUNK):
         hi = min(lo + CHUNK, len(nodes))
         part = nodes[lo:hi]
-        names = [n[0] for n in part]
+        names = list(map(_NAME, part))
         plain = plain and _plain(names)
-        if plain:
-            args = ['"' + '", "'.join([nodes[a][0] for a in n[2]]) + '"' if n[2] else "" for n in part]
+        argss = list(map(_ARGS, part))
+        arguments = graph.argument_names(range(lo, hi), 2) if max(map(len, argss)) <= 2 else None
+        if plain and arguments is not None:
+            args = list(map(operator.call, map(_ARGUMENTS.__getitem__, map(len, argss)), *arguments))
+        elif plain:
+            args = ['"' + '", "'.join([nodes[a][0] for a in n]) + '"' if n else "" for n in argss]
         else:
-            args = [", ".join([_string(nodes[a][0]) for a in n[2]]) for n in part]
-        columns = [names if plain else _quoted(names), _quoted([n[1] for n in part]),
-                   _quoted(graph.definitions(lo, hi)), args, numbers.column(values[lo:hi])]
+            args = [", ".join([_string(nodes[a][0]) for a in n]) for n in argss]
+        # an op is a name of the table of primitives, or input or const: nothing to escape
+        columns = [names if plain else _quoted(names), list(map(_OP, part)),
+                   _quoted(graph.definitions(lo, hi, arguments)), args, numbers.column(values[lo:hi])]
         if backward is not None:
             # Parts of the expression that depend on no differentiated input carry no gradient.
             grads, needed = backward.grads, backward.needed
-            columns.append(numbers.column([grads[i] if needed[i] else None for i in range(lo, hi)]))
-        yield _joined(fields, columns)
+            columns.append(numbers.column(grads[lo:hi] if all(needed[lo:hi]) else
+                                          [grads[i] if needed[i] else None for i in range(lo, hi)]))
+        yield _joined(fields, columns, lo == 0)
+
+
+_ARGUMENTS = {0: "".format, 1: '"{0}"'.format, 2: '"{0}", "{1}"'.format}   # of the names of 0, 1 or 2 arguments
 
 
 def _recorded(edges: list[Edge]) -> Iterator[engine.Flows]:
@@ -226,12 +241,14 @@ def _recorded(edges: list[Edge]) -> Iterator[engine.Flows]:
 
 def _edges(graph, chunks: Iterable[engine.Flows], numbers: _Numbers) -> Iterator[str]:
     """The backward pass's edges' objects in the order computed, a chunk of columns at a time."""
-    nodes = graph.nodes
+    node = graph.nodes.__getitem__
+    first = True
     for f in chunks:
-        columns = [_quoted([nodes[i][0] for i in f.node]), _quoted([nodes[a][0] for a in f.to]),
+        columns = [_quoted(list(map(_NAME, map(node, f.node)))), _quoted(list(map(_NAME, map(node, f.to)))),
                    _quoted(graph.edge_formulas(f.node, f.arg)), numbers.column(f.upstream),
                    numbers.column(f.local), numbers.column(f.product)]
-        yield _joined(_EDGE, columns)
+        yield _joined(_EDGE, columns, first)
+        first = False
 
 
 def descent_json(run) -> Iterator[str]:
