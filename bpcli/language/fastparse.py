@@ -92,12 +92,26 @@ def expression(text: str) -> syntax.Program | str | Collision | None:
         elif kind in (_PLUS_MINUS, _STAR_SLASH, _POW):
             prec = 1 if kind == _PLUS_MINUS else 2 if kind == _STAR_SLASH else 5  # ^ is right-associative
             while pending and pending[-1][0] >= prec:
-                _apply(pending.pop(), items, out)
+                entry = pending.pop()
+                if entry[0] == _SIGN:
+                    _apply(entry, items, out)
+                else:   # an operator, as _apply does it: the commonest reduction, written out
+                    right = out.pop()
+                    span = (out[-1][0], right[1])
+                    add((syntax.BINARY, entry[1], span, entry[2]))
+                    out[-1] = span
             pending.append((prec if prec < 5 else 4, text[start:end], start))
             operand = True
         elif kind == _RPAR:
             while pending and pending[-1][0] >= 1:
-                _apply(pending.pop(), items, out)
+                entry = pending.pop()
+                if entry[0] == _SIGN:
+                    _apply(entry, items, out)
+                else:
+                    right = out.pop()
+                    span = (out[-1][0], right[1])
+                    add((syntax.BINARY, entry[1], span, entry[2]))
+                    out[-1] = span
             if not pending:
                 return None
             call = pending.pop()[2]
