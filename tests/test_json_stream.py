@@ -232,3 +232,40 @@ def test_edges_computed_again_are_the_numbers_the_pass_added(text, point):
             sums[e.to] += e.product
         assert all(_same_float(s, g) for s, g, n in zip(sums, done.grads, done.needed) if n)
         assert list(engine.flows(graph, r.values, done)) == api.grad(text, point, wrt).backward.edges
+
+
+@pytest.mark.parametrize("text,point", CASES[::2], ids=[t[:40] for t, _ in CASES[::2]])
+def test_small_pieces_write_the_same_bytes(monkeypatch, text, point):
+    """Pieces of three nodes or edges (a gate's edges stay together), and a memo of numbers' texts of twelve,
+    emptied again and again."""
+    monkeypatch.setattr(export, "CHUNK", 3)
+    _each_kind(text, point)
+
+
+def test_names_that_json_escapes_are_escaped():
+    """No expression has such names, but were a graph to have them, each would be escaped as json does."""
+    from bpcli.core.graph import Graph
+
+    r = api.grad("x*y + sin(x) + max(x, y, 2)", {"x": 0.5, "y": 2.0})
+    odd = {"x": 'x"1', "y": "y\\2", "v": "v\t"}
+    g = r.graph
+    graph = Graph(g.source, tuple(n._replace(name=odd.get(n.name, n.name)) for n in g.nodes), g.output)
+    odd_result = api.Gradients(graph, r.inputs, r.values, r.warnings, r.backward, r.gradient)
+    _same_bytes(odd_result)
+    computed_again = api.Gradients(graph, r.inputs, r.values, r.warnings, r.backward._replace(edges=[]), r.gradient)
+    assert "".join(export.json_pieces(computed_again)) == reference_json(odd_result)
+    assert '"x\\"1"' in export.to_json(odd_result)
+
+
+def test_remembered_numbers_keep_apart_what_compares_equal():
+    """0.0 == -0.0 and 1 == 1.0 == True, but JSON writes each its own way: the memo must not mix them."""
+    numbers = export._Numbers(4)
+    mixed = [0.0, -0.0, 1.0, 1, True, None, 1.0, -0.0, 2.5, 1e300, 5e-324, -2.5]
+    assert numbers.column(mixed) == export._numbers(mixed)
+    assert numbers.column([1.0, 1.0, 2.5]) == ["1.0", "1.0", "2.5"]
+    assert numbers.column([0.0, -0.0, 0.0, -0.0]) == ["0.0", "-0.0", "0.0", "-0.0"]
+    assert numbers.column([-0.0, 0.0, 1, True]) == ["-0.0", "0.0", "1", "true"]
+    assert numbers.column([float(i) for i in range(10)] * 2) == [repr(float(i)) for i in range(10)] * 2
+    assert len(numbers) <= 4 + 1
+    with pytest.raises(ValueError):
+        numbers.column([1.0, math.inf])
