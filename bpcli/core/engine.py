@@ -6,7 +6,6 @@ that is not finite, raises DomainError naming the node, its definition and its a
 
 from __future__ import annotations
 
-import array
 import itertools
 import math
 import operator
@@ -45,9 +44,10 @@ class Backward(NamedTuple):
     grads: list[float]
     edges: list[Edge]
     needed: tuple[bool, ...]
-    # every edge's local gradient in the order computed, 8 bytes each, whether or not `edges` are recorded:
-    # what `flows` needs to give the edges again without computing each local a second time
-    locals: array.array
+    # every edge's local gradient in the order computed, whether or not `edges` are recorded (a reference
+    # each, most to a value or a constant the pass had): what `flows` needs to give the edges again
+    # without computing each local a second time
+    locals: list[float]
 
 
 def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = "float") -> list[Any]:
@@ -108,7 +108,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
     grads = [-0.0] * len(nodes)
     grads[graph.output] = 1.0
     recorded: list[Edge] = []
-    tape = array.array("d")
+    tape: list[float] = []
     depends = graph.depends if wrt is None else graph.depends_on(wrt)
     live = graph.live
     isfinite, value_of, all_rules = math.isfinite, values.__getitem__, graph.rules
@@ -166,7 +166,7 @@ def flow_columns(graph: Graph, values: list[float], done: Backward, size: int = 
     start = 0
     for gate, arg, to in _edge_columns(graph, done, size):
         upstream = list(map(grads.__getitem__, gate))
-        local = tape[start:start + len(gate)].tolist()
+        local = tape[start:start + len(gate)]
         start += len(gate)
         yield Flows(gate, arg, to, upstream, local, list(map(operator.mul, upstream, local)))
 
