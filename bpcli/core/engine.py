@@ -180,11 +180,23 @@ def _edge_columns(graph: Graph, done: Backward, size: int) -> Iterator[tuple[lis
     for i in range(len(nodes) - 1, -1, -1):
         if all_rules[i] is None or not (depends[i] and live[i]):
             continue
-        for k, a in enumerate(nodes[i].args):
+        args = nodes[i].args
+        if len(args) == 2:   # the commonest gate, its two edges written out
+            a, b = args
             if depends[a]:
                 gates.append(i)
-                positions.append(k)
+                positions.append(0)
                 tos.append(a)
+            if depends[b]:
+                gates.append(i)
+                positions.append(1)
+                tos.append(b)
+        else:
+            for k, a in enumerate(args):
+                if depends[a]:
+                    gates.append(i)
+                    positions.append(k)
+                    tos.append(a)
         if len(gates) >= size:
             yield gates, positions, tos
             gates, positions, tos = [], [], []

@@ -153,30 +153,34 @@ class Graph(Frozen):
 
     def edge_formulas(self, gates: list[int], positions: list[int]) -> list[str]:
         """`local_formula(gates[j], positions[j])` for each j. A gate's edges come one after another (as the
-        backward pass makes them), so its formulas are made once: a gate of fixed arity fills the templates
-        of its op and constant arguments with its other arguments' names."""
+        backward pass makes them), so its formulas are made once: a gate of one or two arguments fills the
+        template of its op, argument position and constant arguments (which rules fold, so they are no
+        holes) with its own and its arguments' names; any other gate goes the long way."""
         nodes, constants = self.nodes, self._constants
         variadic = {name for name, op in primitives.OPS.items() if op.arity is None}
-        spellings: dict[Any, list] = {}   # op, or (op, per argument its index if a constant) → the fills
+        spellings: dict[Any, list] = {}   # op, or (op, per argument its index if a constant, else -1) → the fills
         out = []
-        last, name, fills, texts, formulas = -1, "", None, [], []
+        last, name, first, second, fills, formulas = -1, "", "", "", None, []
         for i, k in zip(gates, positions):
             if i != last:
                 last = i
                 name, op, args = _HEAD(nodes[i])
-                if op in variadic:
-                    fills, formulas = None, self.local_formulas(i)
+                if len(args) == 2 and op not in variadic:
+                    a, b = args
+                    first, second = nodes[a][0], nodes[b][0]
+                    key: Any = op if a not in constants and b not in constants else \
+                        (op, a if a in constants else -1, b if b in constants else -1)
+                elif len(args) == 1:
+                    first, second = nodes[args[0]][0], ""
+                    key = op if args[0] not in constants else (op, args[0])
                 else:
-                    if constants.isdisjoint(args):
-                        key: Any = op
-                        texts = [nodes[a][0] for a in args]
-                    else:
-                        key = (op, *[a if a in constants else -1 for a in args])
-                        texts = [_text(nodes[a][0]) if a in constants else nodes[a][0] for a in args]
-                    fills = spellings.get(key)
-                    if fills is None:
-                        fills = spellings[key] = self._local_parts(i)[1]
-            out.append(formulas[k] if fills is None else fills[k](name, *texts))
+                    fills, formulas = None, self.local_formulas(i)
+                    out.append(formulas[k])
+                    continue
+                fills = spellings.get(key)
+                if fills is None:
+                    fills = spellings[key] = self._local_parts(i)[1]
+            out.append(formulas[k] if fills is None else fills[k](name, first, second))
         return out
 
     @cached_property
