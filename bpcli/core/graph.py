@@ -7,7 +7,7 @@ they are computed, named v, u, t, … with the output last, named f: the lecture
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 import functools
 import itertools
 import operator
@@ -90,39 +90,27 @@ class Graph(Frozen):
         """A gate's definition over its arguments' names (`x*y`, `sin(v)`); a leaf's own name."""
         return self.definitions(i, i + 1)[0]
 
-    def definitions(self, lo: int, hi: int, names: list[list[str]] | None = None) -> list[str]:
+    def definitions(self, lo: int, hi: int) -> list[str]:
         """`definition(i)` for each node i from lo up to hi, at once. Names are holes in a template per op and
-        number of arguments, filled by map where every node has at most two arguments and none is a
-        negative constant (which reads in parentheses, `_text`), else one by one. `names`: the caller's
-        argument_names(range(lo, hi), 2), if it has them."""
-        nodes = self.nodes
-        part = nodes[lo:hi]
-        fills = self._definition_fills(set(map(_OP, part)))
-        if fills is None or (self._negatives and not self._negatives.isdisjoint(
-                itertools.chain.from_iterable(map(_ARGS, part)))):
-            return [self._definition_one(i) for i in range(lo, hi)]
-        if names is None:
-            names = self.argument_names(range(lo, hi), 2)
-        return list(map(operator.call, map(fills.__getitem__, map(_OP, part)), *names))
-
-    def argument_names(self, indices: Iterable[int], width: int) -> list[list[str]]:
-        """The names of the first `width` arguments of the nodes `indices`, a list per position; a node with
-        fewer arguments has its own name in their place."""
-        nodes = self.nodes
-        indices = list(indices)
-        arguments = list(map(iter, map(_ARGS, map(nodes.__getitem__, indices))))
-        return [list(map(_NAME, map(nodes.__getitem__, map(next, arguments, indices)))) for _ in range(width)]
-
-    def _definition_fills(self, ops: set[str]) -> dict[str, Callable[..., str]] | None:
-        """Per op, the fill(first, second) of its definition's template (a leaf's: its own name); None if an
-        op takes more than two arguments."""
-        fills: dict[str, Callable[..., str]] = {}
-        for op in ops:
-            arity = 0 if op in (INPUT, CONST) else primitives.OPS[op].arity
-            if arity is None or arity > 2:
-                return None
-            fills[op] = "{0}".format if arity == 0 else self._definition_fill(op, arity)
-        return fills
+        number of arguments; a gate of one or two arguments, none a negative constant (which reads in
+        parentheses, `_text`), is taken apart by unpacking, any other node goes the long way."""
+        nodes, negatives = self.nodes, self._negatives
+        binary: dict[str, Callable[..., str]] = {}   # op → its template's fill
+        unary: dict[str, Callable[..., str]] = {}
+        out = []
+        for i, (name, op, args) in enumerate(map(_HEAD, nodes[lo:hi]), lo):
+            if len(args) == 2 and not (negatives and not negatives.isdisjoint(args)):
+                fill = binary.get(op) or binary.setdefault(op, self._definition_fill(op, 2))
+                a, b = args
+                out.append(fill(nodes[a][0], nodes[b][0]))
+            elif len(args) == 1 and args[0] not in negatives:
+                fill = unary.get(op) or unary.setdefault(op, self._definition_fill(op, 1))
+                out.append(fill(nodes[args[0]][0]))
+            elif not args:
+                out.append(name)
+            else:
+                out.append(self._definition_one(i))
+        return out
 
     def _definition_fill(self, op: str, arity: int) -> Callable[..., str]:
         fill = self._spellings.get((op, arity))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import os
 from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
@@ -211,17 +210,13 @@ def _nodes(result: Evaluation, backward: Backward | None, numbers: _Numbers) -> 
         part = nodes[lo:hi]
         names = list(map(_NAME, part))
         plain = plain and _plain(names)
-        argss = list(map(_ARGS, part))
-        arguments = graph.argument_names(range(lo, hi), 2) if max(map(len, argss)) <= 2 else None
-        if plain and arguments is not None:
-            args = list(map(operator.call, map(_ARGUMENTS.__getitem__, map(len, argss)), *arguments))
-        elif plain:
-            args = ['"' + '", "'.join([nodes[a][0] for a in n]) + '"' if n else "" for n in argss]
+        if plain:
+            args = [_arguments(nodes, n) for n in map(_ARGS, part)]
         else:
-            args = [", ".join([_string(nodes[a][0]) for a in n]) for n in argss]
+            args = [", ".join([_string(nodes[a][0]) for a in n]) for n in map(_ARGS, part)]
         # an op is a name of the table of primitives, or input or const: nothing to escape
         columns = [names if plain else _quoted(names), list(map(_OP, part)),
-                   _quoted(graph.definitions(lo, hi, arguments)), args, numbers.column(values[lo:hi])]
+                   _quoted(graph.definitions(lo, hi)), args, numbers.column(values[lo:hi])]
         if backward is not None:
             # Parts of the expression that depend on no differentiated input carry no gradient.
             grads, needed = backward.grads, backward.needed
@@ -230,7 +225,14 @@ def _nodes(result: Evaluation, backward: Backward | None, numbers: _Numbers) -> 
         yield _joined(fields, columns, lo == 0)
 
 
-_ARGUMENTS = {0: "".format, 1: '"{0}"'.format, 2: '"{0}", "{1}"'.format}   # of the names of 0, 1 or 2 arguments
+def _arguments(nodes, args: tuple[int, ...]) -> str:
+    """The text of a node's args list (its arguments' names, which need no escaping) between its brackets."""
+    if len(args) == 2:
+        a, b = args
+        return f'"{nodes[a][0]}", "{nodes[b][0]}"'
+    if len(args) == 1:
+        return f'"{nodes[args[0]][0]}"'
+    return '"' + '", "'.join([nodes[a][0] for a in args]) + '"' if args else ""
 
 
 def _recorded(edges: list[Edge]) -> Iterator[engine.Flows]:
