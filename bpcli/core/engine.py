@@ -64,7 +64,8 @@ def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = 
         elif op == CONST:
             values[i] = node.const
         else:
-            args = list(map(value_of, node.args))
+            at = node.args
+            args = [values[at[0]], values[at[1]]] if len(at) == 2 else list(map(value_of, at))
             rules = all_rules[i] if scalar else None   # a gate's rules on floats are never None
             if rules is not None and not rules.checks:
                 # the common case in one call; anything unusual goes the long way, which explains it
@@ -124,6 +125,21 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
         except (OverflowError, ZeroDivisionError, ValueError):
             locals_ = None
         upstream = grads[i]
+        if len(args) == 2 and locals_ is not None and not checked and not edges:
+            # the commonest gate, its two edges written out: the loop below, step for step
+            a, b = args
+            local_a, local_b = locals_
+            if depends[a]:
+                if not isfinite(local_a):
+                    local_a = _local(graph, i, 0, vals, values[i], rules)
+                grads[a] += upstream * local_a
+                tape.append(local_a)
+            if depends[b]:
+                if not isfinite(local_b):
+                    local_b = _local(graph, i, 1, vals, values[i], rules)
+                grads[b] += upstream * local_b
+                tape.append(local_b)
+            continue
         for k, a in enumerate(args):
             if depends[a]:
                 local = locals_[k] if locals_ is not None and k not in checked else None

@@ -54,8 +54,12 @@ class Graph(Frozen):
         wanted = set(names)
         flags: list[bool] = []
         flag = flags.__getitem__
-        for node in self.nodes:
-            flags.append(node.name in wanted if node.op == INPUT else any(map(flag, node.args)))
+        for name, op, args in map(_HEAD, self.nodes):
+            if len(args) == 2:   # the commonest gate, taken apart by unpacking
+                a, b = args
+                flags.append(flags[a] or flags[b])
+            else:
+                flags.append(name in wanted if op == INPUT else any(map(flag, args)))
         return tuple(flags)
 
     @cached_property

@@ -189,7 +189,8 @@ class _Lowering:
         for j, name in zip(gates, self.names(gates, root, leaves)):
             op, args, span = table[j]
             table[j] = None  # consumed as the nodes are made, so both are not held whole at once
-            nodes.append(make_node((name, op, tuple(map(at, args)), span, None)))
+            nodes.append(make_node((name, op, (at(args[0]), at(args[1])) if len(args) == 2 else tuple(map(at, args)),
+                                    span, None)))
         assigned = {name: _name_start(st) for name, st in self.assigned.items()}
         return Graph(self.source, tuple(nodes), at(root), assigned, self.unused(keep_gate), pruned=True)
 
