@@ -65,7 +65,8 @@ def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = 
             values[i] = node.const
         else:
             at = node.args
-            args = [values[at[0]], values[at[1]]] if len(at) == 2 else list(map(value_of, at))
+            args = ([values[at[0]], values[at[1]]] if len(at) == 2 else [values[at[0]]] if len(at) == 1
+                    else list(map(value_of, at)))
             rules = all_rules[i] if scalar else None   # a gate's rules on floats are never None
             if rules is not None and not rules.checks:
                 # the common case in one call; anything unusual goes the long way, which explains it
@@ -140,6 +141,15 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
                 grads[b] += upstream * local_b
                 tape.append(local_b)
             continue
+        if len(args) == 1 and locals_ is not None and not checked and not edges:
+            a = args[0]
+            if depends[a]:
+                local = locals_[0]
+                if not isfinite(local):
+                    local = _local(graph, i, 0, vals, values[i], rules)
+                grads[a] += upstream * local
+                tape.append(local)
+            continue
         for k, a in enumerate(args):
             if depends[a]:
                 local = locals_[k] if locals_ is not None and k not in checked else None
@@ -207,6 +217,11 @@ def _edge_columns(graph: Graph, done: Backward, size: int) -> Iterator[tuple[lis
                 gates.append(i)
                 positions.append(1)
                 tos.append(b)
+        elif len(args) == 1:
+            if depends[args[0]]:
+                gates.append(i)
+                positions.append(0)
+                tos.append(args[0])
         else:
             for k, a in enumerate(args):
                 if depends[a]:

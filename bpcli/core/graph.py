@@ -55,9 +55,11 @@ class Graph(Frozen):
         flags: list[bool] = []
         flag = flags.__getitem__
         for name, op, args in map(_HEAD, self.nodes):
-            if len(args) == 2:   # the commonest gate, taken apart by unpacking
+            if len(args) == 2:   # the commonest gates, taken apart by unpacking
                 a, b = args
                 flags.append(flags[a] or flags[b])
+            elif len(args) == 1:
+                flags.append(flags[args[0]])
             else:
                 flags.append(name in wanted if op == INPUT else any(map(flag, args)))
         return tuple(flags)
