@@ -65,8 +65,8 @@ def forward(graph: Graph, inputs: Mapping[str, float | complex], backend: str = 
             values[i] = node.const
         else:
             at = node.args
-            args = ([values[at[0]], values[at[1]]] if len(at) == 2 else [values[at[0]]] if len(at) == 1
-                    else list(map(value_of, at)))
+            n = len(at)
+            args = [values[at[0]], values[at[1]]] if n == 2 else [values[at[0]]] if n == 1 else list(map(value_of, at))
             rules = all_rules[i] if scalar else None   # a gate's rules on floats are never None
             if rules is not None and not rules.checks:
                 # the common case in one call; anything unusual goes the long way, which explains it
@@ -126,7 +126,8 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
         except (OverflowError, ZeroDivisionError, ValueError):
             locals_ = None
         upstream = grads[i]
-        if len(args) == 2 and locals_ is not None and not checked and not edges:
+        n = len(args)
+        if n == 2 and locals_ is not None and not checked and not edges:
             # the commonest gate, its two edges written out: the loop below, step for step
             a, b = args
             local_a, local_b = locals_
@@ -141,7 +142,7 @@ def backward(graph: Graph, values: list[float], wrt: Collection[str] | None = No
                 grads[b] += upstream * local_b
                 tape.append(local_b)
             continue
-        if len(args) == 1 and locals_ is not None and not checked and not edges:
+        if n == 1 and locals_ is not None and not checked and not edges:
             a = args[0]
             if depends[a]:
                 local = locals_[0]
@@ -207,7 +208,8 @@ def _edge_columns(graph: Graph, done: Backward, size: int) -> Iterator[tuple[lis
         if all_rules[i] is None or not (depends[i] and live[i]):
             continue
         args = nodes[i].args
-        if len(args) == 2:   # the commonest gate, its two edges written out
+        n = len(args)
+        if n == 2:   # the commonest gate, its two edges written out
             a, b = args
             if depends[a]:
                 gates.append(i)
@@ -217,7 +219,7 @@ def _edge_columns(graph: Graph, done: Backward, size: int) -> Iterator[tuple[lis
                 gates.append(i)
                 positions.append(1)
                 tos.append(b)
-        elif len(args) == 1:
+        elif n == 1:
             if depends[args[0]]:
                 gates.append(i)
                 positions.append(0)

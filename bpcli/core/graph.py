@@ -55,10 +55,11 @@ class Graph(Frozen):
         flags: list[bool] = []
         flag = flags.__getitem__
         for name, op, args in map(_HEAD, self.nodes):
-            if len(args) == 2:   # the commonest gates, taken apart by unpacking
+            n = len(args)
+            if n == 2:   # the commonest gates, taken apart by unpacking
                 a, b = args
                 flags.append(flags[a] or flags[b])
-            elif len(args) == 1:
+            elif n == 1:
                 flags.append(flags[args[0]])
             else:
                 flags.append(name in wanted if op == INPUT else any(map(flag, args)))
@@ -105,11 +106,12 @@ class Graph(Frozen):
         unary: dict[str, Callable[..., str]] = {}
         out = []
         for i, (name, op, args) in enumerate(map(_HEAD, nodes[lo:hi]), lo):
-            if len(args) == 2 and not (negatives and not negatives.isdisjoint(args)):
+            n = len(args)
+            if n == 2 and not (negatives and not negatives.isdisjoint(args)):
                 fill = binary.get(op) or binary.setdefault(op, self._definition_fill(op, 2))
                 a, b = args
                 out.append(fill(nodes[a][0], nodes[b][0]))
-            elif len(args) == 1 and args[0] not in negatives:
+            elif n == 1 and args[0] not in negatives:
                 fill = unary.get(op) or unary.setdefault(op, self._definition_fill(op, 1))
                 out.append(fill(nodes[args[0]][0]))
             elif not args:
@@ -159,12 +161,13 @@ class Graph(Frozen):
             if i != last:
                 last = i
                 name, op, args = _HEAD(nodes[i])
-                if len(args) == 2 and op not in variadic:
+                n = len(args)
+                if n == 2 and op not in variadic:
                     a, b = args
                     first, second = nodes[a][0], nodes[b][0]
                     key: Any = op if a not in constants and b not in constants else \
                         (op, a if a in constants else -1, b if b in constants else -1)
-                elif len(args) == 1:
+                elif n == 1:
                     first, second = nodes[args[0]][0], ""
                     key = op if args[0] not in constants else (op, args[0])
                 else:

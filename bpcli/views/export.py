@@ -227,10 +227,11 @@ def _nodes(result: Evaluation, backward: Backward | None, numbers: _Numbers) -> 
 
 def _arguments(nodes, args: tuple[int, ...]) -> str:
     """The text of a node's args list (its arguments' names, which need no escaping) between its brackets."""
-    if len(args) == 2:
+    n = len(args)
+    if n == 2:
         a, b = args
         return f'"{nodes[a][0]}", "{nodes[b][0]}"'
-    if len(args) == 1:
+    if n == 1:
         return f'"{nodes[args[0]][0]}"'
     return '"' + '", "'.join([nodes[a][0] for a in args]) + '"' if args else ""
 
