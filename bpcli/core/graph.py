@@ -23,7 +23,7 @@ from bpcli.core.nodes import CONST, INPUT, Node, make_node
 __all__ = ["CONST", "INPUT", "Graph", "Node", "make_node"]
 
 _HEAD = itemgetter(0, 1, 2)   # a node's name, op and args
-_NAME, _OP, _ARGS, _CONST_VALUE = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(4)
+_CONST_VALUE = itemgetter(4)
 
 
 class Graph(Frozen):
