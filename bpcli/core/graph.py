@@ -233,16 +233,21 @@ class Graph(Frozen):
     @cached_property
     def rules(self) -> tuple[rule_forms.Rules | None, ...]:
         """Per node: its gate's compiled rules on Python floats (None for a leaf), looked up once for both passes."""
-        found: dict[tuple[str, int], rule_forms.Rules] = {}
+        found: dict[Any, rule_forms.Rules] = {}   # by op, or by (op, number of arguments) for max and min
         out: list[rule_forms.Rules | None] = []
-        for node in self.nodes:
-            if node.op in (INPUT, CONST):
-                out.append(None)
-                continue
-            key = (node.op, len(node.args))
-            if key not in found:
-                found[key] = rule_forms.rules(*key)
-            out.append(found[key])
+        for _, op, args in map(_HEAD, self.nodes):
+            rules = found.get(op)
+            if rules is None:
+                if op == INPUT or op == CONST:
+                    out.append(None)
+                    continue
+                key = (op, len(args))
+                if key not in found:
+                    found[key] = rule_forms.rules(*key)
+                rules = found[key]
+                if primitives.OPS[op].arity is not None:
+                    found[op] = rules
+            out.append(rules)
         return tuple(out)
 
     @cached_property
