@@ -8,8 +8,8 @@ For deep (((x*y+1)*y+1)*y+1)… and wide sin(x0*y)+sin(x1*y)+… expressions of 
 medians of --rounds, and reads peak memory with /usr/bin/time. Targets: at 10⁵ operations
 within 3x the reference; t(10N)/t(N) at most 12; peak memory at the largest size under 2x the reference's.
 
-`--format json` (every node and edge: 32 MB at 10⁵ deep operations, read by this script through a pipe) runs
-in turn with the two at 10⁵ operations, target within 4x the reference's time, and at the largest size
+`--format json` (every node and edge: 32 MB at 10⁵ deep operations, written to a file as `> out.json` does)
+runs in turn with the two at 10⁵ operations, target within 4x the reference's time, and at the largest size
 (written to /dev/null), target peak memory under 2x the reference's.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -46,9 +47,11 @@ def measure(shape, n: int, rounds: int, document: bool = False) -> dict:
     grad = [bpcli_command(), "grad", "-", "--vars", vfile.name, "-q", "--format"]
     commands = {"bpcli": (grad + ["jsonl"], text, None),
                 "reference": ([sys.executable, str(HERE / "reference_tape.py"), vfile.name], text, None)}
-    if document:   # a big document goes to the null device, so that this script need not hold it
+    written = Path(vfile.name).with_suffix(".json")
+    if document:   # written to a file, as `> out.json` does; a big one to the null device (no 350 MB file)
         big = n > 100_000
-        commands["json"] = ((["sh", "-c", 'exec "$@" > /dev/null', "sh"] if big else []) + grad + ["json"], text, None)
+        target = os.devnull if big else str(written)
+        commands["json"] = (["sh", "-c", 'exec "$@" > "$0"', target] + grad + ["json"], text, None)
     try:
         runs = interleaved(commands, rounds)
     finally:
@@ -59,7 +62,8 @@ def measure(shape, n: int, rounds: int, document: bool = False) -> dict:
     for name in commands:
         found[name], found[f"{name}_mb"] = median_seconds(runs[name]), peak_mb(runs[name])
     if document and not big:
-        document_ = runs["json"][0][2]   # the expression's line is as long as the expression
+        document_ = written.read_text()   # the last round's; the expression's line is as long as the expression
+        written.unlink()
         start = document_.index('\n  "value": ') + 1
         line = document_[start:document_.index("\n", start)]
         assert line == f'  "value": {ours["value"]!r},', line
@@ -83,9 +87,10 @@ def figures(sizes: list[int], rounds: int, at: int = 100_000) -> list[dict]:
                                    r["reference"], 3))
                 rows.append(figure(f"{shape.__name__} {at:,} ops, --format json, every node and edge (s)",
                                    r["json"], r["reference"], 4))
-        growth = max((b["bpcli"] / a["bpcli"], a["n"], b["n"]) for a, b in itertools.pairwise(results))
-        rows.append(figure(f"{shape.__name__}: worst t(10N)/t(N), N {growth[1]:,} to {growth[2]:,}",
-                           growth[0], None, 12, ratio=growth[0]))
+        growth = max(((b["bpcli"] / a["bpcli"], a["n"], b["n"]) for a, b in itertools.pairwise(results)), default=None)
+        if growth is not None:   # two sizes or more
+            rows.append(figure(f"{shape.__name__}: worst t(10N)/t(N), N {growth[1]:,} to {growth[2]:,}",
+                               growth[0], None, 12, ratio=growth[0]))
         top = results[-1]
         if top["bpcli_mb"] and top["reference_mb"]:
             rows.append(figure(f"{shape.__name__} {top['n']:,} ops, peak memory (MB)", top["bpcli_mb"],
