@@ -83,8 +83,9 @@ LEFT = [
     ["step", "x^2", "-v", "x=1"],    ["graph", "x"], ["code", "x"], ["completion", "bash"],
     ["grad", *LECTURE, "--format", "json", "--format", "csv"], ["grad", *LECTURE, "--format", "bogus"],
     ["grad", *LECTURE, "--format"], ["grad", "x", "y", "-v", "x=1"], ["grad", "-x^2", "-v", "x=1"],
-    ["grad", "-v", "x=1", "--", "-x^2"], ["grad", "-", "-v", "x=1"], ["grad", "-f", "prog.bp"],
-    ["grad", "x", "--vars", "x.vars"], ["grad", "x", "--batch", "rows.csv"], ["grad", "x", "--grid", "x=0:1:0.5"],
+    ["grad", "-v", "x=1", "--", "-x^2"], ["grad", "-f", "prog.bp", "x"], ["grad", "-f", "a.bp", "-f", "b.bp"],
+    ["grad", "x", "--vars", "a.vars", "--vars", "b.vars"], ["grad", "x", "--batch", "rows.csv"],
+    ["grad", "x", "--grid", "x=0:1:0.5"],
     ["grad", "x", "-v"], ["grad", "x", "-v", "-x=1"], ["grad", "x", "-qv", "x=1"],
     ["grad", "x", "-v", "x=1", "--digits", "0"],
     ["grad", "x", "-v", "x=1", "--digits", "18"], ["grad", "x", "-v", "x=1", "--order", "+2"],
@@ -97,14 +98,15 @@ LEFT = [
 ]
 
 
-def by_click(args: list[str], env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
-    result = CliRunner().invoke(cli, args, prog_name="bpcli", env=env, catch_exceptions=False)
+def by_click(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> tuple[int, bytes, bytes]:
+    result = CliRunner().invoke(cli, args, prog_name="bpcli", env=env, input=input, catch_exceptions=False)
     return result.exit_code, result.stdout_bytes, result.stderr_bytes
 
 
-def by_quick(args: list[str], env: dict[str, str] | None = None) -> tuple[int | None, bytes, bytes]:
+def by_quick(args: list[str], env: dict[str, str] | None = None,
+             input: str | None = None) -> tuple[int | None, bytes, bytes]:
     runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _):
+    with runner.isolation(input=input, env=env) as (out, err, _):
         try:
             code = quick.run(args, os.environ)
         except SystemExit as stop:   # not expected: it would show in the comparison
@@ -117,6 +119,43 @@ def test_the_quick_reader_writes_what_click_writes(args):
     quick_code, quick_out, quick_err = by_quick(args)
     assert quick_code is not None, "the quick reader left this command line to Click"
     assert (quick_code, quick_out, quick_err) == by_click(args)
+
+
+FILES = {"lecture.bp": "v = x*y\nu = w + v\nf = u*z\n", "lecture.vars": "w = 5\nx = 3\ny = 2\nz = 4\n",
+         "lecture.json": '{"w": 5, "x": "pi/4", "y": 2, "z": 4}', "bad.vars": "w = 5\nx = \n",
+         "latin1.bp": "x\xe9", "empty.bp": ""}
+FILE_LINES = [
+    (["grad", "-f", "lecture.bp", "--vars", "lecture.vars"], None),
+    (["grad", "-flecture.bp", "--vars=lecture.vars", "--format", "json"], None),
+    (["grad", "--file", "lecture.bp", "--vars", "lecture.json", "-v", "x=3", "--output", "u"], None),
+    (["grad", "--file=lecture.bp", "--vars", "lecture.vars", "--output", "q"], None),
+    (["eval", "-f", "lecture.bp", "--vars", "lecture.vars", "--format", "csv"], None),
+    (["grad", "-f", "missing.bp", "--vars", "lecture.vars"], None),
+    (["grad", "(w+x*y)*z", "--vars", "missing.vars"], None),
+    (["grad", "(w+x*y)*z", "--vars", "bad.vars"], None),
+    (["grad", "-f", "latin1.bp", "-v", "x=1"], None),
+    (["grad", "-f", "empty.bp"], None),
+    (["grad", "-", "--vars", "lecture.vars", "--format", "json"], "(w+x*y)*z\n"),
+    (["grad", "-f", "-", "-v", "w=5,x=3,y=2,z=4"], "v = x*y\nf = (w+v)*z"),
+    (["grad", "-", "-v", "x=1"], ""),
+]
+
+
+@pytest.mark.parametrize("args, stdin", FILE_LINES, ids=lambda value: " ".join(value)[:60] if value else "")
+def test_programs_and_files_the_quick_reader_reads_as_click_does(args, stdin, tmp_path, monkeypatch):
+    for name, text in FILES.items():
+        (tmp_path / name).write_bytes(text.encode("latin-1") if name == "latin1.bp" else text.encode())
+    monkeypatch.chdir(tmp_path)
+    found = by_quick(args, input=stdin)
+    assert found[0] is not None, "the quick reader left this command line to Click"
+    assert found == by_click(args, input=stdin)
+
+
+def test_a_folder_as_a_file_is_left_to_click(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    for args in (["grad", "-f", "folder"], ["grad", "x", "--vars", "folder"]):
+        assert quick.read(args) is None
 
 
 def test_the_taken_command_lines_cover_every_exit_status():
@@ -156,6 +195,9 @@ TABS = [
     _bash('bpcli grad "(w+x*' + 'y)*z" --perturb -v '),
     _bash('bpcli grad "(w+x*y" -v '),
     _bash('bpcli grad "a = x*y; a + z" -v '),
+    _bash('bpcli grad -f missing.bp -v '),
+    _bash('bpcli grad -f examples/lecture.bp --vars examples/lecture.vars -v '),
+    _bash('bpcli grad - -v '),
     {"_BPCLI_COMPLETE": "zsh_complete", "COMP_WORDS": 'bpcli grad "(w+x*y)*z" -v ""', "COMP_CWORD": "4"},
     {"_BPCLI_COMPLETE": "zsh_complete", "COMP_WORDS": 'bpcli grad "(w+x*y)*z" -v w=5,', "COMP_CWORD": "4"},
     {"_BPCLI_COMPLETE": "zsh_complete", "COMP_WORDS": 'bpcli grad "(w+x*y)*z" --wrt', "COMP_CWORD": "4"},
@@ -167,7 +209,7 @@ TABS = [
 TABS_LEFT = [
     _bash("bpcli "), _bash("bpcli gr"), _bash('bpcli grad "(w+x*y)*z" '), _bash('bpcli grad "(w+x*y)*z" --'),
     _bash('bpcli grad "(w+x*y)*z" -v -'), _bash('bpcli grad -v '), _bash('bpcli diff "x*y" -v '),
-    _bash('bpcli eval "x*y" --wrt '), _bash('bpcli grad -f prog.bp -v '), _bash('bpcli grad "x*y" --format '),
+    _bash('bpcli eval "x*y" --wrt '), _bash('bpcli grad "x*y" --format '),
     _bash('bpcli grad "x*y" -- -v '), _bash('bpcli grad "x*y" -v ='),
     _bash("bpcli grad 'unterminated -v "),
     {"_BPCLI_COMPLETE": "bash_source"}, {"_BPCLI_COMPLETE": "zsh_complete"},

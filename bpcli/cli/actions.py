@@ -94,6 +94,58 @@ def flushed(code: int) -> int:
     return code
 
 
+def source(expression: str | None, file: str | None, output: str | None):
+    """The program a command works on (an api.Source): EXPR, or the file of -f; "-" for either is standard
+    input. The readers check that exactly one of them is given."""
+    from bpcli.api import Source
+
+    if file == "-":
+        return Source(read_stdin(), output, "<stdin>")
+    if file is not None:
+        return Source(read_file(file), output, file)
+    assert expression is not None
+    stdin = expression == "-"
+    return Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None)
+
+
+def point(var: tuple[str, ...] | list[str], vars_file: str | None) -> dict[str, float]:
+    """The inputs' values: the --vars file's, then each -v over them."""
+    from bpcli.points import bindings
+
+    values = bindings.read_vars(read_file(vars_file), vars_file) if vars_file else {}
+    values.update(bindings.parse_bindings(var))
+    return values
+
+
+def waiting_for(what: str) -> None:
+    """At a terminal, a line on stderr that says bpcli reads `what` from standard input, and how to end it."""
+    if sys.stdin.isatty():
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        say(f"bpcli: reading {what} from standard input (end with {end})")
+
+
+def read_stdin() -> str:
+    """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
+    from bpcli import files
+
+    waiting_for("the expression")
+    return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
+
+
+def read_file(path: str) -> str:
+    """A program or --vars file, read whole (up to files.MAX_INPUT)."""
+    from bpcli import files
+
+    return _text(files.read_path(path), path)
+
+
+def _text(data: bytes | bytearray, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None
+
+
 def split_names(items: tuple[str, ...], required: bool = True) -> list[str] | None:
     """`--wrt a,b --wrt c` → [a, b, c]; None when not given. Given but empty: InputError, or [] with
     required=False, where the library refuses it in turn with its other settings (api.step)."""

@@ -14,8 +14,7 @@ import sys
 import click
 
 from bpcli import files
-from bpcli.cli.actions import say, warn
-from bpcli.cli.options import waiting_for
+from bpcli.cli.actions import say, waiting_for, warn
 from bpcli.errors import DomainError, InputError
 from bpcli.points import ROW_FORMATS
 

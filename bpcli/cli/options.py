@@ -66,18 +66,9 @@ def program_options(command):
                   "instead of its last statement.")
     @functools.wraps(command)
     def wrapper(expression: str | None, file: str | None, output: str | None, **kwargs):
-        from bpcli.api import Source
-
         if (expression is None) == (file is None):
             raise click.UsageError("give the expression either as EXPR or with -f FILE (one of them)")
-        if file == "-":
-            source = Source(read_stdin(), output, "<stdin>")
-        elif file is not None:
-            source = Source(read_file(file), output, file)
-        else:
-            assert expression is not None   # exactly one of EXPR and FILE, checked above
-            stdin = expression == "-"
-            source = Source(read_stdin() if stdin else expression, output, "<stdin>" if stdin else None)
+        source = actions.source(expression, file, output)
         try:
             return command(source, **kwargs)
         except MemoryError:
@@ -106,11 +97,8 @@ def _point_options(command, formats: tuple[str, ...]):
                   "(JSON, CSV, TSV and JSON Lines keep every digit).")
     @functools.wraps(command)
     def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
-        from bpcli.points import bindings
-
-        values = bindings.read_vars(read_file(vars_file), vars_file) if vars_file else {}
+        values = actions.point(var, vars_file)
         click.get_current_context().meta["bpcli.vars_file"] = vars_file  # a file a command must not write onto
-        values.update(bindings.parse_bindings(var))
         return command(source, values, **kwargs)
     return wrapper
 
@@ -192,32 +180,3 @@ class NoRepeats(click.Command):
             if word == opt and i < len(args) and not (optional and args[i].startswith("-")):
                 i += 1   # the option's value, whatever it looks like
         return super().parse_args(ctx, args)
-
-
-def waiting_for(what: str) -> None:
-    """At a terminal, a line on stderr that says bpcli reads `what` from standard input, and how to end it."""
-    if sys.stdin.isatty():
-        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
-        click.echo(f"bpcli: reading {what} from standard input (end with {end})", err=True)
-
-
-def read_stdin() -> str:
-    """The program from standard input; at a terminal, first a line that says bpcli waits for it."""
-    from bpcli import files
-
-    waiting_for("the expression")
-    return _text(files.read_capped(sys.stdin.buffer, "standard input"), "standard input")
-
-
-def read_file(path: str) -> str:
-    """A program or --vars file, read whole (up to files.MAX_INPUT)."""
-    from bpcli import files
-
-    return _text(files.read_path(path), path)
-
-
-def _text(data: bytes | bytearray, where: str) -> str:
-    try:
-        return data.decode("utf-8-sig").rstrip("\r\n")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})") from None

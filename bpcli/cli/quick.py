@@ -4,38 +4,41 @@ Importing Click costs a bpcli process about three times what starting Python doe
 inspect, typing, datetime, uuid, …), more than everything else a one-point `bpcli grad … --format json`
 does. So the console script first offers the command line to `run`, which takes:
 
-- `bpcli grad EXPR` with -v/--var, --format, --wrt, --perturb [STEP], --perturb-method, --explain, --order,
-  --digits and -q/--quiet, and `bpcli eval EXPR` with -v/--var, --format, --digits and -q/--quiet;
+- `bpcli grad EXPR` (or -f FILE; "-" is standard input) with -v/--var, --vars, --output, --format, --wrt,
+  --perturb [STEP], --perturb-method, --explain, --order, --digits and -q/--quiet, and `bpcli eval` with
+  the same but --wrt, --perturb, --perturb-method, --explain and --order;
 - a Tab (bash, zsh or fish) after -v/--var or --wrt, where the words before it are such a call's.
 
 Everything else, and anything unusual in these (an option given twice, a value Click would read another
-way, an expression starting with "-", --help), is not taken: `run` returns None before doing anything,
-and Click reads the command line as always. What `run` takes runs through the same functions as under
-Click (`bpcli.cli.actions`, `bpcli.cli.complete`), so output, messages and exit status are the same;
-tests/test_quick.py runs both readers on the same command lines and compares them.
+way, an expression starting with "-", a folder for a file, --help), is not taken: `run` returns None
+before doing anything, and Click reads the command line as always. What `run` takes runs through the
+same functions as under Click (`bpcli.cli.actions`, `bpcli.cli.complete`), so output, messages and exit
+status are the same; tests/test_quick.py runs both readers on the same command lines and compares them.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from bpcli.cli import actions
 from bpcli.errors import BpcliError
 
 # Each command the quick reader takes: its options that take a value, and its flags. "-v" and "--var" are
-# one option; so are "-q" and "--quiet".
-_VALUED = {"grad": {"-v", "--var", "--format", "--wrt", "--perturb", "--perturb-method", "--order", "--digits"},
-           "eval": {"-v", "--var", "--format", "--digits"}}
+# one option; so are "-f" and "--file", and "-q" and "--quiet".
+_POINT = {"-v", "--var", "-f", "--file", "--vars", "--output", "--format", "--digits"}
+_VALUED = {"grad": _POINT | {"--wrt", "--perturb", "--perturb-method", "--order"}, "eval": _POINT}
 _FLAGS = {"grad": {"-q", "--quiet", "--explain"}, "eval": {"-q", "--quiet"}}
 _REPEATABLE = {"-v", "--var", "--wrt", "-q", "--quiet", "--explain"}
-_ONE_OR_TWO_DIGITS = frozenset("0123456789")
+_SHORT = {"-v": "--var", "-f": "--file", "-q": "--quiet"}
+_DIGITS = frozenset("0123456789")
 
 
-def read(args: list[str]) -> tuple[str, str, dict[str, list[str]]] | None:
+def read(args: list[str]) -> tuple[str, str | None, dict[str, list[str]]] | None:
     """(command, EXPR, {option: [values]}) for a command line the quick reader takes (the words after
-    `bpcli`), None for any other. Options are keyed by their long name ("--var" for -v); a flag's values
-    are empty strings."""
+    `bpcli`), None for any other. EXPR is None when -f gives the program. Options are keyed by their long
+    name ("--var" for -v); a flag's values are empty strings."""
     if not args or args[0] not in _VALUED:
         return None
     command, valued, flags = args[0], _VALUED[args[0]], _FLAGS[args[0]]
@@ -44,7 +47,7 @@ def read(args: list[str]) -> tuple[str, str, dict[str, list[str]]] | None:
     i = 1
     while i < len(args):
         word, i = args[i], i + 1
-        if not word.startswith("-"):
+        if not word.startswith("-") or word == "-":
             if expression is not None:
                 return None   # a second argument: Click's error
             expression = word
@@ -55,8 +58,8 @@ def read(args: list[str]) -> tuple[str, str, dict[str, list[str]]] | None:
                 return None
         elif word in flags:
             name, value = word, ""
-        elif word.startswith("-v") and len(word) > 2:
-            name, value = "-v", word[2:]
+        elif word[:2] in ("-v", "-f") and len(word) > 2:
+            name, value = word[:2], word[2:]
         elif word in valued:
             name = word
             following = args[i] if i < len(args) else None
@@ -65,24 +68,24 @@ def read(args: list[str]) -> tuple[str, str, dict[str, list[str]]] | None:
                     value = "auto"
                 else:
                     value, i = following, i + 1
-            elif following is None or following.startswith("-"):
+            elif following is None or (following.startswith("-") and following != "-"):
                 return None   # no value, or one that looks like an option: Click says which
             else:
                 value, i = following, i + 1
         else:
             return None
-        name = {"-v": "--var", "-q": "--quiet"}.get(name, name)
+        name = _SHORT.get(name, name)
         if name in given and name not in _REPEATABLE:
             return None   # given twice: Click's error
         given.setdefault(name, []).append(value)
-    if expression is None or not _plain(command, given):
-        return None
+    if (expression is None) == ("--file" not in given) or not _plain(command, given):
+        return None   # neither EXPR nor -f, or both: Click's error
     return command, expression, given
 
 
 def _plain(command: str, given: dict[str, list[str]]) -> bool:
     """Whether each value is one Click reads as written: a --format, --perturb-method, --order and --digits
-    it takes (an integer of digits alone, --digits within 1…17)."""
+    it takes (an integer of digits alone, --digits within 1…17), and files that are not folders."""
     from bpcli.cli import formats
 
     table = formats.GRAD if command == "grad" else formats.EVAL
@@ -95,9 +98,23 @@ def _plain(command: str, given: dict[str, list[str]]) -> bool:
             return False
     for name in ("--order", "--digits"):
         for value in given.get(name, ()):
-            if not value or len(value) > 3 or not set(value) <= _ONE_OR_TWO_DIGITS:
+            if not value or len(value) > 3 or not set(value) <= _DIGITS:
                 return False
+    for name in ("--file", "--vars"):
+        if any(not _file(value, dash=name == "--file") for value in given.get(name, ())):
+            return False
     return all(1 <= int(value) <= 17 for value in given.get("--digits", ()))
+
+
+def _file(path: str, dash: bool) -> bool:
+    """Whether Click's Path type (no folders, readable; "-" allowed where `dash`) takes `path` as it is."""
+    if dash and path == "-":
+        return True
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return True   # not there: reading it says so, under either reader
+    return not stat.S_ISDIR(found.st_mode) and os.access(path, os.R_OK)
 
 
 def run(args: list[str], environ) -> int | None:
@@ -114,11 +131,8 @@ def run(args: list[str], environ) -> int | None:
     actions.settings["digits"] = int(first.get("--digits", actions.DEFAULTS["digits"]))
     fmt = first.get("--format", "table")
     try:
-        from bpcli.api import Source
-        from bpcli.points import bindings
-
-        source = Source(expression)
-        values = bindings.parse_bindings(tuple(given.get("--var", ())))
+        source = actions.source(expression, first.get("--file"), first.get("--output"))
+        values = actions.point(tuple(given.get("--var", ())), first.get("--vars"))
         if command == "eval":
             actions.evaluate(source, values, fmt)
         else:
@@ -168,7 +182,7 @@ def tab(environ) -> int | None:
     if call is None or (option == "--wrt" and call[0] != "grad"):
         return None
     _command, expression, given = call
-    names = complete.variables(expression)
+    names = complete.variables(expression, given["--file"][0] if "--file" in given else None)
     found = complete.values_for(names, given.get("--var", []), incomplete) if option != "--wrt" \
         else complete.names_for(names, incomplete)
     if shell == "bash":
