@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import re
 from typing import Any
 
@@ -215,11 +214,11 @@ class _Lowering:
         taken.update(self.env)
         output = names.output_name(taken)
         taken.add(output)
-        fresh = names.intermediate_names(taken)
         if gates and not self.gate_names:  # no names given: the output is the last gate kept
-            found = list(itertools.islice(fresh, len(gates) - 1))
+            found = names.intermediates(taken, len(gates) - 1)
             found.append(output)
             return found
+        fresh = names.intermediate_names(taken)
         return [self.gate_names.get(j) or (output if j == root else next(fresh)) for j in gates]
 
     def unused(self, keep_gate: list[bool]) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ def output_name(taken: set[str]) -> str:
 
 def stem(name: str) -> str:
     """A name without its trailing digits: a10 → a, h1 → h, lr → lr."""
+    if name.isascii():   # the common case without a regular expression (a program may have 10⁵ names)
+        return name.rstrip("0123456789") or name
     return _DIGITS.sub("", name) or name
 
 
@@ -37,6 +39,19 @@ def intermediate_names(taken: set[str]) -> Iterator[str]:
         if name not in taken:
             yield name
         n += 1
+
+
+def intermediates(taken: set[str], count: int) -> list[str]:
+    """The first `count` names of intermediate_names(taken), made at once (a graph may have 10⁶ gates)."""
+    avoid = taken | {stem(name) for name in taken}
+    found = [letter for letter in _LETTERS if letter not in avoid][:count]
+    numbered = f"{found[0] if found else 'gate'}{{}}".format
+    n = 1
+    while len(found) < count:
+        more = count - len(found)
+        found += [name for name in map(numbered, range(n, n + more)) if name not in taken]
+        n += more
+    return found
 
 
 def _with_numbers(base: str) -> Iterator[str]:
