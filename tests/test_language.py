@@ -102,3 +102,22 @@ def test_caret_window_on_a_long_line():
         compile_source(source)
     _, text, caret = info.value.lines()
     assert len(text) < 100 and text[caret.index("^")] == "$"
+
+
+@pytest.mark.parametrize("taken", [set(), {"v", "u"}, {"v1", "x", "a10"}, {f"x{i}" for i in range(100)},
+                                   set("vutsrqponmlkjihgdcba"), set("vutsrqponmlkjihgdcba") | {"v1", "v3"},
+                                   {"x٣", "v٣"}, {"gate1"} | set("vutsrqponmlkjihgdcba")])
+def test_intermediate_names_made_at_once_are_the_streams_first(taken):
+    import itertools
+
+    from bpcli.language import names
+
+    for count in (0, 1, 5, 19, 20, 21, 50, 300):
+        stream = names.intermediate_names(set(taken))
+        assert names.intermediates(set(taken), count) == list(itertools.islice(stream, count))
+
+
+def test_a_stem_drops_trailing_digits_of_any_script():
+    from bpcli.language.names import stem
+
+    assert [stem(n) for n in ("a10", "h1", "lr", "x٣", "x٣1", "12")] == ["a", "h", "lr", "x", "x", "12"]
