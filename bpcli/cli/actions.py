@@ -11,11 +11,12 @@ import signal
 import sys
 
 from bpcli.errors import BpcliError, InputError, OutputError, escaped
+from bpcli.numfmt import TABLE_DIGITS
 from bpcli.points import ROW_FORMATS
 
 # The run's --quiet and --digits. Click's option callbacks set them, and Click's reader starts each run from
 # these defaults (tests run many commands in one process).
-DEFAULTS = {"quiet": False, "digits": 6}
+DEFAULTS = {"quiet": False, "digits": TABLE_DIGITS}
 settings = dict(DEFAULTS)
 
 LINE_LIMIT = 1000   # characters of one message line; past it, data echoed whole would flood the terminal
@@ -69,9 +70,9 @@ def echo(text: str) -> None:
 
 def shown():
     """The block where tables, trees and graph labels are made: numbers with --digits significant digits."""
-    from bpcli import numfmt
+    from bpcli.numfmt import significant
 
-    return numfmt.significant(settings["digits"])
+    return significant(settings["digits"])
 
 
 def report(err: BpcliError) -> int:

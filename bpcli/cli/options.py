@@ -17,6 +17,7 @@ import click
 from bpcli.cli import actions
 from bpcli.cli.complete import complete_values
 from bpcli.errors import InputError
+from bpcli.numfmt import TABLE_DIGITS
 
 # Every exit status, with the commands that can return it ("bpcli": the group's help, which lists them
 # all); a command's --help shows its own rows.
@@ -92,9 +93,10 @@ def _point_options(command, formats: tuple[str, ...]):
                   help="Input values from a JSON object or from `name = value` lines; -v overrides them.")
     @click.option("--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
                   help="How to show the result: " + ", ".join(formats) + ".")
-    @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True, expose_value=False, metavar="N",
-                  callback=_set_digits, help="Significant digits of the numbers in tables and graphs "
-                  "(JSON, CSV, TSV and JSON Lines keep every digit).")
+    @click.option("--digits", type=click.IntRange(1, 17), default=TABLE_DIGITS, show_default=True,
+                  expose_value=False, metavar="N", callback=_set_digits,
+                  help="Significant digits of the numbers in tables and graphs "
+                       "(JSON, CSV, TSV and JSON Lines keep every digit).")
     @functools.wraps(command)
     def wrapper(source, var: tuple[str, ...], vars_file: str | None, **kwargs):
         values = actions.point(var, vars_file)
