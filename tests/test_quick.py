@@ -43,6 +43,7 @@ TAKEN = [
     ["grad", *LECTURE, "--perturb-method", "forward"],
     ["grad", *LECTURE, "--perturb-method", "complex", "--perturb", "1e-20"],
     ["grad", *LECTURE, "--perturb", "--format", "csv"],
+    ["grad", *LECTURE, "--perturb=", "--format", "csv"],
     ["grad", *LECTURE, "--explain"],
     ["grad", *LECTURE, "--explain", "--format", "json"],
     ["grad", *LECTURE, "--explain", "--format", "tsv"],

@@ -176,8 +176,13 @@ def perturbation(step: str | None, method: str | None):
     return Perturb(method or "central", value)
 
 
-def refuse_together(fmt: str, batch_file, batch_format, grid, one_point: bool, order: int = 1) -> None:
-    """InputError for grad's options that do not go together; `one_point`: --perturb or --explain is given."""
+def check_grad_options(fmt: str, order: int, one_point: bool, batch_file: str | None = None,
+                       batch_format: str | None = None, grid: tuple[str, ...] = ()) -> None:
+    """InputError for a --order grad does not compute, and for grad's options that do not go together;
+    `one_point`: --perturb, --perturb-method or --explain is given."""
+    from bpcli.api import check_order
+
+    check_order(order)
     if batch_format and not batch_file:
         raise InputError("--batch-format says how to read the --batch input: give --batch FILE with it")
     if one_point and (batch_file or grid):

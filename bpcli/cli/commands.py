@@ -175,10 +175,7 @@ def grad(source, values: dict, fmt: str, wrt: tuple[str, ...], perturb: str | No
       bpcli grad -v x=3 -- "-x^2"
       bpcli grad " -x^2" -v x=3
     """
-    from bpcli import api
-
-    api.check_order(order)
-    actions.refuse_together(fmt, batch_file, batch_format, grid, bool(perturb or perturb_method or explain), order)
+    actions.check_grad_options(fmt, order, bool(perturb or perturb_method or explain), batch_file, batch_format, grid)
     if batch_file or grid:
         return run_batch(source, values, split_names(wrt), fmt, batch_file, batch_format, grid, on_error)
     actions.grad(source, values, fmt, split_names(wrt), perturbation(perturb, perturb_method), explain, order)

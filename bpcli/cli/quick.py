@@ -137,11 +137,8 @@ def run(args: list[str], environ) -> int | None:
             actions.evaluate(source, values, fmt)
         else:
             order = int(first.get("--order", "1"))
-            from bpcli import api
-
-            api.check_order(order)
-            checked = "--perturb" in given or "--perturb-method" in given
-            actions.refuse_together(fmt, None, None, (), checked or "--explain" in given, order)
+            one_point = bool(first.get("--perturb") or first.get("--perturb-method") or "--explain" in given)
+            actions.check_grad_options(fmt, order, one_point)
             how = actions.perturbation(first.get("--perturb"), first.get("--perturb-method"))
             actions.grad(source, values, fmt, actions.split_names(tuple(given.get("--wrt", ()))), how,
                          "--explain" in given, order)
